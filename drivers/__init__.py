@@ -1,0 +1,1 @@
+"""Hardware backends and the simulated device. Knows nothing of ``rig``."""

@@ -1,0 +1,80 @@
+"""The device interface every backend provides (NI-DAQ, simulator).
+
+All channels of a device share one sample clock. Sample indices are absolute: sample 0 is the
+first sample acquired after :meth:`Device.start`. Outputs are written ahead of acquisition for a
+future sample range; a stimulus written at sample *k* is delivered at sample *k*.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class DeviceError(RuntimeError):
+    """A fatal device failure: the run must stop safely."""
+
+
+@dataclass(frozen=True)
+class Block:
+    """One block of acquired samples.
+
+    ``start`` is the absolute index of the first sample; ``data`` is float64 volts at the ADC,
+    shape (n_ai, n). ``gap`` > 0 says that many samples were lost *before* this block (overrun
+    and restart); the block's ``start`` already accounts for them.
+    """
+
+    start: int
+    data: np.ndarray
+    gap: int = 0
+
+
+class Device(ABC):
+    """A sample-clocked acquisition + stimulation device."""
+
+    sample_rate_hz: float
+    ai_channels: list[str]
+    ao_channels: list[str]
+    do_lines: list[str]
+    block_samples: int
+
+    @abstractmethod
+    def start(self) -> None:
+        """Arm outputs and start the sample clock (AI, AO and DO together)."""
+
+    @abstractmethod
+    def read(self) -> Block:
+        """Block until the next ``block_samples`` AI samples are available and return them."""
+
+    @abstractmethod
+    def write(self, start: int, ao_V: np.ndarray, do: np.ndarray) -> None:
+        """Queue outputs for samples [start, start + n).
+
+        ``ao_V`` float64 volts, shape (n_ao, n); ``do`` uint8 0/1, shape (n_do, n). Writes must be
+        contiguous: ``start`` equals the end of the previous write.
+        """
+
+    @property
+    @abstractmethod
+    def written_until(self) -> int:
+        """The first sample index not yet covered by :meth:`write`."""
+
+    @abstractmethod
+    def zero_outputs(self) -> None:
+        """Drive every AO to 0 V and every DO line low, now. Safe to call at any time, repeatedly."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Stop the clock. Outputs are zeroed first."""
+
+    def close(self) -> None:
+        """Release the device (outputs zeroed)."""
+        self.stop()
+
+    def __enter__(self) -> Device:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
