@@ -1,0 +1,86 @@
+"""The documents the engine streams to its subscribers (storage, display, controller, progress).
+
+Subscribers are plain callables ``sub(doc)`` called in order on the acquisition thread; a slow
+consumer (the window) must take documents through a bounded queue, never block here.
+Times: ``sample`` is the absolute sample index on the device clock; seconds = sample / fs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class RunStart:
+    sample_rate_hz: float
+    ai_channels: tuple[str, ...]
+    ai_scale_mV_per_count: tuple[float, ...]  # int16 count → mV at the electrode
+    pathways: tuple[int, ...]
+    plan_name: str
+    planned_samples: int
+    wall_time: float
+    seed: int | None = None
+    provenance: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PhaseStart:
+    index: int
+    name: str
+    kind: str
+    sample: int
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """One recorded sweep: int16 ADC counts (n_ai, n) for samples [start_sample, start_sample + n)."""
+
+    index: int
+    pathway: int
+    phase: int
+    kind: str
+    start_sample: int
+    stim_sample: int
+    pulse_samples: np.ndarray  # absolute onset of every pulse (int64)
+    intensity_uA: float
+    width_samples: int
+    counts: np.ndarray
+    wall_time: float
+
+
+@dataclass(frozen=True)
+class Measured:
+    """Detector output for one sweep: one record per pulse (MEASUREMENT_DTYPE)."""
+
+    sweep_index: int
+    pathway: int
+    phase: int
+    sample: int
+    records: np.ndarray
+
+
+@dataclass(frozen=True)
+class Event:
+    sample: int
+    kind: str
+    text: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Progress:
+    sample: int
+    planned_samples: int
+    sweeps: int
+
+
+@dataclass(frozen=True)
+class RunStop:
+    sample: int
+    reason: str  # "completed" | "interrupted" | "error" | "aborted"
+    message: str = ""
+    gaps: int = 0
+    lost_samples: int = 0

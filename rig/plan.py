@@ -1,0 +1,141 @@
+"""The plan: an experiment as pure data (phases and their stimuli), in samples.
+
+A protocol file is validated and expanded into a :class:`Plan` before anything is armed. The
+controller walks the plan; the engine renders the stimuli it hands out. Times inside a phase are
+relative to the phase start, so a closed-loop controller can extend a phase (a gated baseline)
+without rewriting the phases after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Stimulus:
+    """One stimulus event on one pathway, recorded as one sweep.
+
+    ``sample`` is the onset of the first pulse (relative to the phase start in a plan, absolute
+    once scheduled); ``pulse_offsets`` are the pulse onsets in samples from ``sample`` (first 0).
+    ``intensity_uA`` None means "the pathway's current test intensity" (set by the controller).
+    The sweep spans [sample - pre_samples, sample + pulse_offsets[-1] + post_samples).
+    """
+
+    sample: int
+    pathway: int
+    kind: str  # "test" | "train" | "io" | "paired"
+    pulse_offsets: tuple[int, ...] = (0,)
+    intensity_uA: float | None = None
+    width_samples: int = 2
+    biphasic: bool = False
+    pre_samples: int = 400
+    post_samples: int = 1600
+    label: str = ""
+
+    @property
+    def n_pulses(self) -> int:
+        return len(self.pulse_offsets)
+
+    @property
+    def last_pulse_end(self) -> int:
+        """Relative end (exclusive) of the last pulse's samples, biphasic included."""
+        return self.pulse_offsets[-1] + self.width_samples * (2 if self.biphasic else 1)
+
+    def sweep_bounds(self) -> tuple[int, int]:
+        """[first, end) sample of the sweep around this stimulus, in the same frame as ``sample``."""
+        return self.sample - self.pre_samples, self.sample + self.pulse_offsets[-1] + self.post_samples
+
+
+@dataclass(frozen=True)
+class TestSchedule:
+    """Periodic test pulses: pulse k at ``first_offset + k * interval_samples`` on
+    ``pathways[k % len(pathways)]`` (alternating S1/S2)."""
+
+    interval_samples: int
+    pathways: tuple[int, ...] = (0,)
+    first_offset: int = 0
+    kind: str = "test"
+
+    def pulse_times(self, begin: int, end: int) -> list[tuple[int, int]]:
+        """(relative sample, pathway) for every test pulse with begin <= sample < end."""
+        if end <= self.first_offset:
+            return []
+        k0 = max(0, -(-(begin - self.first_offset) // self.interval_samples))
+        out = []
+        k = k0
+        while True:
+            s = self.first_offset + k * self.interval_samples
+            if s >= end:
+                break
+            out.append((s, self.pathways[k % len(self.pathways)]))
+            k += 1
+        return out
+
+
+@dataclass(frozen=True)
+class ValveChange:
+    """Switch a DO line (perfusion valve) at a sample relative to the phase start."""
+
+    sample: int
+    line: int
+    state: int
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One phase of the experiment (baseline, drug, induction, follow-up, …)."""
+
+    name: str
+    kind: str
+    duration_samples: int
+    test: TestSchedule | None = None
+    stimuli: tuple[Stimulus, ...] = ()
+    valves: tuple[ValveChange, ...] = ()
+    max_duration_samples: int | None = None  # > duration for a gated (extendable) phase
+    info: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def gated(self) -> bool:
+        return self.max_duration_samples is not None and self.max_duration_samples > self.duration_samples
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A complete experiment in samples."""
+
+    name: str
+    sample_rate_hz: float
+    phases: tuple[Phase, ...]
+    pathways: tuple[int, ...] = (0,)
+    test_intensity_uA: tuple[float, ...] = (100.0,)
+    pulse_width_samples: int = 2
+    biphasic: bool = False
+    sweep_pre_samples: int = 400
+    sweep_post_samples: int = 1600
+    metadata: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def duration_samples(self) -> int:
+        """Planned duration (phases at their minimum length)."""
+        return sum(p.duration_samples for p in self.phases)
+
+    @property
+    def duration_s(self) -> float:
+        return self.duration_samples / self.sample_rate_hz
+
+    def phase_starts(self) -> list[int]:
+        """Planned start sample of each phase."""
+        starts, t = [], 0
+        for p in self.phases:
+            starts.append(t)
+            t += p.duration_samples
+        return starts
+
+    def max_sweep_samples(self) -> int:
+        """Longest sweep any stimulus of the plan produces (sizes the engine's ring buffer)."""
+        longest = self.sweep_pre_samples + self.sweep_post_samples
+        for p in self.phases:
+            for s in p.stimuli:
+                a, b = s.sweep_bounds()
+                longest = max(longest, b - a)
+        return longest
