@@ -1,0 +1,321 @@
+"""The plots of the rig window: sweep panel, time course, I/O view (pyqtgraph, GUI thread only).
+
+Each panel keeps its pyqtgraph items and updates them from a :class:`DisplayModel` in
+``update(model)``, touching only what changed since the last call (the model's version counters).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore
+
+from rig.display.model import DisplayModel, fit_io_curve
+from rig.display.theme import (
+    SWEEP_COLOURS,
+    WINDOW_COLOURS,
+    Theme,
+    pathway_colour,
+    phase_colour,
+)
+
+# Default measurement windows, ms after the stimulus onset (CA1 fEPSP at 10–20 kHz, PRACTICE.md:
+# volley 1.7–2.5 ms, trough 5.8–6.6 ms). The detector's own defaults replace these when known.
+DEFAULT_WINDOWS_MS: dict[str, tuple[float, float]] = {
+    "baseline": (-5.0, -0.5),
+    "volley": (1.2, 3.0),
+    "slope": (3.2, 4.8),
+    "peak": (3.0, 12.0),
+}
+DEFAULT_ARTIFACT_MS = (0.0, 1.0)
+
+
+def _colour(hex_colour: str, alpha: int = 255) -> tuple[int, int, int, int]:
+    h = hex_colour.lstrip("#")
+    return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16), alpha
+
+
+def style_plot(plot: pg.PlotItem, theme: Theme, font_pt: int = 11) -> None:
+    """Axis colours and font for ``theme``."""
+    font = pg.QtGui.QFont()
+    font.setPointSize(font_pt)
+    for name in ("left", "bottom"):
+        ax = plot.getAxis(name)
+        ax.setPen(pg.mkPen(theme.foreground))
+        ax.setTextPen(pg.mkPen(theme.foreground))
+        ax.setTickFont(font)
+        ax.label.setDefaultTextColor(pg.mkColor(theme.foreground))
+    plot.titleLabel.item.setDefaultTextColor(pg.mkColor(theme.foreground))
+
+
+class SweepPlot:
+    """One pathway's sweep plot: latest, running average, baseline average, windows, markers."""
+
+    def __init__(self, plot: pg.PlotItem, title: str, windows_ms: dict[str, tuple[float, float]],
+                 artifact_ms: tuple[float, float], movable: bool,
+                 on_window_moved: Callable[[str, pg.LinearRegionItem], None],
+                 x_range_ms: tuple[float, float] = (-5.0, 30.0)) -> None:
+        self.plot = plot
+        plot.setTitle(title)
+        plot.setLabel("bottom", "time from stimulus (ms)")
+        plot.setLabel("left", "field potential (mV)")
+        plot.setClipToView(True)
+        plot.setDownsampling(auto=True, mode="peak")
+        plot.showGrid(x=True, y=True, alpha=0.15)
+        # Fixed x range (clip-to-view would otherwise pin auto-range to the first view); y is
+        # scaled to the response, artifact excluded, until the user zooms or pans.
+        plot.setXRange(*x_range_ms, padding=0)
+        plot.enableAutoRange(x=False, y=False)
+        self.auto_y = True
+        plot.vb.sigRangeChangedManually.connect(self._user_range)
+        self.artifact_ms = artifact_ms
+        self.artifact = pg.LinearRegionItem(artifact_ms, movable=False)
+        self.artifact.setZValue(-20)
+        plot.addItem(self.artifact)
+        self.regions: dict[str, pg.LinearRegionItem] = {}
+        for name, rng in windows_ms.items():
+            r = pg.LinearRegionItem(rng, movable=movable)
+            r.setZValue(-10)
+            r.window_name = name
+            r.sigRegionChangeFinished.connect(functools.partial(on_window_moved, name))
+            plot.addItem(r)
+            self.regions[name] = r
+        self.baseline = plot.plot(pen=pg.mkPen(SWEEP_COLOURS["baseline"], width=2), name="baseline")
+        self.average = plot.plot(pen=pg.mkPen(SWEEP_COLOURS["average"], width=3), name="average")
+        self.latest = plot.plot(pen=pg.mkPen(SWEEP_COLOURS["latest"], width=1), name="latest")
+        self.slope_line = plot.plot(pen=pg.mkPen(SWEEP_COLOURS["slope"], width=3))
+        self.markers = pg.ScatterPlotItem(size=12, symbol="x",
+                                          pen=pg.mkPen(SWEEP_COLOURS["marker"], width=3),
+                                          brush=pg.mkBrush(SWEEP_COLOURS["marker"]))
+        plot.addItem(self.markers)
+        self.version = -1
+
+    def _user_range(self, *_: object) -> None:
+        self.auto_y = False
+
+    def rescale_y(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Fit y to the sweep inside the visible x range, the artifact excluded."""
+        (x0, x1), _ = self.plot.vb.viewRange()
+        a0, a1 = self.artifact_ms
+        i0, i1 = np.searchsorted(x, [x0, x1])
+        xs, ys = x[i0:i1], y[i0:i1]
+        ys = ys[(xs < a0) | (xs > a1)]
+        if ys.size:
+            lo, hi = float(ys.min()), float(ys.max())
+            pad = 0.08 * (hi - lo) or 0.1
+            self.plot.setYRange(lo - pad, hi + pad, padding=0)
+
+    def apply_theme(self, theme: Theme) -> None:
+        style_plot(self.plot, theme)
+        a = theme.shade_alpha
+        self.artifact.setBrush(pg.mkBrush(_colour("#808080", a + 30)))
+        for name, r in self.regions.items():
+            r.setBrush(pg.mkBrush(_colour(WINDOW_COLOURS.get(name, "#808080"), a)))
+            r.setHoverBrush(pg.mkBrush(_colour(WINDOW_COLOURS.get(name, "#808080"), a + 50)))
+
+    def set_windows(self, windows_ms: dict[str, tuple[float, float]]) -> None:
+        """Move the regions without emitting a change (programmatic sync)."""
+        for name, rng in windows_ms.items():
+            r = self.regions.get(name)
+            if r is not None and tuple(r.getRegion()) != tuple(rng):
+                r.blockSignals(True)
+                r.setRegion(rng)
+                r.blockSignals(False)
+
+    def update(self, model: DisplayModel, pathway: int,
+               windows_ms: dict[str, tuple[float, float]]) -> None:
+        v = model.sweeps.get(pathway)
+        if v is None or v.latest is None or model.v_sweeps.get(pathway, 0) == self.version:
+            return
+        self.version = model.v_sweeps[pathway]
+        self.latest.setData(v.x_ms, v.latest, skipFiniteCheck=True)
+        if self.auto_y:
+            self.rescale_y(v.x_ms, v.latest)
+        if v.average is not None and v.n_average > 1:
+            self.average.setData(v.average_x_ms, v.average, skipFiniteCheck=True)
+        else:
+            self.average.setData([], [])
+        if v.baseline is not None:
+            self.baseline.setData(v.average_x_ms, v.baseline, skipFiniteCheck=True)
+        else:
+            self.baseline.setData([], [])
+        self._markers(model, pathway, v.x_ms, v.latest, v.latest_index, windows_ms)
+
+    def _markers(self, model: DisplayModel, pathway: int, x: np.ndarray, y: np.ndarray,
+                 sweep_index: int, windows_ms: dict[str, tuple[float, float]]) -> None:
+        """Volley and peak (minimum in their windows) and the measured slope drawn through the
+        latest sweep at the middle of the slope window."""
+        pts_x, pts_y = [], []
+        for name in ("volley", "peak"):
+            if name in windows_ms:
+                a, b = windows_ms[name]
+                i0, i1 = np.searchsorted(x, [a, b])
+                if i1 > i0:
+                    k = i0 + int(np.argmin(y[i0:i1]))
+                    pts_x.append(x[k])
+                    pts_y.append(y[k])
+        self.markers.setData(pts_x, pts_y)
+        meas = model.latest_measure.get(pathway)
+        slope = math.nan
+        if meas is not None and meas[0] == sweep_index and meas[1].dtype.names:
+            names = meas[1].dtype.names
+            for f in ("slope_mV_per_ms", "slope"):
+                if f in names:
+                    slope = float(meas[1][f])
+                    break
+        if "slope" in windows_ms and math.isfinite(slope):
+            a, b = windows_ms["slope"]
+            xm = 0.5 * (a + b)
+            ym = float(np.interp(xm, x, y))
+            self.slope_line.setData([a, b], [ym + slope * (a - xm), ym + slope * (b - xm)])
+        else:
+            self.slope_line.setData([], [])
+
+
+class TimeCoursePanel:
+    """Slope or amplitude vs experiment time per pathway (% of baseline), phases, events."""
+
+    def __init__(self, plot: pg.PlotItem) -> None:
+        self.plot = plot
+        plot.setLabel("bottom", "experiment time (min)")
+        plot.showGrid(x=True, y=True, alpha=0.15)
+        plot.addLegend(offset=(-10, 10))
+        self.field = "slope"
+        self.curves: dict[int, pg.PlotDataItem] = {}
+        self.hundred = pg.InfiniteLine(100.0, angle=0, pen=pg.mkPen("#888888", width=2,
+                                                                   style=QtCore.Qt.DashLine))
+        plot.addItem(self.hundred)
+        self.phase_regions: list[pg.LinearRegionItem] = []
+        self.phase_lines: list[pg.InfiniteLine] = []
+        self.event_lines: list[pg.InfiniteLine] = []
+        self._versions = (-1, -1, -1, -1.0)
+        self._percent: bool | None = None
+        self.theme: Theme | None = None
+
+    def set_field(self, name: str) -> None:
+        self.field = name
+        self._versions = (-1, -1, -1, -1.0)
+
+    def apply_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        style_plot(self.plot, theme)
+        self.hundred.setPen(pg.mkPen(theme.muted, width=2, style=QtCore.Qt.DashLine))
+        self._versions = (-1, -1, -1, -1.0)
+        for r in self.phase_regions:
+            self.plot.removeItem(r)
+        for ln in self.phase_lines:
+            self.plot.removeItem(ln)
+        self.phase_regions, self.phase_lines = [], []
+
+    def update(self, model: DisplayModel) -> None:
+        now_min = model.elapsed_s / 60.0
+        v = (model.v_time_course, model.v_phases, model.v_events, round(now_min, 2))
+        if v == self._versions:
+            return
+        old = self._versions
+        tc_changed, ph_changed, ev_changed = (v[i] != old[i] for i in range(3))
+        self._versions = v
+        if tc_changed:
+            self._curves(model)
+        self._phases(model, rebuild=ph_changed)
+        if ev_changed:
+            self._events(model)
+
+    def _curves(self, model: DisplayModel) -> None:
+        percent_any = False
+        for pos, p in enumerate(model.pathways):
+            if p not in model.time_course:
+                continue
+            if p not in self.curves:
+                c = pathway_colour(pos)
+                self.curves[p] = self.plot.plot(
+                    pen=pg.mkPen(c, width=2), symbol="o", symbolSize=6, symbolPen=None,
+                    symbolBrush=pg.mkBrush(c), name=f"S{p + 1}")
+            x, y, is_pct = model.time_course_xy(p, self.field)
+            percent_any |= is_pct
+            self.curves[p].setData(x, y, connect="finite")
+        if percent_any != self._percent:
+            self._percent = percent_any
+            unit = "mV/ms" if self.field == "slope" else "mV"
+            label = f"{self.field} (% of baseline)" if percent_any else f"{self.field} ({unit})"
+            self.plot.setLabel("left", label)
+            self.hundred.setVisible(percent_any)
+
+    def _phases(self, model: DisplayModel, rebuild: bool) -> None:
+        spans = model.phase_spans()
+        alpha = self.theme.shade_alpha if self.theme else 40
+        fg = self.theme.foreground if self.theme else "#cccccc"
+        if rebuild or len(self.phase_regions) != len(spans):
+            for r in self.phase_regions:
+                self.plot.removeItem(r)
+            for ln in self.phase_lines:
+                self.plot.removeItem(ln)
+            self.phase_regions, self.phase_lines = [], []
+            for i, (ph, a, b) in enumerate(spans):
+                r = pg.LinearRegionItem((a / 60, b / 60), movable=False,
+                                        brush=pg.mkBrush(_colour(phase_colour(ph.kind), alpha)),
+                                        pen=pg.mkPen(None))
+                r.setZValue(-20)
+                self.plot.addItem(r)
+                self.phase_regions.append(r)
+                induction = ph.kind.startswith("induction")
+                pen = pg.mkPen(phase_colour(ph.kind), width=3 if induction else 1)
+                ln = pg.InfiniteLine(a / 60, angle=90, pen=pen, label=ph.name,
+                                     labelOpts={"position": 0.97 - 0.05 * (i % 2), "color": fg, "anchors":
+                                                [(0, 0), (0, 0)]})
+                self.plot.addItem(ln)
+                self.phase_lines.append(ln)
+        elif spans:
+            ph, a, b = spans[-1]
+            self.phase_regions[-1].setRegion((a / 60, b / 60))
+
+    def _events(self, model: DisplayModel) -> None:
+        events = model.marker_events()
+        fg = self.theme.foreground if self.theme else "#cccccc"
+        for e in events[len(self.event_lines):]:
+            ln = pg.InfiniteLine(e.t_s / 60, angle=90,
+                                 pen=pg.mkPen(fg, width=1, style=QtCore.Qt.DotLine),
+                                 label=(e.text or e.kind)[:30],
+                                 labelOpts={"position": 0.05, "color": fg, "rotateAxis": (1, 0),
+                                            "anchors": [(0, 0), (0, 0)]})
+            self.plot.addItem(ln)
+            self.event_lines.append(ln)
+
+
+class IOPanel:
+    """Input–output view: slope vs intensity per pathway with the fitted Boltzmann curve."""
+
+    def __init__(self, plot: pg.PlotItem) -> None:
+        self.plot = plot
+        plot.setLabel("bottom", "stimulus intensity (µA)")
+        plot.setLabel("left", "fEPSP slope (mV/ms)")
+        plot.showGrid(x=True, y=True, alpha=0.15)
+        self.points: dict[int, pg.ScatterPlotItem] = {}
+        self.fits: dict[int, pg.PlotDataItem] = {}
+        self.version = -1
+
+    def apply_theme(self, theme: Theme) -> None:
+        style_plot(self.plot, theme)
+
+    def update(self, model: DisplayModel) -> None:
+        if model.v_io == self.version:
+            return
+        self.version = model.v_io
+        for pos, p in enumerate(model.pathways):
+            pts = model.io_points.get(p)
+            if not pts:
+                continue
+            c = pathway_colour(pos)
+            if p not in self.points:
+                self.points[p] = pg.ScatterPlotItem(size=9, pen=None, brush=pg.mkBrush(c))
+                self.plot.addItem(self.points[p])
+                self.fits[p] = self.plot.plot(pen=pg.mkPen(c, width=2))
+            arr = np.asarray(pts, dtype=np.float64)
+            self.points[p].setData(arr[:, 0], arr[:, 1])
+            fit = fit_io_curve(arr[:, 0], arr[:, 1])
+            if fit is not None:
+                self.fits[p].setData(*fit)

@@ -1,0 +1,472 @@
+"""The rig window (QMainWindow): plots, status area with large type, controls with shortcuts.
+
+Threading: everything here runs in the GUI thread. Documents arrive through a
+:class:`~rig.display.feed.DisplayFeed` that a QTimer polls at ``refresh_hz`` (≤ ~30 Hz), so there
+is no cross-thread Qt signal at all (PRACTICE.md: a lambda connected to a signal emitted from a
+worker thread runs in that worker under PySide6). Each tick applies every queued document to the
+model, then redraws once (coalescing). Operator actions become :class:`~rig.operator.Command`
+objects on the command queue; the controller executes and records them.
+
+Shortcuts (also in the buttons' tooltips): S start · P pause · R resume · Ctrl+Q stop (asks) ·
+M mark · I induce now · B extend baseline · Up/Down intensity ± step on the selected pathway ·
+1–9 select pathway · A slope/amplitude · T dark/light · Ctrl+R re-analyse ·
+Left/Right previous/next sweep (viewer).
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+from collections.abc import Callable
+from pathlib import Path
+
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from rig.display.feed import DisplayFeed
+from rig.display.model import DisplayModel
+from rig.display.panels import (
+    DEFAULT_ARTIFACT_MS,
+    DEFAULT_WINDOWS_MS,
+    IOPanel,
+    SweepPlot,
+    TimeCoursePanel,
+)
+from rig.display.status import status_text
+from rig.display.theme import THEMES, Theme
+from rig.operator import Command, post
+from rig.plan import Plan
+
+# (action name, button text, shortcut, tooltip)
+ACTIONS: tuple[tuple[str, str, str, str], ...] = (
+    ("start", "Start", "S", "Start the run"),
+    ("pause", "Pause", "P", "Stop stimulating; recording continues"),
+    ("resume", "Resume", "R", "Resume stimulating"),
+    ("stop", "Stop…", "Ctrl+Q", "End the run (asks for confirmation)"),
+    ("mark", "Mark…", "M", "Record a free-text event"),
+    ("induce_now", "Induce now", "I", "End the baseline and induce (where the protocol allows)"),
+    ("extend_baseline", "Extend baseline", "B", "Extend the baseline (where the protocol allows)"),
+    ("intensity_up", "Intensity +", "Up", "Raise the selected pathway's test intensity"),
+    ("intensity_down", "Intensity −", "Down", "Lower the selected pathway's test intensity"),
+    ("reanalyse", "Re-analyse", "Ctrl+R", "Re-measure recorded sweeps with the current windows"),
+    ("toggle_field", "Slope/Amp", "A", "Time course: slope or amplitude"),
+    ("toggle_theme", "Dark/Light", "T", "Switch between dark and light themes"),
+)
+LIVE_ONLY = {"start", "pause", "resume", "stop", "mark", "induce_now", "extend_baseline",
+             "intensity_up", "intensity_down", "reanalyse"}
+
+
+class RigWindow(QtWidgets.QMainWindow):
+    """Live rig window (or, with ``read_only=True``, the viewer of a recording).
+
+    ``feed``: documents from the engine (None for a viewer filled directly through ``model``);
+    ``commands``: queue for operator :class:`Command` objects; ``plan``: for phase time left and
+    the next-stimulus countdown (optional); ``out_path``: recording file shown with free disk;
+    ``windows_ms``: initial detector windows, ms from stimulus; ``intensity_limits_uA``: the rig's
+    (min, max) — intensity commands never ask to leave it; ``confirm(question) -> bool`` and
+    ``ask_text(prompt) -> str | None`` replace the dialogs (tests, scripts); ``engine_done()``
+    tells whether the engine has ended (even without a RunStop); ``close_on_stop`` closes the
+    window once the run has ended and the last documents are drawn.
+    """
+
+    def __init__(self, feed: DisplayFeed | None = None,
+                 commands: queue.Queue | None = None, *,
+                 plan: Plan | None = None, out_path: str | None = None, theme: str = "dark",
+                 windows_ms: dict[str, tuple[float, float]] | None = None,
+                 artifact_ms: tuple[float, float] = DEFAULT_ARTIFACT_MS,
+                 n_average: int = 5, intensity_step_uA: float = 5.0,
+                 intensity_limits_uA: tuple[float, float] = (0.0, math.inf),
+                 read_only: bool = False, refresh_hz: float = 30.0,
+                 model: DisplayModel | None = None,
+                 confirm: Callable[[str], bool] | None = None,
+                 ask_text: Callable[[str], str | None] | None = None,
+                 engine_done: Callable[[], bool] | None = None,
+                 close_on_stop: bool = False,
+                 title: str = "LTP Rig") -> None:
+        super().__init__()
+        self.feed = feed
+        self.commands = commands
+        self.plan = plan
+        self.out_path = out_path
+        self.read_only = read_only
+        self.model = model or DisplayModel(n_average=n_average)
+        self.windows_ms = dict(windows_ms or DEFAULT_WINDOWS_MS)
+        self.artifact_ms = artifact_ms
+        self.intensity_step_uA = intensity_step_uA
+        self.intensity_limits_uA = intensity_limits_uA
+        self.confirm = confirm or self._confirm_dialog
+        self.ask_text = ask_text or self._text_dialog
+        self.theme: Theme = THEMES[theme]
+        self.selected_pathway = 0
+        self.frames_drawn = 0
+        self.windows_changed = False
+        self.engine_done = engine_done
+        self.close_on_stop = close_on_stop
+        self._finished = False
+        self._shot_path: Path | None = None
+        self._shot_at_s: float | None = None
+        self.screenshot: Path | None = None
+        self.screenshot_taken_at_s = math.nan
+        self.setWindowTitle(title)
+        self._build()
+        self.apply_theme(theme)
+        self.timer = QtCore.QTimer(self)
+        self.timer.setInterval(max(1, int(1000 / refresh_hz)))
+        self.timer.timeout.connect(self.tick)
+        if feed is not None:
+            self.timer.start()
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        central = QtWidgets.QWidget()
+        outer = QtWidgets.QVBoxLayout(central)
+        outer.setContentsMargins(6, 6, 6, 6)
+        outer.addWidget(self._build_status())
+        split = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
+        self.sweep_widget = pg.GraphicsLayoutWidget()
+        self.sweep_plots: dict[int, SweepPlot] = {}
+        left = QtWidgets.QSplitter(QtCore.Qt.Vertical)
+        left.addWidget(self.sweep_widget)
+        self.io_widget = pg.PlotWidget()
+        self.io_panel = IOPanel(self.io_widget.getPlotItem())
+        self.io_widget.setVisible(False)
+        left.addWidget(self.io_widget)
+        split.addWidget(left)
+        self.tc_widget = pg.PlotWidget()
+        self.time_course = TimeCoursePanel(self.tc_widget.getPlotItem())
+        split.addWidget(self.tc_widget)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 3)
+        outer.addWidget(split, stretch=1)
+        outer.addWidget(self._build_controls())
+        self.setCentralWidget(central)
+        self.resize(1600, 950)
+
+    def _big_label(self, text: str, pt: int) -> QtWidgets.QLabel:
+        lab = QtWidgets.QLabel(text)
+        f = lab.font()
+        f.setPointSize(pt)
+        f.setBold(pt >= 18)
+        lab.setFont(f)
+        return lab
+
+    def _build_status(self) -> QtWidgets.QWidget:
+        w = QtWidgets.QWidget()
+        grid = QtWidgets.QGridLayout(w)
+        grid.setContentsMargins(4, 2, 4, 2)
+        self.status_labels: dict[str, QtWidgets.QLabel] = {}
+        big = [("state", "state"), ("phase", "phase"), ("phase_left", "left in phase"),
+               ("elapsed", "elapsed"), ("next_stim", "next stimulus"), ("sweeps", "sweeps")]
+        for col, (key, caption) in enumerate(big):
+            grid.addWidget(self._big_label(caption, 10), 0, col)
+            lab = self._big_label("—", 22)
+            grid.addWidget(lab, 1, col)
+            self.status_labels[key] = lab
+        small = [("intensity", "intensity"), ("gaps", "gaps/overruns"), ("file", "file"),
+                 ("alarm", "last alarm")]
+        row = QtWidgets.QHBoxLayout()
+        for key, caption in small:
+            row.addWidget(self._big_label(caption + ":", 10))
+            lab = self._big_label("—", 14 if key in ("intensity", "gaps") else 11)
+            row.addWidget(lab)
+            row.addSpacing(18)
+            self.status_labels[key] = lab
+        row.addStretch(1)
+        grid.addLayout(row, 2, 0, 1, len(big))
+        return w
+
+    def _build_controls(self) -> QtWidgets.QWidget:
+        w = QtWidgets.QWidget()
+        row = QtWidgets.QHBoxLayout(w)
+        row.setContentsMargins(4, 2, 4, 2)
+        self.actions: dict[str, QtGui.QAction] = {}
+        self.buttons: dict[str, QtWidgets.QToolButton] = {}
+        for name, text, key, tip in ACTIONS:
+            if self.read_only and name in LIVE_ONLY:
+                continue
+            act = QtGui.QAction(text, self)
+            act.setShortcut(QtGui.QKeySequence(key))
+            act.setShortcutContext(QtCore.Qt.WindowShortcut)
+            act.setToolTip(f"{tip}  [{key}]")
+            act.triggered.connect(getattr(self, f"_act_{name}"))
+            self.addAction(act)
+            self.actions[name] = act
+            b = QtWidgets.QToolButton()
+            b.setDefaultAction(act)
+            b.setFocusPolicy(QtCore.Qt.NoFocus)
+            f = b.font()
+            f.setPointSize(12)
+            b.setFont(f)
+            row.addWidget(b)
+            self.buttons[name] = b
+            if name == "intensity_up":
+                self.pathway_box = QtWidgets.QComboBox()
+                self.pathway_box.setFocusPolicy(QtCore.Qt.NoFocus)
+                self.pathway_box.currentIndexChanged.connect(self._on_pathway_box)
+                row.insertWidget(row.count() - 1, self.pathway_box)
+                self.step_box = QtWidgets.QDoubleSpinBox()
+                self.step_box.setFocusPolicy(QtCore.Qt.NoFocus)
+                self.step_box.setRange(0.5, 100.0)
+                self.step_box.setValue(self.intensity_step_uA)
+                self.step_box.setSuffix(" µA")
+                self.step_box.valueChanged.connect(self._on_step_box)
+                row.insertWidget(row.count() - 1, self.step_box)
+        for i in range(1, 10):
+            act = QtGui.QAction(f"pathway {i}", self)
+            act.setShortcut(QtGui.QKeySequence(str(i)))
+            act.triggered.connect(self._select_pathway_action(i - 1))
+            self.addAction(act)
+        if self.read_only:
+            row.addWidget(self._build_browser())
+        row.addStretch(1)
+        self.message = QtWidgets.QLabel("")
+        row.addWidget(self.message)
+        return w
+
+    def _build_browser(self) -> QtWidgets.QWidget:
+        """Sweep browser of the viewer: spin box + Left/Right shortcuts."""
+        w = QtWidgets.QWidget()
+        lay = QtWidgets.QHBoxLayout(w)
+        lay.addWidget(QtWidgets.QLabel("sweep"))
+        self.sweep_box = QtWidgets.QSpinBox()
+        self.sweep_box.setRange(0, 0)
+        lay.addWidget(self.sweep_box)
+        for key, step in (("Left", -1), ("Right", +1), ("PgDown", -10), ("PgUp", +10)):
+            act = QtGui.QAction(key, self)
+            act.setShortcut(QtGui.QKeySequence(key))
+            act.triggered.connect(self._browse_action(step))
+            self.addAction(act)
+        return w
+
+    def _browse_action(self, step: int) -> Callable[[], None]:
+        def go() -> None:
+            self.sweep_box.setValue(self.sweep_box.value() + step)
+        return go
+
+    def _select_pathway_action(self, pos: int) -> Callable[[], None]:
+        def select() -> None:
+            box = getattr(self, "pathway_box", None)
+            if box is not None and pos < box.count():
+                box.setCurrentIndex(pos)
+        return select
+
+    # ------------------------------------------------------------------ theme
+    def apply_theme(self, name: str) -> None:
+        """Switch to the "dark" or "light" theme (plots, labels)."""
+        self.theme = THEMES[name]
+        t = self.theme
+        for wdg in (self.sweep_widget, self.tc_widget, self.io_widget):
+            wdg.setBackground(t.background)
+        self.setStyleSheet(
+            f"QMainWindow, QWidget {{ background-color: {t.background}; color: {t.foreground}; }}"
+            f" QToolButton {{ border: 1px solid {t.muted}; padding: 4px 8px; }}")
+        for sp in self.sweep_plots.values():
+            sp.apply_theme(t)
+        self.time_course.apply_theme(t)
+        self.io_panel.apply_theme(t)
+
+    # ------------------------------------------------------------------ update loop
+    def tick(self) -> None:
+        """Drain the feed, apply every document, redraw once (called by the QTimer)."""
+        done = self.engine_done() if self.engine_done is not None else False
+        if self.feed is not None:
+            for doc in self.feed.drain():
+                self.model.apply(doc)
+                if (self._shot_path is not None and self._shot_at_s is not None
+                        and self.model.elapsed_s >= self._shot_at_s):
+                    self.redraw()
+                    self._take_screenshot()
+        self.redraw()
+        if not self._finished and (self.model.stop is not None or done):
+            self._finished = True
+            if self._shot_path is not None:
+                self._take_screenshot()
+            if self.close_on_stop:
+                QtCore.QTimer.singleShot(0, self.force_close)
+
+    def schedule_screenshot(self, path: str | Path, at_s: float | None = None) -> None:
+        """Save a PNG when the experiment time reaches ``at_s`` s (None: when the run ends)."""
+        self._shot_path, self._shot_at_s = Path(path), at_s
+
+    def _take_screenshot(self) -> None:
+        assert self._shot_path is not None
+        self.screenshot = save_screenshot(self, self._shot_path)
+        self.screenshot_taken_at_s = self.model.elapsed_s
+        self._shot_path = None
+
+    def redraw(self) -> None:
+        m = self.model
+        for pos, p in enumerate(m.pathways):
+            if p not in self.sweep_plots:
+                self._add_sweep_plot(pos, p)
+            self.sweep_plots[p].update(m, p, self.windows_ms)
+        self.time_course.update(m)
+        if m.v_io and not self.io_widget.isVisible():
+            self.io_widget.setVisible(True)
+        self.io_panel.update(m)
+        self._update_status()
+        self.frames_drawn += 1
+
+    def _add_sweep_plot(self, pos: int, p: int) -> None:
+        plot = self.sweep_widget.addPlot(row=pos, col=0)
+        sp = SweepPlot(plot, f"S{p + 1}", self.windows_ms, self.artifact_ms,
+                       movable=True, on_window_moved=self._on_window_moved)
+        sp.apply_theme(self.theme)
+        if self.sweep_plots:
+            plot.setXLink(next(iter(self.sweep_plots.values())).plot)
+        self.sweep_plots[p] = sp
+        if hasattr(self, "pathway_box"):
+            self.pathway_box.addItem(f"S{p + 1}", p)
+
+    def _update_status(self) -> None:
+        dropped = self.feed.dropped_frames if self.feed is not None else 0
+        st = status_text(self.model, self.plan, self.out_path, dropped)
+        for key, lab in self.status_labels.items():
+            lab.setText(getattr(st, key))
+        colour = self.theme.alarm if st.gaps_alarm else self.theme.foreground
+        self.status_labels["gaps"].setStyleSheet(f"color: {colour};")
+        alarm_colour = self.theme.alarm if st.alarm != "none" else self.theme.foreground
+        self.status_labels["alarm"].setStyleSheet(f"color: {alarm_colour};")
+        self.status_labels["state"].setStyleSheet(
+            f"color: {self.theme.alarm};" if st.state == "PAUSED" else "")
+        if "start" in self.actions:
+            self.actions["start"].setEnabled(self.model.run is None)
+        if "stop" in self.actions:
+            self.actions["stop"].setEnabled(self.model.stop is None)
+
+    # ------------------------------------------------------------------ commands
+    def send(self, command: Command) -> bool:
+        """Put a command on the queue (no-op in a viewer); shows it in the message line."""
+        if self.commands is None or self.read_only:
+            return False
+        post(self.commands, command)
+        self.message.setText(f"sent: {command.cmd}")
+        return True
+
+    def _act_start(self) -> None:
+        self.send(Command("start"))
+
+    def _act_pause(self) -> None:
+        self.send(Command("pause"))
+
+    def _act_resume(self) -> None:
+        self.send(Command("resume"))
+
+    def _act_stop(self) -> None:
+        if self.confirm("Stop the recording now?"):
+            self.send(Command("stop"))
+
+    def _act_mark(self) -> None:
+        text = self.ask_text("Event text:")
+        if text:
+            self.send(Command("mark", text=text))
+
+    def _act_induce_now(self) -> None:
+        self.send(Command("induce_now"))
+
+    def _act_extend_baseline(self) -> None:
+        self.send(Command("extend_baseline"))
+
+    def _intensity(self, sign: float) -> None:
+        p = self.selected_pathway
+        delta = sign * self.intensity_step_uA
+        cur = self.model.intensity_uA.get(p)
+        lo, hi = self.intensity_limits_uA
+        if cur is not None:
+            target = min(max(cur + delta, lo), hi)
+            delta = target - cur
+        if delta == 0:
+            self.message.setText(f"S{p + 1} intensity at the rig limit")
+            return
+        self.send(Command("intensity", pathway=p, delta_uA=delta))
+
+    def _act_intensity_up(self) -> None:
+        self._intensity(+1.0)
+
+    def _act_intensity_down(self) -> None:
+        self._intensity(-1.0)
+
+    def _act_reanalyse(self) -> None:
+        self.send(Command("reanalyse", data={"windows_ms": {
+            k: list(v) for k, v in self.windows_ms.items()}}))
+        self.windows_changed = False
+
+    def _act_toggle_field(self) -> None:
+        self.time_course.set_field("amplitude" if self.time_course.field == "slope" else "slope")
+        self.time_course._percent = None
+        self.redraw()
+
+    def _act_toggle_theme(self) -> None:
+        self.apply_theme("light" if self.theme.name == "dark" else "dark")
+        for sp in self.sweep_plots.values():
+            sp.version = -1
+        self.redraw()
+
+    def _on_pathway_box(self, index: int) -> None:
+        data = self.pathway_box.itemData(index)
+        if data is not None:
+            self.selected_pathway = int(data)
+
+    def _on_step_box(self, value: float) -> None:
+        self.intensity_step_uA = float(value)
+
+    def _on_window_moved(self, name: str, region: pg.LinearRegionItem) -> None:
+        """A measurement window was dragged: sync the other plots, send ``set_windows``."""
+        a, b = (float(v) for v in region.getRegion())
+        old = self.windows_ms.get(name)
+        if old is not None and math.isclose(old[0], a) and math.isclose(old[1], b):
+            return
+        self.windows_ms[name] = (a, b)
+        for sp in self.sweep_plots.values():
+            sp.set_windows({name: (a, b)})
+            sp.version = -1  # markers depend on the windows
+        self.windows_changed = True
+        self.send(Command("set_windows", data={
+            "window": name, "old_ms": list(old) if old else None, "new_ms": [a, b]}))
+        if not self.read_only:
+            self.message.setText(
+                f"{name} window {a:.2f}–{b:.2f} ms: applies to the next sweeps. "
+                "Re-analyse the recorded ones? [Ctrl+R]")
+
+    def set_windows(self, windows_ms: dict[str, tuple[float, float]]) -> None:
+        """Set the windows programmatically (no command is sent)."""
+        self.windows_ms.update(windows_ms)
+        for sp in self.sweep_plots.values():
+            sp.set_windows(windows_ms)
+            sp.version = -1
+
+    # ------------------------------------------------------------------ dialogs, closing
+    def _confirm_dialog(self, question: str) -> bool:
+        ans = QtWidgets.QMessageBox.question(self, "LTP Rig", question)
+        return ans == QtWidgets.QMessageBox.StandardButton.Yes
+
+    def _text_dialog(self, prompt: str) -> str | None:
+        text, ok = QtWidgets.QInputDialog.getText(self, "LTP Rig", prompt)
+        return text if ok else None
+
+    def run_active(self) -> bool:
+        return self.model.run is not None and self.model.stop is None
+
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:  # noqa: N802 (Qt API)
+        if not self.read_only and self.run_active() and not getattr(self, "_force_close", False):
+            if not self.confirm("Closing the window stops the recording. Stop now?"):
+                event.ignore()
+                return
+            self.send(Command("stop", text="window closed"))
+        self.timer.stop()
+        event.accept()
+
+    def force_close(self) -> None:
+        """Close without asking (the run has ended or the caller decided)."""
+        self._force_close = True
+        self.close()
+
+
+def save_screenshot(widget: QtWidgets.QWidget, path: str | Path) -> Path:
+    """Render ``widget`` to a PNG (works offscreen); creates parent directories."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    QtWidgets.QApplication.processEvents()  # let pending layout requests resize the labels
+    if not widget.grab().save(str(p)):
+        raise OSError(f"{p}: could not write the screenshot")
+    return p
