@@ -38,6 +38,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-gui", action="store_true", help="headless: progress bar instead of the window")
     p.add_argument("--json", action="store_true", help="print the result summary as JSON on stdout")
     p.add_argument("--fsync", action="store_true", help="fsync after every sweep (power-loss safety)")
+    p.add_argument("--screenshot", type=Path, default=None, metavar="FILE.png",
+                   help="save a PNG of the window (rendered offscreen without a display)")
+    p.add_argument("--screenshot-at", type=float, default=None, metavar="SECONDS",
+                   help="experiment time of the screenshot (default: the end of the run)")
     p.set_defaults(func=run)
 
 
@@ -55,9 +59,7 @@ def run(args: argparse.Namespace) -> int:
     bar = ProgressBar()
     opts = RunOptions(protocol=args.protocol, rig=rig_path, out=args.out, seed=args.seed, speed=speed,
                       subscribers=[bar], fsync=args.fsync)
-    if not args.no_gui:
-        eprint("rig: no display window in this build or no display available; running headless")
-    result, error, signum = run_in_thread(opts, on_tick=bar.draw)
+    result, error, signum = _run_gui_or_headless(args, opts, bar)
     bar.draw(final=True)
     if error is not None:
         if isinstance(error, (UserError, RunFailure)):
@@ -79,6 +81,27 @@ def run(args: argparse.Namespace) -> int:
         eprint(f"rig: interrupted by {name}: outputs zeroed, {s['sweeps']} complete sweeps saved in {result.path}")
         return 130
     return 0 if result.stop.reason == "completed" else 1
+
+
+def _run_gui_or_headless(args: argparse.Namespace, opts: RunOptions, bar: ProgressBar):
+    """The window when a display is available (or a screenshot is asked for), else headless."""
+    if args.screenshot is not None:
+        if args.no_gui:
+            raise UserError("--screenshot: needs the window; drop --no-gui")
+        if args.screenshot.suffix.lower() != ".png":
+            raise UserError(f"--screenshot: {args.screenshot} must end in .png")
+        if not args.screenshot.parent.exists():
+            raise UserError(f"--screenshot: directory {args.screenshot.parent} does not exist")
+    if args.screenshot_at is not None and (args.screenshot is None or args.screenshot_at < 0):
+        raise UserError("--screenshot-at: needs --screenshot and a time ≥ 0 s")
+    if not args.no_gui:
+        from rig.display.app import display_available, run_with_window
+
+        if display_available() or args.screenshot is not None:
+            return run_with_window(opts, screenshot=args.screenshot,
+                                   screenshot_at_s=args.screenshot_at, on_tick=bar.draw)
+        eprint("rig: no display available; running headless with a progress bar (--no-gui to silence)")
+    return run_in_thread(opts, on_tick=bar.draw)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,8 @@ from rig.documents import Event, Measured, PhaseStart, Progress, RunStart, RunSt
 GAP_EVENT_KINDS = ("gap", "overrun", "overflow", "underflow", "late_write", "lost")
 ALARM_EVENT_KINDS = ("alarm",)
 # Events not drawn as markers on the time course (too frequent or shown elsewhere).
-QUIET_EVENT_KINDS = ("phase", "progress", "set_windows", "intensity")
+QUIET_EVENT_KINDS = ("phase", "progress", "set_windows", "intensity", "outputs_zeroed",
+                     "sweep_discarded")
 TIME_COURSE_SWEEP_KINDS = ("test", "paired")
 IO_PHASE_KINDS = ("io_curve", "io")
 

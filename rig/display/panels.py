@@ -23,14 +23,17 @@ from rig.display.theme import (
     phase_colour,
 )
 
-# Default measurement windows, ms after the stimulus onset (CA1 fEPSP at 10–20 kHz, PRACTICE.md:
-# volley 1.7–2.5 ms, trough 5.8–6.6 ms). The detector's own defaults replace these when known.
-DEFAULT_WINDOWS_MS: dict[str, tuple[float, float]] = {
-    "baseline": (-5.0, -0.5),
-    "volley": (1.2, 3.0),
-    "slope": (3.2, 4.8),
-    "peak": (3.0, 12.0),
-}
+
+def detector_windows_ms() -> dict[str, tuple[float, float]]:
+    """The detector's default windows (ms from the stimulus): one draggable region each.
+
+    Only windows the detector really uses are shown (a fiber-volley window appears once
+    ``rig.detector.Windows`` has one)."""
+    from rig.detector import Windows
+
+    return {k: (float(v[0]), float(v[1])) for k, v in Windows().to_dict().items()}
+
+
 DEFAULT_ARTIFACT_MS = (0.0, 1.0)
 
 
@@ -63,6 +66,7 @@ class SweepPlot:
         plot.setTitle(title)
         plot.setLabel("bottom", "time from stimulus (ms)")
         plot.setLabel("left", "field potential (mV)")
+        plot.getAxis("left").enableAutoSIPrefix(False)
         plot.setClipToView(True)
         plot.setDownsampling(auto=True, mode="peak")
         plot.showGrid(x=True, y=True, alpha=0.15)
@@ -149,9 +153,17 @@ class SweepPlot:
                  sweep_index: int, windows_ms: dict[str, tuple[float, float]]) -> None:
         """Volley and peak (minimum in their windows) and the measured slope drawn through the
         latest sweep at the middle of the slope window."""
+        meas = model.latest_measure.get(pathway)
+        rec = meas[1] if meas is not None and meas[0] == sweep_index else None
+        names = rec.dtype.names or () if rec is not None else ()
+        slope = float(rec["slope_mV_per_ms"]) if "slope_mV_per_ms" in names else math.nan
         pts_x, pts_y = [], []
-        for name in ("volley", "peak"):
-            if name in windows_ms:
+        if "peak_latency_ms" in names and math.isfinite(float(rec["peak_latency_ms"])):
+            t = float(rec["peak_latency_ms"])
+            pts_x.append(t)
+            pts_y.append(float(np.interp(t, x, y)))
+        for name in ("volley",) if rec is None or "peak_latency_ms" in names else ("volley", "peak"):
+            if name in windows_ms:  # no latency measured: the minimum inside the window
                 a, b = windows_ms[name]
                 i0, i1 = np.searchsorted(x, [a, b])
                 if i1 > i0:
@@ -159,14 +171,6 @@ class SweepPlot:
                     pts_x.append(x[k])
                     pts_y.append(y[k])
         self.markers.setData(pts_x, pts_y)
-        meas = model.latest_measure.get(pathway)
-        slope = math.nan
-        if meas is not None and meas[0] == sweep_index and meas[1].dtype.names:
-            names = meas[1].dtype.names
-            for f in ("slope_mV_per_ms", "slope"):
-                if f in names:
-                    slope = float(meas[1][f])
-                    break
         if "slope" in windows_ms and math.isfinite(slope):
             a, b = windows_ms["slope"]
             xm = 0.5 * (a + b)
@@ -182,6 +186,7 @@ class TimeCoursePanel:
     def __init__(self, plot: pg.PlotItem) -> None:
         self.plot = plot
         plot.setLabel("bottom", "experiment time (min)")
+        plot.getAxis("left").enableAutoSIPrefix(False)
         plot.showGrid(x=True, y=True, alpha=0.15)
         plot.addLegend(offset=(-10, 10))
         self.field = "slope"

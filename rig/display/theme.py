@@ -29,8 +29,8 @@ PATHWAY_COLOURS: tuple[str, ...] = (
 
 # Sweep panel: latest sweep, running average, baseline average (same in every pathway's plot).
 SWEEP_COLOURS: dict[str, str] = {
-    "latest": OKABE_ITO["sky_blue"],
-    "average": OKABE_ITO["blue"],
+    "latest": "#8C8C8C",  # neutral grey, thin: the noisy single sweep
+    "average": OKABE_ITO["sky_blue"],
     "baseline": OKABE_ITO["orange"],
     "marker": OKABE_ITO["vermillion"],
     "slope": OKABE_ITO["bluish_green"],

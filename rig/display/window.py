@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import queue
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -27,10 +28,10 @@ from rig.display.feed import DisplayFeed
 from rig.display.model import DisplayModel
 from rig.display.panels import (
     DEFAULT_ARTIFACT_MS,
-    DEFAULT_WINDOWS_MS,
     IOPanel,
     SweepPlot,
     TimeCoursePanel,
+    detector_windows_ms,
 )
 from rig.display.status import status_text
 from rig.display.theme import THEMES, Theme
@@ -66,7 +67,9 @@ class RigWindow(QtWidgets.QMainWindow):
     (min, max) — intensity commands never ask to leave it; ``confirm(question) -> bool`` and
     ``ask_text(prompt) -> str | None`` replace the dialogs (tests, scripts); ``engine_done()``
     tells whether the engine has ended (even without a RunStop); ``close_on_stop`` closes the
-    window once the run has ended and the last documents are drawn.
+    window once the run has ended and the last documents are drawn. ``refresh_hz`` is the
+    maximal redraw rate; the timer slows down when the GUI thread uses more than
+    ``cpu_budget`` of a core (see :meth:`_pace`).
     """
 
     def __init__(self, feed: DisplayFeed | None = None,
@@ -76,7 +79,7 @@ class RigWindow(QtWidgets.QMainWindow):
                  artifact_ms: tuple[float, float] = DEFAULT_ARTIFACT_MS,
                  n_average: int = 5, intensity_step_uA: float = 5.0,
                  intensity_limits_uA: tuple[float, float] = (0.0, math.inf),
-                 read_only: bool = False, refresh_hz: float = 30.0,
+                 read_only: bool = False, refresh_hz: float = 30.0, cpu_budget: float = 0.3,
                  model: DisplayModel | None = None,
                  confirm: Callable[[str], bool] | None = None,
                  ask_text: Callable[[str], str | None] | None = None,
@@ -90,7 +93,7 @@ class RigWindow(QtWidgets.QMainWindow):
         self.out_path = out_path
         self.read_only = read_only
         self.model = model or DisplayModel(n_average=n_average)
-        self.windows_ms = dict(windows_ms or DEFAULT_WINDOWS_MS)
+        self.windows_ms = dict(windows_ms or detector_windows_ms())
         self.artifact_ms = artifact_ms
         self.intensity_step_uA = intensity_step_uA
         self.intensity_limits_uA = intensity_limits_uA
@@ -101,6 +104,9 @@ class RigWindow(QtWidgets.QMainWindow):
         self.frames_drawn = 0
         self.windows_changed = False
         self.engine_done = engine_done
+        # Called in the GUI thread with every command sent (e.g. to set the engine's stop flag
+        # at once); the command still goes to the controller, which records it.
+        self.command_listeners: list[Callable[[Command], None]] = []
         self.close_on_stop = close_on_stop
         self._finished = False
         self._shot_path: Path | None = None
@@ -111,7 +117,11 @@ class RigWindow(QtWidgets.QMainWindow):
         self._build()
         self.apply_theme(theme)
         self.timer = QtCore.QTimer(self)
-        self.timer.setInterval(max(1, int(1000 / refresh_hz)))
+        self._base_interval_ms = max(1, int(1000 / refresh_hz))
+        self.cpu_budget = cpu_budget
+        self.gui_load = 0.0
+        self._pace_mark = (time.perf_counter(), time.thread_time())
+        self.timer.setInterval(self._base_interval_ms)
         self.timer.timeout.connect(self.tick)
         if feed is not None:
             self.timer.start()
@@ -266,8 +276,31 @@ class RigWindow(QtWidgets.QMainWindow):
         self.io_panel.apply_theme(t)
 
     # ------------------------------------------------------------------ update loop
+    def _pace(self) -> None:
+        """Keep the GUI thread's CPU share under ``cpu_budget`` by stretching the timer.
+
+        Painting is Python (pyqtgraph) and holds the GIL; at ``--speed max`` or with huge
+        sweeps a 30 Hz redraw could take CPU the engine and storage need. Measured with
+        ``time.thread_time`` (this thread's CPU, painting included) over ≥ 0.5 s windows."""
+        now, cpu = time.perf_counter(), time.thread_time()
+        w0, c0 = self._pace_mark
+        if now - w0 < 0.5:
+            return
+        load = (cpu - c0) / (now - w0)
+        self.gui_load = load
+        base = self._base_interval_ms
+        iv = self.timer.interval()
+        if load > self.cpu_budget:
+            iv = min(1000, int(iv * load / self.cpu_budget) + 1)
+        elif load < 0.5 * self.cpu_budget:
+            iv = max(base, int(iv * 0.7))
+        if iv != self.timer.interval():
+            self.timer.setInterval(iv)
+        self._pace_mark = (now, cpu)
+
     def tick(self) -> None:
         """Drain the feed, apply every document, redraw once (called by the QTimer)."""
+        self._pace()
         done = self.engine_done() if self.engine_done is not None else False
         if self.feed is not None:
             for doc in self.feed.drain():
@@ -340,6 +373,8 @@ class RigWindow(QtWidgets.QMainWindow):
         if self.commands is None or self.read_only:
             return False
         post(self.commands, command)
+        for listener in self.command_listeners:
+            listener(command)
         self.message.setText(f"sent: {command.cmd}")
         return True
 
