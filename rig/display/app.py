@@ -126,3 +126,57 @@ def run_with_window(opts: RunOptions, *, screenshot: Path | None = None,
     win.deleteLater()
     app.processEvents()
     return box.get("result"), box.get("error"), sig.signum  # type: ignore[return-value]
+
+
+def open_viewer(path: Path, *, sweep: int | None = None, theme: str = "dark",
+                offscreen: bool = False, refresh_s: float = 2.0) -> RigWindow:
+    """The read-only window on a recording, with sweep browsing (``rig view``).
+
+    A recording still being written is re-read every ``refresh_s`` s (SWMR) and grows on
+    screen. The window owns the open file (closed with the window)."""
+    from PySide6 import QtCore
+
+    from rig.display.model import DisplayModel
+    from rig.display.viewer import RecordingSource
+    from rig.display.window import RigWindow
+    from rig.storage import open_recording
+
+    rec = open_recording(path)  # UserError when it is not a recording
+    app = ensure_app(offscreen=offscreen)
+    model = DisplayModel()
+    source = RecordingSource(rec, model)
+    win = RigWindow(None, None, read_only=True, model=model, theme=theme, out_path=str(path),
+                    title=f"LTP Rig — {Path(path).name} (read-only)")
+    win.source = source
+
+    def show(i: int) -> None:
+        if 0 <= i < rec.n_sweeps:
+            source.show_sweep(i)
+            win.redraw()
+            win.message.setText(source.describe(i))
+
+    def refresh() -> None:
+        at_end = win.sweep_box.value() >= win.sweep_box.maximum()
+        if source.refresh():
+            win.sweep_box.setMaximum(max(0, rec.n_sweeps - 1))
+            if at_end:  # following the newest sweep
+                win.sweep_box.setValue(win.sweep_box.maximum())
+            win.redraw()
+        if rec.complete:
+            win.refresh_timer.stop()
+
+    win.sweep_box.setMaximum(max(0, rec.n_sweeps - 1))
+    win.sweep_box.valueChanged.connect(show)
+    win.refresh_timer = QtCore.QTimer(win)
+    win.refresh_timer.setInterval(int(refresh_s * 1000))
+    win.refresh_timer.timeout.connect(refresh)
+    if not rec.complete:
+        win.refresh_timer.start()
+    first = rec.n_sweeps - 1 if sweep is None else sweep
+    win.redraw()
+    if rec.n_sweeps:
+        win.sweep_box.setValue(first)
+        show(first)  # also when first == 0 (no valueChanged)
+    win.destroyed.connect(rec.close)
+    del app
+    return win

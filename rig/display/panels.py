@@ -16,6 +16,7 @@ from PySide6 import QtCore
 
 from rig.display.model import DisplayModel, fit_io_curve
 from rig.display.theme import (
+    DARK,
     SWEEP_COLOURS,
     WINDOW_COLOURS,
     Theme,
@@ -40,6 +41,17 @@ DEFAULT_ARTIFACT_MS = (0.0, 1.0)
 def _colour(hex_colour: str, alpha: int = 255) -> tuple[int, int, int, int]:
     h = hex_colour.lstrip("#")
     return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16), alpha
+
+
+def shade(hex_colour: str, theme: Theme, alpha: int | None = None) -> tuple[int, int, int]:
+    """``hex_colour`` at ``alpha``/255 over the theme background, as an *opaque* colour.
+
+    Translucent full-height rectangles were the costliest part of a frame in software
+    rendering (alpha blending); pre-blended opaque fills look the same where regions do not
+    overlap (where they do, the later region is drawn on top)."""
+    a = (theme.shade_alpha if alpha is None else alpha) / 255.0
+    fg, bg = _colour(hex_colour), _colour(theme.background)
+    return tuple(int(round(a * f + (1 - a) * b)) for f, b in zip(fg[:3], bg[:3], strict=True))
 
 
 def style_plot(plot: pg.PlotItem, theme: Theme, font_pt: int = 11) -> None:
@@ -69,7 +81,6 @@ class SweepPlot:
         plot.getAxis("left").enableAutoSIPrefix(False)
         plot.setClipToView(True)
         plot.setDownsampling(auto=True, mode="peak")
-        plot.showGrid(x=True, y=True, alpha=0.15)
         # Fixed x range (clip-to-view would otherwise pin auto-range to the first view); y is
         # scaled to the response, artifact excluded, until the user zooms or pans.
         plot.setXRange(*x_range_ms, padding=0)
@@ -110,16 +121,21 @@ class SweepPlot:
         ys = ys[(xs < a0) | (xs > a1)]
         if ys.size:
             lo, hi = float(ys.min()), float(ys.max())
-            pad = 0.08 * (hi - lo) or 0.1
-            self.plot.setYRange(lo - pad, hi + pad, padding=0)
+            (_, _), (v0, v1) = self.plot.vb.viewRange()
+            span = hi - lo or 0.1
+            # hysteresis: a new range only when the sweep leaves the view or fills < 60 % of it
+            # (a range change re-renders the axis, the most expensive part of a frame offscreen)
+            if lo < v0 or hi > v1 or span < 0.6 * (v1 - v0):
+                pad = 0.1 * span
+                self.plot.setYRange(lo - pad, hi + pad, padding=0)
 
     def apply_theme(self, theme: Theme) -> None:
         style_plot(self.plot, theme)
         a = theme.shade_alpha
-        self.artifact.setBrush(pg.mkBrush(_colour("#808080", a + 30)))
+        self.artifact.setBrush(pg.mkBrush(shade("#808080", theme, a + 30)))
         for name, r in self.regions.items():
-            r.setBrush(pg.mkBrush(_colour(WINDOW_COLOURS.get(name, "#808080"), a)))
-            r.setHoverBrush(pg.mkBrush(_colour(WINDOW_COLOURS.get(name, "#808080"), a + 50)))
+            r.setBrush(pg.mkBrush(shade(WINDOW_COLOURS.get(name, "#808080"), theme)))
+            r.setHoverBrush(pg.mkBrush(shade(WINDOW_COLOURS.get(name, "#808080"), theme, a + 50)))
 
     def set_windows(self, windows_ms: dict[str, tuple[float, float]]) -> None:
         """Move the regions without emitting a change (programmatic sync)."""
@@ -183,11 +199,12 @@ class SweepPlot:
 class TimeCoursePanel:
     """Slope or amplitude vs experiment time per pathway (% of baseline), phases, events."""
 
+    MAX_SYMBOLS = 1500  # per pathway: a 4 h run at one sweep per 10 s keeps its dots
+
     def __init__(self, plot: pg.PlotItem) -> None:
         self.plot = plot
         plot.setLabel("bottom", "experiment time (min)")
         plot.getAxis("left").enableAutoSIPrefix(False)
-        plot.showGrid(x=True, y=True, alpha=0.15)
         plot.addLegend(offset=(-10, 10))
         self.field = "slope"
         self.curves: dict[int, pg.PlotDataItem] = {}
@@ -199,11 +216,15 @@ class TimeCoursePanel:
         self.event_lines: list[pg.InfiniteLine] = []
         self._versions = (-1, -1, -1, -1.0)
         self._percent: bool | None = None
+        self._drawn_n: dict[int, int] = {}  # points drawn per pathway
+        self._pct: dict[int, bool] = {}
+        self._ref: tuple | None = None
         self.theme: Theme | None = None
 
     def set_field(self, name: str) -> None:
         self.field = name
         self._versions = (-1, -1, -1, -1.0)
+        self._drawn_n.clear()
 
     def apply_theme(self, theme: Theme) -> None:
         self.theme = theme
@@ -232,17 +253,29 @@ class TimeCoursePanel:
 
     def _curves(self, model: DisplayModel) -> None:
         percent_any = False
+        ref = (model.baseline_phase(), self.field)
+        rescale = ref != self._ref  # a new baseline rescales every pathway
+        self._ref = ref
         for pos, p in enumerate(model.pathways):
             if p not in model.time_course:
                 continue
+            n = model.time_course[p].n
+            if not rescale and self._drawn_n.get(p) == n:
+                percent_any |= bool(self._pct.get(p))
+                continue
+            self._drawn_n[p] = n
             if p not in self.curves:
                 c = pathway_colour(pos)
                 self.curves[p] = self.plot.plot(
                     pen=pg.mkPen(c, width=2), symbol="o", symbolSize=6, symbolPen=None,
                     symbolBrush=pg.mkBrush(c), name=f"S{p + 1}")
             x, y, is_pct = model.time_course_xy(p, self.field)
+            self._pct[p] = is_pct
             percent_any |= is_pct
-            self.curves[p].setData(x, y, connect="finite")
+            c = self.curves[p]
+            if len(x) > self.MAX_SYMBOLS and c.opts["symbol"] is not None:
+                c.setSymbol(None)  # scatter symbols cost O(n) Python per update
+            c.setData(x, y, connect="finite")
         if percent_any != self._percent:
             self._percent = percent_any
             unit = "mV/ms" if self.field == "slope" else "mV"
@@ -252,8 +285,8 @@ class TimeCoursePanel:
 
     def _phases(self, model: DisplayModel, rebuild: bool) -> None:
         spans = model.phase_spans()
-        alpha = self.theme.shade_alpha if self.theme else 40
-        fg = self.theme.foreground if self.theme else "#cccccc"
+        theme = self.theme or DARK
+        fg = theme.foreground
         if rebuild or len(self.phase_regions) != len(spans):
             for r in self.phase_regions:
                 self.plot.removeItem(r)
@@ -262,7 +295,7 @@ class TimeCoursePanel:
             self.phase_regions, self.phase_lines = [], []
             for i, (ph, a, b) in enumerate(spans):
                 r = pg.LinearRegionItem((a / 60, b / 60), movable=False,
-                                        brush=pg.mkBrush(_colour(phase_colour(ph.kind), alpha)),
+                                        brush=pg.mkBrush(shade(phase_colour(ph.kind), theme)),
                                         pen=pg.mkPen(None))
                 r.setZValue(-20)
                 self.plot.addItem(r)
@@ -298,7 +331,6 @@ class IOPanel:
         self.plot = plot
         plot.setLabel("bottom", "stimulus intensity (µA)")
         plot.setLabel("left", "fEPSP slope (mV/ms)")
-        plot.showGrid(x=True, y=True, alpha=0.15)
         self.points: dict[int, pg.ScatterPlotItem] = {}
         self.fits: dict[int, pg.PlotDataItem] = {}
         self.version = -1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import shutil
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,10 +22,24 @@ def hms(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
 
 
-def free_disk_gb(path: str | Path | None) -> float:
-    """Free space (GB) on the disk holding ``path`` (or its nearest existing parent)."""
+_disk_cache: dict[str, tuple[float, float]] = {}
+
+
+def free_disk_gb(path: str | Path | None, max_age_s: float = 5.0) -> float:
+    """Free space (GB) on the disk holding ``path`` (or its nearest existing parent), cached
+    for ``max_age_s`` s (the status is redrawn up to 30×/s)."""
     if not path:
         return math.nan
+    now = time.monotonic()
+    hit = _disk_cache.get(str(path))
+    if hit is not None and now - hit[0] < max_age_s:
+        return hit[1]
+    gb = _free_disk_gb(path)
+    _disk_cache[str(path)] = (now, gb)
+    return gb
+
+
+def _free_disk_gb(path: str | Path) -> float:
     p = Path(path).resolve()
     while not p.exists() and p != p.parent:
         p = p.parent

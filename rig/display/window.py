@@ -58,6 +58,9 @@ LIVE_ONLY = {"start", "pause", "resume", "stop", "mark", "induce_now", "extend_b
 
 
 class RigWindow(QtWidgets.QMainWindow):
+    # Emitted (GUI thread → GUI thread) after each redraw with the number of frames drawn.
+    frameDrawn = QtCore.Signal(int)  # noqa: N815 (Qt naming)
+
     """Live rig window (or, with ``read_only=True``, the viewer of a recording).
 
     ``feed``: documents from the engine (None for a viewer filled directly through ``model``);
@@ -282,10 +285,11 @@ class RigWindow(QtWidgets.QMainWindow):
         Painting is Python (pyqtgraph) and holds the GIL; at ``--speed max`` or with huge
         sweeps a 30 Hz redraw could take CPU the engine and storage need. Measured with
         ``time.thread_time`` (this thread's CPU, painting included) over ≥ 0.5 s windows."""
-        now, cpu = time.perf_counter(), time.thread_time()
+        now = time.perf_counter()
         w0, c0 = self._pace_mark
         if now - w0 < 0.5:
             return
+        cpu = time.thread_time()  # a syscall, slow on some VMs: at most twice a second
         load = (cpu - c0) / (now - w0)
         self.gui_load = load
         base = self._base_interval_ms
@@ -339,11 +343,12 @@ class RigWindow(QtWidgets.QMainWindow):
         self.io_panel.update(m)
         self._update_status()
         self.frames_drawn += 1
+        self.frameDrawn.emit(self.frames_drawn)
 
     def _add_sweep_plot(self, pos: int, p: int) -> None:
         plot = self.sweep_widget.addPlot(row=pos, col=0)
         sp = SweepPlot(plot, f"S{p + 1}", self.windows_ms, self.artifact_ms,
-                       movable=True, on_window_moved=self._on_window_moved)
+                       movable=not self.read_only, on_window_moved=self._on_window_moved)
         sp.apply_theme(self.theme)
         if self.sweep_plots:
             plot.setXLink(next(iter(self.sweep_plots.values())).plot)
@@ -356,16 +361,21 @@ class RigWindow(QtWidgets.QMainWindow):
         st = status_text(self.model, self.plan, self.out_path, dropped)
         for key, lab in self.status_labels.items():
             lab.setText(getattr(st, key))
-        colour = self.theme.alarm if st.gaps_alarm else self.theme.foreground
-        self.status_labels["gaps"].setStyleSheet(f"color: {colour};")
-        alarm_colour = self.theme.alarm if st.alarm != "none" else self.theme.foreground
-        self.status_labels["alarm"].setStyleSheet(f"color: {alarm_colour};")
-        self.status_labels["state"].setStyleSheet(
-            f"color: {self.theme.alarm};" if st.state == "PAUSED" else "")
+        t = self.theme
+        self._style("gaps", t.alarm if st.gaps_alarm else t.foreground)
+        self._style("alarm", t.alarm if st.alarm != "none" else t.foreground)
+        self._style("state", t.alarm if st.state == "PAUSED" else t.foreground)
         if "start" in self.actions:
             self.actions["start"].setEnabled(self.model.run is None)
         if "stop" in self.actions:
             self.actions["stop"].setEnabled(self.model.stop is None)
+
+    def _style(self, key: str, colour: str) -> None:
+        """Set a status label's colour only when it changes (setStyleSheet restyles: slow)."""
+        lab = self.status_labels[key]
+        if lab.property("colour") != colour:
+            lab.setProperty("colour", colour)
+            lab.setStyleSheet(f"color: {colour};")
 
     # ------------------------------------------------------------------ commands
     def send(self, command: Command) -> bool:
