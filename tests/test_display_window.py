@@ -52,7 +52,8 @@ def rig(qtbot):
             feed(d)
     win.tick()
     drain(q)
-    return win, q, ans
+    yield win, q, ans
+    win._force_close = True  # teardown closes without the (scripted) confirmation
 
 
 EXPECTED = {
@@ -110,6 +111,7 @@ def test_start_is_only_offered_before_the_run(qtbot):
         win.feed(d)
     win.tick()
     assert not win.actions["start"].isEnabled()
+    win._force_close = True
 
 
 def test_stop_and_mark_can_be_cancelled(rig, qtbot):
@@ -142,20 +144,26 @@ def test_pathway_keys_select_the_pathway_for_intensity(rig, qtbot):
     assert got[0].pathway == 1 and got[0].delta_uA == -5.0
 
 
+def _move(qtbot, vp, p, buttons):
+    ev = QtGui.QMouseEvent(QtCore.QEvent.MouseMove, QtCore.QPointF(p),
+                           QtCore.QPointF(vp.mapToGlobal(p)), QtCore.Qt.NoButton, buttons,
+                           QtCore.Qt.NoModifier)
+    QtWidgets.QApplication.sendEvent(vp, ev)
+    qtbot.wait(25)  # pyqtgraph drops mouse moves closer than its rate limit
+
+
 def _drag(qtbot, view, plot, x0_ms, x1_ms, y):
-    """Real mouse drag in a pyqtgraph view from data x0 to x1 (at data y)."""
+    """Real mouse drag in a pyqtgraph view from data x0 to x1 (at data y): hover, press,
+    move in steps, release — the events a user's mouse produces."""
     vb = plot.vb
     p0 = view.mapFromScene(vb.mapViewToScene(QtCore.QPointF(x0_ms, y)))
     p1 = view.mapFromScene(vb.mapViewToScene(QtCore.QPointF(x1_ms, y)))
     vp = view.viewport()
+    _move(qtbot, vp, p0, QtCore.Qt.NoButton)  # hover: the region claims the drag
     qtbot.mousePress(vp, QtCore.Qt.LeftButton, pos=p0)
-    steps = 8
+    steps = 6
     for k in range(1, steps + 1):
-        p = p0 + (p1 - p0) * k / steps
-        ev = QtGui.QMouseEvent(QtCore.QEvent.MouseMove, QtCore.QPointF(p),
-                               QtCore.QPointF(vp.mapToGlobal(p)), QtCore.Qt.NoButton,
-                               QtCore.Qt.LeftButton, QtCore.Qt.NoModifier)
-        QtWidgets.QApplication.sendEvent(vp, ev)
+        _move(qtbot, vp, p0 + (p1 - p0) * k / steps, QtCore.Qt.LeftButton)
     qtbot.mouseRelease(vp, QtCore.Qt.LeftButton, pos=p1)
 
 
@@ -217,7 +225,8 @@ def test_soak_20000_display_updates_in_one_process(qtbot):
     emissions (PRACTICE.md). The window is hidden so the test exercises the update path without
     paying for 20 000 software-rendered frames (painting is measured by the display bench)."""
     feed = DisplayFeed(max_frames=64)
-    win = RigWindow(feed, make_command_queue(), refresh_hz=1000, cpu_budget=1.0)
+    win = RigWindow(feed, make_command_queue(), refresh_hz=1000, cpu_budget=1.0,
+                    confirm=lambda q: True)
     qtbot.addWidget(win)
     docs = list(ltp_stream(baseline_min=1, followup_min=1, sweep_ms=(-2.0, 8.0)))
     for d in docs[:2]:  # RunStart, first PhaseStart

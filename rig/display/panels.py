@@ -92,9 +92,12 @@ class SweepPlot:
         self.artifact.setZValue(-20)
         plot.addItem(self.artifact)
         self.regions: dict[str, pg.LinearRegionItem] = {}
+        # narrower windows on top, so the slope window can be grabbed inside the peak window
+        by_width = sorted(windows_ms, key=lambda k: windows_ms[k][1] - windows_ms[k][0],
+                          reverse=True)
         for name, rng in windows_ms.items():
             r = pg.LinearRegionItem(rng, movable=movable)
-            r.setZValue(-10)
+            r.setZValue(-19 + by_width.index(name))
             r.window_name = name
             r.sigRegionChangeFinished.connect(functools.partial(on_window_moved, name))
             plot.addItem(r)
