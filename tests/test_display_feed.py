@@ -22,6 +22,7 @@ def test_full_queue_drops_frames_but_keeps_every_state_document():
     n_sweeps = sum(isinstance(d, Sweep) for d in docs)
     n_frames = n_sweeps + sum(isinstance(d, Progress) for d in docs)
     assert feed.dropped_frames == n_frames - 4
+    assert feed.dropped_sweeps == n_sweeps - 2  # frames: sweep, progress, sweep, progress
     assert feed.dropped_state == 0
     got = feed.drain()
     infos = [d for d in got if isinstance(d, SweepInfo)]

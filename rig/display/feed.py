@@ -5,7 +5,8 @@ The engine calls subscribers on the acquisition thread, so :meth:`DisplayFeed.__
 
 * ``frames`` — full :class:`~rig.documents.Sweep` documents (sample arrays, possibly MBs) and
   :class:`~rig.documents.Progress`. When it is full the new one is **dropped** and counted
-  (``dropped_frames``): the display skips a picture, the recording loses nothing.
+  (``dropped_frames``, of which ``dropped_sweeps``): the display skips a picture, the
+  recording loses nothing.
 * ``state`` — small documents the picture is built from (RunStart, PhaseStart, Measured, Event,
   RunStop) plus a :class:`SweepInfo` header for *every* sweep, so the time course, the I/O curve
   and the counters stay complete even when frames are dropped. Sized for hours of backlog; if it
@@ -63,7 +64,8 @@ class DisplayFeed:
         self.frames: queue.Queue = queue.Queue(maxsize=max_frames)
         self.state: queue.Queue = queue.Queue(maxsize=max_state)
         self.received = 0
-        self.dropped_frames = 0
+        self.dropped_frames = 0  # sweeps + progress documents not shown
+        self.dropped_sweeps = 0  # of which sweeps (the sweep panel skipped them)
         self.dropped_state = 0
         self._lock = threading.Lock()  # counters only; held for a few instructions
 
@@ -72,21 +74,24 @@ class DisplayFeed:
         self.received += 1
         if isinstance(doc, Sweep):
             self._put(self.state, SweepInfo.of(doc), frame=False)
-            self._put(self.frames, doc, frame=True)
+            if not self._put(self.frames, doc, frame=True):
+                self.dropped_sweeps += 1
         elif isinstance(doc, Progress):
             self._put(self.frames, doc, frame=True)
         else:
             self._put(self.state, doc, frame=False)
 
-    def _put(self, q: queue.Queue, doc: object, *, frame: bool) -> None:
+    def _put(self, q: queue.Queue, doc: object, *, frame: bool) -> bool:
         try:
             q.put_nowait(doc)
+            return True
         except queue.Full:
             with self._lock:
                 if frame:
                     self.dropped_frames += 1
                 else:
                     self.dropped_state += 1
+            return False
 
     def drain(self, max_items: int = 100_000) -> list[object]:
         """Everything queued so far (state documents first, then frames), without blocking.

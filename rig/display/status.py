@@ -93,7 +93,7 @@ class StatusText:
 
 
 def status_text(model: DisplayModel, plan: Plan | None, out_path: str | None,
-                dropped_frames: int = 0) -> StatusText:
+                dropped_sweeps: int = 0) -> StatusText:
     """Everything the status area shows, formatted."""
     if model.run is None:
         state = "WAITING"
@@ -112,8 +112,8 @@ def status_text(model: DisplayModel, plan: Plan | None, out_path: str | None,
         if p in model.intensity_uA) or "—"
     lost = model.lost_samples
     gaps = f"{model.gap_events} gaps · {lost} lost"
-    if dropped_frames:
-        gaps += f"  (display skipped {dropped_frames} frames)"
+    if dropped_sweeps:  # display only: every sweep is recorded
+        gaps += f"  (display skipped {dropped_sweeps} sweeps)"
     free = free_disk_gb(out_path)
     file = "—" if not out_path else (
         f"{out_path}  ·  {free:.1f} GB free" if math.isfinite(free) else str(out_path))

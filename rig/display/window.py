@@ -357,7 +357,7 @@ class RigWindow(QtWidgets.QMainWindow):
             self.pathway_box.addItem(f"S{p + 1}", p)
 
     def _update_status(self) -> None:
-        dropped = self.feed.dropped_frames if self.feed is not None else 0
+        dropped = self.feed.dropped_sweeps if self.feed is not None else 0
         st = status_text(self.model, self.plan, self.out_path, dropped)
         for key, lab in self.status_labels.items():
             lab.setText(getattr(st, key))
