@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import zlib
 
+import h5py
 import numpy as np
 
 FORMAT_VERSION = "1.1"
@@ -73,3 +74,14 @@ def counts_crc32(counts_rows: np.ndarray) -> int:
     """CRC-32 of a sweep's samples as stored: (n_samples, n_ai) int16, little-endian, C order."""
     a = np.ascontiguousarray(counts_rows, dtype="<i2")
     return zlib.crc32(a.tobytes()) & 0xFFFFFFFF
+
+
+def create_datasets(f: h5py.File, n_ai: int, meas_dtype: np.dtype, status: np.ndarray) -> None:
+    """Create every dataset of the layout, empty and growable (before SWMR starts)."""
+    f.create_dataset("samples", shape=(0, n_ai), maxshape=(None, n_ai), dtype="<i2", chunks=(CHUNK_ROWS, n_ai))
+    f.create_dataset("sweeps", shape=(0,), maxshape=(None,), dtype=SWEEP_DTYPE, chunks=(256,))
+    f.create_dataset("pulses", shape=(0,), maxshape=(None,), dtype="<i8", chunks=(1024,))
+    f.create_dataset("measurements", shape=(0,), maxshape=(None,), dtype=meas_dtype, chunks=(256,))
+    f.create_dataset("events", shape=(0,), maxshape=(None,), dtype=EVENT_DTYPE, chunks=(64,))
+    f.create_dataset("phases", shape=(0,), maxshape=(None,), dtype=PHASE_DTYPE, chunks=(64,))
+    f.create_dataset("status", shape=(1,), dtype=STATUS_DTYPE, data=status)

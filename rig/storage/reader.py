@@ -91,7 +91,8 @@ class Recording:
 
     def sweep_mV(self, i: int, channel: int = 0) -> np.ndarray:
         """Sweep ``i`` of one AI channel in mV at the electrode (float64): counts × scale + offset."""
-        return self.sweep_counts(i)[:, channel].astype(np.float64) * self.mV_per_count[channel] + self.mV_offset[channel]
+        counts = self.sweep_counts(i)[:, channel].astype(np.float64)
+        return counts * self.mV_per_count[channel] + self.mV_offset[channel]
 
     def pulse_samples(self, i: int) -> np.ndarray:
         """Absolute onset sample of every pulse of sweep ``i``."""

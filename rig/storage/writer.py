@@ -34,7 +34,6 @@ from rig import detector
 from rig.documents import Event, Measured, PhaseStart, Progress, RunStart, RunStop, Sweep
 from rig.errors import RunFailure
 from rig.storage.layout import (
-    CHUNK_ROWS,
     COUNTED_EVENTS,
     EVENT_DTYPE,
     FORMAT_VERSION,
@@ -43,6 +42,7 @@ from rig.storage.layout import (
     STATUS_DTYPE,
     SWEEP_DTYPE,
     counts_crc32,
+    create_datasets,
     measurement_dtype,
 )
 
@@ -106,14 +106,7 @@ class RecordingWriter:
             f.attrs["software"] = "ltp-rig"
             for k, v in provenance.items():
                 f.attrs[k] = _attr(v)
-            f.create_dataset("samples", shape=(0, n_ai), maxshape=(None, n_ai), dtype="<i2",
-                             chunks=(CHUNK_ROWS, n_ai))
-            f.create_dataset("sweeps", shape=(0,), maxshape=(None,), dtype=SWEEP_DTYPE, chunks=(256,))
-            f.create_dataset("pulses", shape=(0,), maxshape=(None,), dtype="<i8", chunks=(1024,))
-            f.create_dataset("measurements", shape=(0,), maxshape=(None,), dtype=self.meas_dtype, chunks=(256,))
-            f.create_dataset("events", shape=(0,), maxshape=(None,), dtype=EVENT_DTYPE, chunks=(64,))
-            f.create_dataset("phases", shape=(0,), maxshape=(None,), dtype=PHASE_DTYPE, chunks=(64,))
-            f.create_dataset("status", shape=(1,), dtype=STATUS_DTYPE, data=self.status)
+            create_datasets(f, n_ai, self.meas_dtype, self.status)
 
     # -- helpers -----------------------------------------------------------------------------
     def _append(self, name: str, rows: np.ndarray) -> int:
