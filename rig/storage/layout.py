@@ -63,6 +63,7 @@ COUNTED_EVENTS = {"gap": "gaps", "overrun": "overruns", "late_write": "late_writ
                   "sweep_lost": "sweeps_lost", "sweep_discarded": "sweeps_lost"}
 
 CHUNK_ROWS = 16384
+DATASETS = ("samples", "sweeps", "pulses", "measurements", "events", "phases", "status")
 
 
 def measurement_dtype(detector_dtype: np.dtype) -> np.dtype:

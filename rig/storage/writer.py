@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from pathlib import Path
 from typing import TextIO
@@ -35,6 +36,7 @@ from rig.documents import Event, Measured, PhaseStart, Progress, RunStart, RunSt
 from rig.errors import RunFailure
 from rig.storage.layout import (
     COUNTED_EVENTS,
+    DATASETS,
     EVENT_DTYPE,
     FORMAT_VERSION,
     LIBVER,
@@ -70,6 +72,17 @@ def _bytes(s: str, n: int) -> bytes:
     return b.decode("utf-8", "ignore").encode("utf-8")
 
 
+def _reason(exc: BaseException) -> str:
+    """One line for a write error: the OS error text if HDF5's message names an errno."""
+    if isinstance(exc, OSError) and exc.strerror and exc.errno:
+        return f"{exc.strerror}, errno {exc.errno}"
+    text = str(exc)
+    m = re.search(r"errno = (\d+)", text)
+    if m:
+        return f"{os.strerror(int(m.group(1)))}, errno {m.group(1)}"
+    return (text.splitlines() or [type(exc).__name__])[0]
+
+
 def _attr(v: object) -> object:
     """Attribute value: numbers and strings as they are, anything else as JSON text."""
     if isinstance(v, (bool, np.bool_)):
@@ -89,11 +102,13 @@ class RecordingWriter:
         self.status = np.zeros(1, dtype=STATUS_DTYPE)
         self.status["stop_reason"] = b"not started"
         self.f: h5py.File | None = None
+        self.ds: dict[str, h5py.Dataset] = {}  # held open for the whole run (no close/reopen per sweep)
         self._pending: np.ndarray | None = None
         self._early: list[object] = []
         self._log: TextIO | None = None
         self._started = False
         self.failed: str | None = None
+        self.saved_sweeps = 0  # sweeps whose final flush succeeded
         self.closed = False
         try:
             f = h5py.File(self.path, "x", libver=LIBVER)  # "x": fail if the file exists
@@ -110,8 +125,7 @@ class RecordingWriter:
 
     # -- helpers -----------------------------------------------------------------------------
     def _append(self, name: str, rows: np.ndarray) -> int:
-        assert self.f is not None
-        d = self.f[name]
+        d = self.ds[name]
         n0 = d.shape[0]
         if rows.shape[0]:
             d.resize(n0 + rows.shape[0], axis=0)
@@ -120,7 +134,7 @@ class RecordingWriter:
 
     def _flush(self) -> None:
         assert self.f is not None
-        self.f["status"][0] = self.status[0]
+        self.ds["status"][0] = self.status[0]
         self.f.flush()
         if self.fsync:
             os.fsync(self.f.id.get_vfd_handle())
@@ -159,21 +173,43 @@ class RecordingWriter:
             self._stop(doc)
 
     def _fail(self, exc: BaseException) -> None:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+        reason = _reason(exc)
         self.failed = f"{type(exc).__name__}: {reason}"
         self._pending = None
-        try:
-            if self.f is not None:
-                self.f.close()
-        except Exception:  # noqa: BLE001 - the file keeps its last flushed state
-            pass
-        self.f = None
+        self._detach()
         self.closed = True
         self._close_log()
         raise StorageError(
             f"cannot write {self.path} ({reason}): stimulation stopped and outputs zeroed; "
-            f"the {self.n_sweeps} complete sweeps already written are kept and readable"
+            f"the {self.saved_sweeps} complete sweeps already written are kept and readable"
         ) from exc
+
+    def _detach(self) -> None:
+        """Close the HDF5 file without touching the disk again after a write error.
+
+        The descriptor is pointed at /dev/null first, so whatever HDF5 still wants to write on
+        close goes nowhere: the file keeps the state of its last flush (its CRC-checked sweeps),
+        and the library closes cleanly instead of failing again (or crashing) at exit.
+        """
+        if self.f is None:
+            return
+        try:
+            fd = self.f.id.get_vfd_handle()
+            null = os.open(os.devnull, os.O_RDWR)
+            try:
+                os.dup2(null, fd)
+            finally:
+                os.close(null)
+        except Exception:  # noqa: BLE001 - best effort; the close below still runs
+            pass
+        try:
+            for d in self.ds.values():
+                d.id.close()
+            self.ds = {}
+            self.f.close()
+        except Exception:  # noqa: BLE001
+            pass
+        self.f = None
 
     def _start(self, doc: RunStart) -> None:
         self.f = h5py.File(self.path, "r+", libver=LIBVER)
@@ -195,6 +231,7 @@ class RecordingWriter:
         for k, v in prov.items():
             f.attrs[k] = _attr(v)
         self.status["stop_reason"] = b"recording"
+        self.ds = {name: f[name] for name in DATASETS}
         f.swmr_mode = True  # from here on: no new datasets or attributes
         self._started = True
         log = os.environ.get(SWEEP_LOG_ENV)
@@ -231,12 +268,18 @@ class RecordingWriter:
             self._commit()
 
     def _commit(self) -> None:
-        """The sweep row goes last, then the flush: a sweep listed in /sweeps is complete on disk."""
-        assert self._pending is not None
+        """Two flushes: the sweep's data first, then its /sweeps row and the status.
+
+        A kill or a write error during the first flush leaves the sweep unlisted; during the
+        second, its data is already on disk. Either way a listed sweep is complete.
+        """
+        assert self._pending is not None and self.f is not None
         row, self._pending = self._pending, None
+        self.f.flush()
         self._append("sweeps", row)
         self.status["sweeps"] += 1
         self._flush()
+        self.saved_sweeps += 1
         if self._log is not None:
             self._log.write(f"{int(row['index'][0])} {int(row['crc32'][0])}\n")
             self._log.flush()
@@ -270,18 +313,16 @@ class RecordingWriter:
         """Flush and close (idempotent). After a write failure the file is left as last flushed."""
         if self.closed:
             return
-        self.closed = True
         try:
             if self.f is not None:
-                try:
-                    if self._pending is not None:
-                        self._commit()
-                    self._flush()
-                finally:
-                    self.f.close()
-                    self.f = None
-        except Exception as exc:  # noqa: BLE001
-            self.closed = False
+                if self._pending is not None:
+                    self._commit()
+                self._flush()
+                self.ds = {}
+                self.f.close()
+                self.f = None
+        except Exception as exc:  # noqa: BLE001 - a failed final flush is a failed recording
             self._fail(exc)
         finally:
+            self.closed = True
             self._close_log()
