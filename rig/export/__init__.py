@@ -1,0 +1,1 @@
+"""Exports of a recording: NWB 2 (pynwb) and CSV."""
