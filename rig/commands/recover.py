@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from rig.errors import RunFailure, UserError
+from rig.export import check_output
 from rig.recover import RecoverError, recover
 from rig.runner import eprint
 
@@ -18,18 +19,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.add_argument("--json", action="store_true", help="print the recovery report as JSON on stdout")
     p.set_defaults(func=run)
-
-
-def check_output(out: Path, force: bool, sources: tuple[Path, ...] = ()) -> None:
-    """Refuse bad output paths (exit 2): missing directory, a directory, the input, or an existing file."""
-    if out.is_dir():
-        raise UserError(f"{out}: is a directory; give a file name")
-    if not out.parent.is_dir():
-        raise UserError(f"{out}: directory {out.parent} does not exist")
-    if any(out.resolve() == s.resolve() for s in sources):
-        raise UserError(f"{out}: is the input file; choose another name")
-    if out.exists() and not force:
-        raise UserError(f"{out}: exists; use --force to overwrite")
 
 
 def run(args: argparse.Namespace) -> int:
