@@ -37,6 +37,9 @@ name = "Crash test"
 [metadata]
 genotype = "WT"
 animal_id = "crash-1"
+sex = "F"
+age_days = 35
+experimenter = "Doe, Jane"
 
 [stimulation]
 pathways = ["S1", "S2"]

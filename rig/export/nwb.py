@@ -113,7 +113,9 @@ def build_nwbfile(rec: Recording, species: str = SPECIES, electrical: bool = Fal
         description=(f"acquisition and stimulation board, backend {backend!r}, device "
                      f"{rig.get('device', '')!r}, {fs:.0f} Hz shared sample clock"
                      + (" (simulated slice, drivers.sim)" if backend == "sim" else "")),
-        manufacturer="National Instruments" if backend == "nidaq" else "LTP Rig simulator",
+        model=nwb.create_device_model(
+            name="daq_model", manufacturer="National Instruments" if backend == "nidaq" else "LTP Rig",
+            description="NI-DAQ multifunction board" if backend == "nidaq" else "simulated slice (drivers.sim)"),
     )
     nwb.add_electrode_column("role", "recording or stimulating electrode")
     nwb.add_electrode_column("channel", "DAQ channel (AI for recording, AO command for stimulating)")
