@@ -30,6 +30,7 @@ from typing import TextIO
 
 import h5py
 import numpy as np
+from h5py import h5s
 
 from rig import detector
 from rig.documents import Event, Measured, PhaseStart, Progress, RunStart, RunStop, Sweep
@@ -125,16 +126,33 @@ class RecordingWriter:
 
     # -- helpers -----------------------------------------------------------------------------
     def _append(self, name: str, rows: np.ndarray) -> int:
+        """Grow dataset ``name`` by ``rows`` (same dtype); returns the first new row.
+
+        Uses h5py's low-level API (extent + hyperslab write): the high-level ``d[a:b] = rows``
+        costs ~0.3 ms per call for compound rows, the low-level write a few µs.
+        """
         d = self.ds[name]
-        n0 = d.shape[0]
-        if rows.shape[0]:
-            d.resize(n0 + rows.shape[0], axis=0)
-            d[n0:] = rows
+        n0 = self._rows[name]
+        n = rows.shape[0]
+        if n:
+            rows = np.ascontiguousarray(rows, dtype=d.dtype)
+            shape = (n0 + n, *d.shape[1:]) if name == "samples" else (n0 + n,)
+            d.id.set_extent(shape)
+            fspace = d.id.get_space()
+            fspace.select_hyperslab((n0,) + (0,) * (len(shape) - 1), rows.shape)
+            d.id.write(h5s.create_simple(rows.shape), fspace, rows)
+            self._rows[name] = n0 + n
         return n0
+
+    def _flush_data(self) -> None:
+        """First flush of a sweep: its samples, pulses and measurements, before it is listed."""
+        assert self.f is not None
+        self.f.flush()
 
     def _flush(self) -> None:
         assert self.f is not None
-        self.ds["status"][0] = self.status[0]
+        d = self.ds["status"]
+        d.id.write(h5s.create_simple((1,)), d.id.get_space(), self.status)
         self.f.flush()
         if self.fsync:
             os.fsync(self.f.id.get_vfd_handle())
@@ -232,6 +250,7 @@ class RecordingWriter:
             f.attrs[k] = _attr(v)
         self.status["stop_reason"] = b"recording"
         self.ds = {name: f[name] for name in DATASETS}
+        self._rows = {name: int(d.shape[0]) for name, d in self.ds.items()}
         f.swmr_mode = True  # from here on: no new datasets or attributes
         self._started = True
         log = os.environ.get(SWEEP_LOG_ENV)
@@ -275,7 +294,7 @@ class RecordingWriter:
         """
         assert self._pending is not None and self.f is not None
         row, self._pending = self._pending, None
-        self.f.flush()
+        self._flush_data()
         self._append("sweeps", row)
         self.status["sweeps"] += 1
         self._flush()
