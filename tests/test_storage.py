@@ -197,3 +197,18 @@ def test_run_without_out_picks_a_new_name_and_says_so(tmp_path, monkeypatch, cap
     assert "recordings/same.h5 exists" in err and "recording to recordings/same-1.h5 instead" in err
     assert (tmp_path / "recordings" / "same.h5").read_bytes() == first
     assert open_recording(tmp_path / "recordings" / "same-1.h5").complete
+
+
+def test_the_docs_reading_example_runs_on_a_recording(rec_path, monkeypatch):
+    """The plain-h5py example in docs/file-format.md §10 runs as written."""
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "file-format.md").read_text()
+    code = doc.split("## 10. Reading with plain h5py", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(rec_path.parent)
+    ns: dict = {}
+    exec(compile(code, "file-format.md", "exec"), ns)  # noqa: S102 - our own documentation
+    with open_recording(rec_path) as r:
+        assert np.array_equal(ns["mV"], r.sweep_mV(5))
+        assert len(ns["slopes"]) == r.n_sweeps and ns["windows"] == r.analysis_windows
+        assert [k for _, k, _ in ns["events"]] == [e["kind"] for e in r.events]
