@@ -117,7 +117,8 @@ def test_pinned_task_configuration(board):
         assert ai.attrs == {INPUT_BUF: 200_000}  # 10 s host buffer, set explicitly
         assert ai.trigger is None
         assert ao.ao == [("Dev1/ao0", -10.0, 10.0)]
-        assert do.do == [("Dev1/port0/line0,Dev1/port0/line3", LineGrouping.CHAN_FOR_ALL_LINES.value)]
+        lines = "Dev1/port0/line0,Dev1/port0/line3"
+        assert do.do == [(lines, LineGrouping.CHAN_FOR_ALL_LINES.value)]
         for out in (ao, do):
             assert out.timing == (
                 FS, "/Dev1/ai/SampleClock", Edge.RISING.value,
