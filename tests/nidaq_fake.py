@@ -68,7 +68,7 @@ class FakeBoard:
 
     def __init__(self, loopback: dict[int, int] | None = None, pace: bool = True) -> None:
         self.interp = mock.create_autospec(BaseInterpreter, instance=True, spec_set=True)
-        self.loopback = loopback or {}  # ai index -> ao index
+        self.loopback = loopback or {}  # ao index -> ai index (as SimDevice)
         self.pace = pace
         self.tasks: list[FakeTask] = []
         self.by_handle: dict[str, FakeTask] = {}
@@ -225,7 +225,7 @@ class FakeBoard:
             for c in range(len(t.ai)):
                 arr[c] = 1e-6 * idx  # a ramp: position is visible in the data
             ao = [o for o in self._running_outputs() if o.kind == "ao"]
-            for ai_i, ao_i in self.loopback.items():
+            for ao_i, ai_i in self.loopback.items():
                 arr[ai_i] = 0.0
                 if ao:
                     w = ao[0].written

@@ -44,7 +44,7 @@ class Clock:
 
 @pytest.fixture
 def board():
-    b = FakeBoard(loopback={1: 0})  # AO0 wired to AI1 (the stimulus monitor input)
+    b = FakeBoard(loopback={0: 1})  # AO0 wired to AI1 (the stimulus monitor input)
     with mock.patch("nidaqmx.utils._select_interpreter", autospec=True) as sel:
         sel.return_value = b.interp
         yield b
@@ -351,3 +351,16 @@ def test_pending_outputs_slice_and_skip():
     assert p.end == 30
     with pytest.raises(ValueError):
         p.append(31, np.zeros((1, 1)), np.zeros((1, 1), np.uint8))
+
+
+def test_zero_outputs_before_start_keeps_written_outputs(board):
+    """The engine zeroes the outputs at start-up, then writes ahead and starts."""
+    with make_device() as dev:
+        dev.write(0, *pulses(0, 3_000, [100]))
+        dev.zero_outputs()
+        dev.start()
+        assert dev.outputs_disabled is None
+        assert board.last("ao").written[0, 100] == 2.0
+        dev.zero_outputs()  # while running: outputs closed, stay off
+        assert dev.outputs_disabled is not None
+        assert_outputs_safe(board)

@@ -196,11 +196,16 @@ class NidaqDevice(Device):
                 self._write_hw(ao_V, do)
 
     def zero_outputs(self) -> None:
-        """Emergency zero: output tasks closed, 0 V / LOW written on demand, outputs disabled
-        for the rest of the run (later writes only advance ``written_until``)."""
+        """0 V on every AO and LOW on every DO line, now.
+
+        Before :meth:`start` this only writes the idle levels (outputs written ahead are kept).
+        While the clock runs, the timed output tasks are closed and outputs stay disabled for
+        the rest of the run (later writes only advance ``written_until``): a restarted output
+        task could not find the AI start trigger again, so it would no longer be sample-exact.
+        """
         with self._out_lock:
-            if self.outputs_disabled is None:
-                self.outputs_disabled = "zero_outputs() called"
+            if self._started and self.outputs_disabled is None:
+                self.outputs_disabled = "zero_outputs() called while running"
             self._close_outputs()
             try:
                 with self._driver_errors():

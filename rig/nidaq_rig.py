@@ -1,0 +1,45 @@
+"""Build the NI-DAQmx device a rig file describes (``backend = "nidaq"``)."""
+
+from __future__ import annotations
+
+from drivers.base import Device
+from rig.rigfile import RigConfig
+
+TERMINALS = {
+    "differential": "DIFF",
+    "rse": "RSE",
+    "nrse": "NRSE",
+    "pseudodifferential": "PSEUDO_DIFF",
+    "default": "DEFAULT",
+}
+AO_MAX_V = 10.0  # X-series AO range
+
+
+def physical(device: str, name: str) -> str:
+    """``"ai0"`` → ``"Dev1/ai0"``; names that already hold a device are kept."""
+    name = name.strip().lstrip("/")
+    return name if "/" in name and not name.startswith("port") else f"{device}/{name}"
+
+
+def ao_limit_V(rig: RigConfig, uA_per_V: float) -> float:
+    """The command voltage that reaches the rig's intensity limit (≤ 10 V): the AO range and
+    the driver's clip level, so a wrong renderer can never exceed ``max_intensity_uA``."""
+    return min(AO_MAX_V, rig.limits.max_intensity_uA / uA_per_V)
+
+
+def nidaq_device_from_rig(rig: RigConfig, block_samples: int) -> Device:
+    """A :class:`drivers.nidaq.NidaqDevice` for ``rig`` (raises ``DeviceError`` suggesting
+    ``--sim`` when the NI driver or the device is missing)."""
+    from drivers.nidaq import AIChannel, AOChannel, NidaqDevice
+
+    dev = rig.device
+    ai = [AIChannel(physical(dev, a.channel), TERMINALS[a.terminal], -a.range_V, a.range_V)
+          for a in rig.ai]
+    ao = []
+    for s in rig.stim:
+        v = ao_limit_V(rig, s.uA_per_V)
+        ao.append(AOChannel(physical(dev, s.ao), -v, v))
+    return NidaqDevice(
+        dev, rig.sample_rate_hz, ai, ao, [physical(dev, line) for line in rig.do_lines],
+        block_samples=block_samples,
+    )
