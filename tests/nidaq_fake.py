@@ -77,6 +77,9 @@ class FakeBoard:
         self.write_errors: dict[int, int] = {}  # AO write call # -> code
         self.reads = 0
         self.on_read_error = lambda: None
+        self.gate_at: int | None = None  # read call that waits for ``gate`` (then goes on)
+        self.gate = threading.Event()
+        self.at_gate = threading.Event()
         self.ao_writes = 0
         self.cond = threading.Condition()
         self._ids = itertools.count()
@@ -202,6 +205,13 @@ class FakeBoard:
             assert arr.shape == (len(t.ai), n), (arr.shape, len(t.ai), n)
             call = self.reads
             self.reads += 1
+            if call == self.gate_at:
+                self.at_gate.set()
+                self.cond.release()
+                try:
+                    self.gate.wait(timeout)
+                finally:
+                    self.cond.acquire()
             if call in self.read_errors:
                 code, extra = self.read_errors[call]
                 t.acquired += extra  # samples the board acquired that the host never read

@@ -204,6 +204,11 @@ def test_overflow_restarts_and_reports_the_counted_gap(board):
     assert dev.gaps == [(8_000, 5_000, "device_count+wall_clock_restart")]
     assert [t.starts for t in board.timed("ai")] == [2]  # the AI task restarted
     assert len(board.timed("ao")) == 2  # outputs rebuilt and re-primed from sample 8000
+    # While stopped, AO was driven to 0 V on demand (it may have stopped mid-pulse).
+    order = [t for t in board.of_kind("ao")]
+    i_first, i_second = order.index(board.timed("ao")[0]), order.index(board.timed("ao")[1])
+    between = order[i_first + 1 : i_second]
+    assert between and all(t.timing is None and np.all(t.immediate[-1] == 0) for t in between)
     # Pulses after the gap are still delivered at their own samples (loopback).
     data = np.concatenate([b.data for b in blocks[3:]], axis=1)
     onsets = np.flatnonzero(np.diff((data[1] > 1.0).astype(int)) == 1) + 1 + 8_000
@@ -364,3 +369,12 @@ def test_zero_outputs_before_start_keeps_written_outputs(board):
         dev.zero_outputs()  # while running: outputs closed, stay off
         assert dev.outputs_disabled is not None
         assert_outputs_safe(board)
+
+
+def test_ao_beyond_the_channel_limits_is_clipped(board):
+    with make_device(ao=[AOChannel("Dev1/ao0", -5.0, 5.0)]) as dev:
+        ao, do = pulses(0, 3_000, [100], volts=7.0)
+        dev.write(0, ao, do)
+        dev.start()
+        assert board.last("ao").written.max() == 5.0
+        assert dev.clipped_samples == 10

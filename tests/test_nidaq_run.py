@@ -4,6 +4,9 @@ nidaqmx.Task objects over an autospecced interpreter)."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import threading
 from unittest import mock
 
 import numpy as np
@@ -128,6 +131,45 @@ def test_rig_run_nidaq_fatal_error_keeps_the_file(board, files, capsys):
     with open_recording(out) as rec:
         assert rec.n_sweeps >= 1
     assert all(t.cleared for t in board.tasks)
+
+
+def test_rig_run_nidaq_output_underflow_stops_safely(board, files, capsys):
+    """Until the engine records underflow as an event and goes on, the run stops (exit 1)
+    with the file and its completed sweeps kept and the outputs at 0 V."""
+    rig, proto, out = files
+    board.write_errors = {20: -200290}
+    rc = main(["run", str(proto), "--rig", str(rig), "--out", str(out), "--no-gui"])
+    err = capsys.readouterr().err
+    assert rc == 1 and "underflow" in err
+    with open_recording(out) as rec:
+        assert rec.n_sweeps >= 1
+    assert all(t.cleared for t in board.tasks)
+    zero_ao = [t for t in board.of_kind("ao") if t.timing is None][-1]
+    assert np.all(zero_ao.immediate[-1] == 0.0)
+
+
+def test_rig_run_nidaq_sigint_zeroes_outputs_and_keeps_sweeps(board, files, capsys):
+    rig, proto, out = files
+    proto.write_text(PROTOCOL.replace("duration_min = 0.05", "duration_min = 2.0"))
+    board.gate_at = 40  # the board holds its 41st read until SIGINT has been sent
+
+    def interrupt() -> None:
+        if board.at_gate.wait(60):
+            os.kill(os.getpid(), signal.SIGINT)
+        board.gate.set()
+
+    t = threading.Thread(target=interrupt)
+    t.start()
+    rc = main(["run", str(proto), "--rig", str(rig), "--out", str(out), "--no-gui"])
+    t.join()
+    assert rc == 130, capsys.readouterr().err
+    with open_recording(out) as rec:
+        assert rec.complete and rec.status["stop_reason"] == b"interrupted"
+        assert 1 <= rec.n_sweeps < 240
+    assert all(t.cleared for t in board.tasks)
+    zero_ao = [t for t in board.of_kind("ao") if t.timing is None][-1]
+    zero_do = [t for t in board.of_kind("do") if t.timing is None][-1]
+    assert np.all(zero_ao.immediate[-1] == 0.0) and int(zero_do.immediate[-1][0]) == 0
 
 
 def test_rig_run_without_driver_suggests_sim(files, capsys):

@@ -107,6 +107,7 @@ class NidaqDevice(Device):
         self.last_gap_method: str | None = None
         self.gaps: list[tuple[int, int, str]] = []  # (first sample after gap, samples, method)
         self.outputs_disabled: str | None = None
+        self.clipped_samples = 0
 
         self._pending = PendingOutputs(len(self._ao), len(self._line_numbers))
         self._out_lock = threading.RLock()
@@ -149,7 +150,8 @@ class NidaqDevice(Device):
             )
             with self._out_lock:
                 self._pending.skip_to(self.prime_samples)
-                self._arm_outputs(0)
+                self._create_outputs()
+                self._prime_and_start_outputs(0)
             self._ai_task.start()
         self._started = True
         self._last_read_t = self._clock()
@@ -239,13 +241,20 @@ class NidaqDevice(Device):
 
     # ------------------------------------------------------------------ outputs
     def _clip(self, ao_V: np.ndarray) -> np.ndarray:
+        """Clip to each AO's limits (a safety net behind the renderer's own limit checks)."""
+        if not self._ao:
+            return ao_V
         lo = np.array([[ch.min_V] for ch in self._ao])
         hi = np.array([[ch.max_V] for ch in self._ao])
-        return np.clip(ao_V, lo, hi) if len(self._ao) else ao_V
+        out = np.clip(ao_V, lo, hi)
+        n = int(np.count_nonzero(out != ao_V))
+        if n:
+            self.clipped_samples += n
+            log.warning("%d AO samples clipped to the channel limits", n)
+        return out
 
-    def _arm_outputs(self, first: int) -> None:
-        """Create the AO/DO tasks, prime them with the held outputs from ``first`` and start
-        them (they wait for the AI start trigger). Caller holds ``_out_lock``."""
+    def _create_outputs(self) -> None:
+        """Create and commit the AO/DO tasks (not started). Caller holds ``_out_lock``."""
         if self.outputs_disabled is not None:
             return
         if self._ao:
@@ -258,6 +267,12 @@ class NidaqDevice(Device):
                 f"{self._name}_do", self.device, self.do_lines, self.sample_rate_hz,
                 self.output_buffer_samples,
             )
+
+    def _prime_and_start_outputs(self, first: int) -> None:
+        """Write the held outputs from sample ``first`` and start the output tasks (they wait
+        for the AI start trigger). Caller holds ``_out_lock``."""
+        if self.outputs_disabled is not None:
+            return
         ao_V, do = self._pending.slice(first, self._pending.end)
         self._write_hw(ao_V, do)
         for task in (self._do_task, self._ao_task):
@@ -355,7 +370,9 @@ class NidaqDevice(Device):
         ai = self._ai_task
         with self._out_lock:
             self._close_outputs()
+            self._write_idle()  # AO may have stopped mid-pulse: 0 V / LOW during the restart
             ai.stop()
+            self._create_outputs()
             if counted is not None:
                 lost = (self._run_first + counted) - self._read_pos
                 method = "device_count+wall_clock_restart"
@@ -364,12 +381,12 @@ class NidaqDevice(Device):
                 lost = 0
                 method = "wall_clock"
                 t_ref = self._last_read_t
-            # Rebuild outputs, then measure the dead time up to the re-arm.
+            # Dead time measured up to here; priming and starting take a few ms more (uncounted).
             dead = int(round((self._clock() - t_ref) * self.sample_rate_hz))
             first = self._read_pos + max(0, lost) + dead
             self._pending.drop_before(first)
             self._pending.skip_to(first + self.prime_samples)
-            self._arm_outputs(first)
+            self._prime_and_start_outputs(first)
             ai.start()
         gap = first - self._read_pos
         self._run_first = self._read_pos = first
