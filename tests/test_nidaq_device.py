@@ -378,3 +378,19 @@ def test_ao_beyond_the_channel_limits_is_clipped(board):
         dev.start()
         assert board.last("ao").written.max() == 5.0
         assert dev.clipped_samples == 10
+
+
+def test_start_error_is_one_line_and_leaves_nothing_armed(board):
+    dev = make_device()
+    board.interp.create_ao_voltage_chan.side_effect = DaqError(
+        "Physical channel specified does not exist on this device.\nPhysical Channel Name: ao7"
+        "\n\nTask Name: ltprig_Dev1_ao", -200170)
+    with pytest.raises(DeviceError) as err:
+        dev.start()
+    msg = str(err.value)
+    assert "\n" not in msg and "does not exist" in msg and "(DAQmx -200170)" in msg
+    board.interp.create_ao_voltage_chan.side_effect = lambda h, phys, *a: board.by_handle[
+        h].ao.append((phys, *a[1:3]))
+    dev.close()
+    assert all(t.cleared for t in board.tasks)
+    assert_outputs_safe(board)

@@ -42,6 +42,7 @@ from drivers.nidaq.errors import (
     is_overflow,
     is_underflow,
     not_found_message,
+    one_line,
 )
 from drivers.nidaq.pending import PendingOutputs
 
@@ -299,7 +300,7 @@ class NidaqDevice(Device):
                     f"stimulus output underflow (DAQmx {exc.error_code}): outputs were written "
                     "too late; stimulation stopped, outputs at 0 V"
                 ) from exc
-            raise DeviceError(f"NI output error {exc.error_code}: {exc}") from exc
+            raise DeviceError(f"NI output error: {one_line(exc)}") from exc
 
     def _close_outputs(self) -> None:
         tasks.close_quietly(self._ao_task)
@@ -336,7 +337,7 @@ class NidaqDevice(Device):
                 with self._out_lock:
                     self._pending.drop_before(self._read_pos)
         except DaqError as exc:
-            self._fail(DeviceError(f"NI acquisition error {exc.error_code}: {exc}"), exc)
+            self._fail(DeviceError(f"NI acquisition error: {one_line(exc)}"), exc)
         except Exception as exc:  # noqa: BLE001 - must reach the engine
             self._fail(DeviceError(f"NI reader failed: {exc!r}"), exc)
         else:
@@ -413,5 +414,5 @@ class _DriverErrors:
         ):
             raise DeviceError(not_found_message(self.dev.device, exc)) from exc
         if isinstance(exc, DaqError):
-            raise DeviceError(f"NI-DAQmx error {exc.error_code}: {exc}") from exc
+            raise DeviceError(f"NI-DAQmx error: {one_line(exc)}") from exc
         return False

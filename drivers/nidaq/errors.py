@@ -34,6 +34,15 @@ def is_underflow(exc: BaseException) -> bool:
     return error_code(exc) in UNDERFLOW_CODES
 
 
+def one_line(exc: BaseException) -> str:
+    """A DAQmx message on one line: its text up to the status code, then the code."""
+    parts = [ln.strip() for ln in str(exc).splitlines()]
+    parts = [p for p in parts if p and not p.startswith("Status Code:")]
+    code = error_code(exc)
+    text = "; ".join(parts) or type(exc).__name__
+    return f"{text} (DAQmx {code})" if code is not None else text
+
+
 def not_found_message(device: str, exc: BaseException) -> str:
     """One clear line for a missing NI-DAQmx driver or device."""
     if type(exc).__name__ == "DaqNotFoundError":
