@@ -11,6 +11,7 @@ from unittest import mock
 
 import numpy as np
 import pytest
+from nidaqmx.constants import TerminalConfiguration
 
 from rig.cli import main
 from rig.storage import open_recording
@@ -91,7 +92,8 @@ def test_rig_run_nidaq_writes_a_valid_file(board, files, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert summary["sweeps"] == 6
     ai, ao, do = board.last("ai"), board.last("ao"), board.last("do")
-    assert [c[0] for c in ai.ai] == ["Dev1/ai0", "Dev1/ai1"]
+    assert ai.ai == [("Dev1/ai0", TerminalConfiguration.DIFF.value, -10.0, 10.0),
+                     ("Dev1/ai1", TerminalConfiguration.RSE.value, -10.0, 10.0)]
     assert ao.ao == [("Dev1/ao0", -5.0, 5.0)]  # 500 µA limit / 100 µA/V
     assert do.do[0][0] == "Dev1/port0/line0"
     assert ao.trigger[0] == "/Dev1/ai/StartTrigger"

@@ -334,8 +334,11 @@ class NidaqDevice(Device):
                 gap = 0
                 if not self._put(block):
                     break
-                with self._out_lock:
-                    self._pending.drop_before(self._read_pos)
+                if self._out_lock.acquire(blocking=False):  # never wait for a slow write
+                    try:
+                        self._pending.drop_before(self._read_pos)
+                    finally:
+                        self._out_lock.release()
         except DaqError as exc:
             self._fail(DeviceError(f"NI acquisition error: {one_line(exc)}"), exc)
         except Exception as exc:  # noqa: BLE001 - must reach the engine
