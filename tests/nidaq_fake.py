@@ -62,6 +62,19 @@ class FakeTask:
     def n_written(self) -> int:
         return sum(a.shape[-1] for a in self.out)
 
+    def segment(self, row: int, first: int, n: int) -> np.ndarray:
+        """Samples [first, first + n) of output row ``row`` (as far as written)."""
+        parts, pos = [], 0
+        for a in self.out:
+            m = a.shape[-1]
+            if pos + m > first and pos < first + n:
+                lo, hi = max(first, pos) - pos, min(first + n, pos + m) - pos
+                parts.append(a[row, lo:hi])
+            pos += m
+            if pos >= first + n:
+                break
+        return np.concatenate(parts) if parts else np.zeros(0)
+
 
 class FakeBoard:
     """Model of one board; ``interp`` is the autospecced interpreter."""
@@ -238,8 +251,7 @@ class FakeBoard:
             for ao_i, ai_i in self.loopback.items():
                 arr[ai_i] = 0.0
                 if ao:
-                    w = ao[0].written
-                    seg = w[ao_i, first : first + n]
+                    seg = ao[0].segment(ao_i, first, n)
                     arr[ai_i, : seg.shape[0]] = seg
             t.acquired += n
             self.cond.notify_all()
