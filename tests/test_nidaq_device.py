@@ -394,3 +394,19 @@ def test_start_error_is_one_line_and_leaves_nothing_armed(board):
     dev.close()
     assert all(t.cleared for t in board.tasks)
     assert_outputs_safe(board)
+
+
+def test_rig_without_ttl_lines_and_without_idle_behaviour_support(board):
+    """No DO task when there are no lines; a board without the idle-output property works."""
+
+    def no_idle(h, ch, attr, value):
+        raise DaqError("Specified property is not supported by the device", -200452)
+
+    board.interp.set_chan_attribute_int32.side_effect = no_idle
+    with make_device(do_lines=[]) as dev:
+        dev.write(0, np.zeros((1, 3_000)), np.zeros((0, 3_000), np.uint8))
+        dev.start()
+        assert dev.read().start == 0
+        with pytest.raises(ValueError, match="1 AO and 0 DO"):
+            dev.write(3_000, np.zeros((2, 10)), np.zeros((0, 10), np.uint8))
+    assert board.of_kind("do") == [] and len(board.timed("ao")) == 1

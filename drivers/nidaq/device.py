@@ -176,10 +176,13 @@ class NidaqDevice(Device):
             return item
 
     def write(self, start: int, ao_V: np.ndarray, do: np.ndarray) -> None:
-        ao_V = np.asarray(ao_V, dtype=np.float64).reshape(len(self._ao), -1)
-        do = np.asarray(do, dtype=np.uint8).reshape(len(self._line_numbers), -1)
-        if ao_V.shape[1] != do.shape[1]:
-            raise ValueError(f"AO has {ao_V.shape[1]} samples, DO {do.shape[1]}")
+        ao_V = np.asarray(ao_V, dtype=np.float64)
+        do = np.asarray(do, dtype=np.uint8)
+        if ao_V.ndim != 2 or do.ndim != 2 or ao_V.shape[1] != do.shape[1]:
+            raise ValueError(f"AO {ao_V.shape} and DO {do.shape} must be (n_ao, n), (n_do, n)")
+        if ao_V.shape[0] != len(self._ao) or do.shape[0] != len(self._line_numbers):
+            raise ValueError(f"AO {ao_V.shape} / DO {do.shape}: the device has "
+                             f"{len(self._ao)} AO and {len(self._line_numbers)} DO lines")
         with self._out_lock:
             end = self._pending.end
             if start > end:
