@@ -217,3 +217,22 @@ def test_selftest_detects_a_misaligned_output():
                speed=None, loopback={0: 1})
     res = run_selftest(dev, SelftestConfig(n_pulses=5))
     assert res.errors_samples == [3] * 5 and not res.passed
+
+
+def test_rig_names_map_to_physical_channels():
+    from rig.nidaq_rig import physical
+
+    assert physical("Dev1", "ai0") == "Dev1/ai0"
+    assert physical("Dev1", "Dev1/ai0") == "Dev1/ai0"
+    assert physical("Dev1", "/Dev1/ai3") == "Dev1/ai3"
+    assert physical("Dev1", "port0/line2") == "Dev1/port0/line2"
+    assert physical("Dev1", "Dev1/port0/line2") == "Dev1/port0/line2"
+
+
+def test_rig_file_with_a_port1_ttl_line_is_refused(board, files, capsys):
+    rig, proto, out = files
+    rig.write_text(RIG.replace('"port0/line0"', '"port1/line0"'))
+    rc = main(["run", str(proto), "--rig", str(rig), "--out", str(out), "--no-gui"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "rig: error: rig file: DO line" in err and "port0" in err
+    assert not out.exists() and board.tasks == []  # refused before the board was touched
