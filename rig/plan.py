@@ -92,6 +92,9 @@ class Phase:
     stimuli: tuple[Stimulus, ...] = ()
     valves: tuple[ValveChange, ...] = ()
     max_duration_samples: int | None = None  # > duration for a gated (extendable) phase
+    # kind-specific settings as plain data, e.g. induction {"protocol": "tbs", "pulses": 120};
+    # io_curve {"rule": "percent_of_max", "percent": 40}; gated baseline {"stability": {...},
+    # "on_unstable": "abort" | "proceed" | "pause"}; drug {"drug": "basimglurant", "concentration_uM": 0.01}
     info: dict = field(default_factory=dict, compare=False)
 
     @property
@@ -113,6 +116,8 @@ class Plan:
     sweep_pre_samples: int = 400
     sweep_post_samples: int = 1600
     metadata: dict = field(default_factory=dict, compare=False)
+    # closed-loop settings as plain data (alarm rules, allowed operator actions); read by the controller
+    closed_loop: dict = field(default_factory=dict, compare=False)
 
     @property
     def duration_samples(self) -> int:

@@ -1,0 +1,62 @@
+"""The `rig` command. Each subcommand lives in ``rig.commands.<name>``.
+
+Exit codes: 0 success, 1 runtime failure, 2 invalid input, 130 interrupted. Errors are one line
+on stderr, never a traceback (set RIG_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+from rig import __version__
+from rig.errors import RunFailure, UserError
+
+COMMAND_MODULES = ("run", "check", "summary", "bench")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse would print usage + exit 2; keep it one line
+        raise UserError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="rig", description="LTP Rig: LTP/LTD experiments on an NI-DAQ rig or a simulated slice.")
+    p.add_argument("--version", action="version", version=f"rig {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"rig.commands.{name}").register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help(sys.stderr)
+            return 2
+        return int(args.func(args))
+    except UserError as exc:
+        print(f"rig: error: {exc}", file=sys.stderr)
+        return 2
+    except RunFailure as exc:
+        print(f"rig: failed: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("rig: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception as exc:  # noqa: BLE001 - last resort: one line, not a traceback
+        if os.environ.get("RIG_DEBUG"):
+            raise
+        print(f"rig: internal error: {type(exc).__name__}: {exc} (RIG_DEBUG=1 shows the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""`rig summary FILE`: what a recording holds and its result (works on a live recording too)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from rig.storage import open_recording
+from rig.summary import format_summary, summarize
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("summary", help="what a recording holds and its result")
+    p.add_argument("file", type=Path)
+    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    with open_recording(args.file) as rec:
+        s = summarize(rec)
+    print(json.dumps(s) if args.json else format_summary(s))
+    return 0

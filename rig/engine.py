@@ -1,0 +1,243 @@
+"""The engine: continuous acquisition, write-ahead stimulation, sweep cutting, online measurement.
+
+One thread runs :meth:`Engine.run`. Each device block goes into a ring buffer of int16 ADC
+counts; outputs are rendered and written ``horizon_samples`` ahead of the samples acquired; a
+sweep is cut as soon as its last sample has arrived, measured, and streamed to the subscribers
+(storage first: a sweep is on disk before the next one is cut). All exits zero the outputs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from drivers.base import Device
+from rig import detector
+from rig.controller import Controller
+from rig.documents import Event, Measured, Progress, RunStart, RunStop, Sweep
+from rig.plan import Stimulus, ValveChange
+from rig.stimulus import OutputMap, StimLimits, render_block
+
+Subscriber = Callable[[object], None]
+
+
+@dataclass
+class ChannelScaling:
+    """ADC volts ↔ int16 counts ↔ electrode mV for each AI channel."""
+
+    adc_range_V: list[float]
+    gain: list[float]
+
+    @property
+    def lsb_V(self) -> np.ndarray:
+        return np.asarray(self.adc_range_V) / 32768.0
+
+    @property
+    def mV_per_count(self) -> np.ndarray:
+        return self.lsb_V * 1000.0 / np.asarray(self.gain)
+
+
+@dataclass
+class _Pending:
+    stim: Stimulus
+    intensity_uA: float
+    phase: int
+    first: int
+    end: int
+
+
+@dataclass
+class EngineStats:
+    gaps: int = 0
+    lost_samples: int = 0
+    late_writes: int = 0
+    sweeps: int = 0
+    samples: int = 0
+    loop_latency_ms: list[float] = field(default_factory=list)
+
+
+class Engine:
+    """Runs one experiment on one device, streaming documents to subscribers."""
+
+    def __init__(
+        self,
+        device: Device,
+        controller: Controller,
+        wiring: OutputMap,
+        limits: StimLimits,
+        scaling: ChannelScaling,
+        subscribers: list[Subscriber],
+        *,
+        horizon_samples: int,
+        windows: detector.Windows | None = None,
+        field_channel: int = 0,
+        seed: int | None = None,
+        provenance: dict | None = None,
+    ) -> None:
+        self.dev = device
+        self.ctl = controller
+        self.wiring = wiring
+        self.limits = limits
+        self.scaling = scaling
+        self.subscribers = subscribers
+        self.horizon = int(horizon_samples)
+        self.windows = windows or detector.Windows()
+        self.field_channel = field_channel
+        self.seed = seed
+        self.provenance = provenance or {}
+        self.fs = device.sample_rate_hz
+        self.stats = EngineStats()
+        plan = controller.plan
+        ring = max(int(10 * self.fs), 2 * (plan.max_sweep_samples() + self.horizon + 2 * device.block_samples))
+        self.ring = np.zeros((len(device.ai_channels), ring), dtype=np.int16)
+        self.ring_len = ring
+        self.acquired_until = 0
+        self._do_state = np.zeros(wiring.n_do, dtype=np.uint8)
+        self._pending: list[_Pending] = []
+        self._valves: list[ValveChange] = []
+        self._stims: list[tuple[Stimulus, float]] = []
+        self._sweep_index = 0
+        self._mV_per_count = scaling.mV_per_count
+        self._clip_mV = 32767 * float(self._mV_per_count[field_channel]) * 0.999
+
+    # -- documents ---------------------------------------------------------------------------
+    def emit(self, doc: object) -> None:
+        for sub in self.subscribers:
+            sub(doc)
+
+    def _emit_safely(self, doc: object) -> None:
+        """Emit on the exit path: one failing subscriber must not stop the others."""
+        for sub in self.subscribers:
+            try:
+                sub(doc)
+            except Exception:  # noqa: BLE001 - the original error is already propagating
+                pass
+
+    # -- outputs -----------------------------------------------------------------------------
+    def _write_ahead(self, target: int) -> None:
+        """Render and write outputs up to ``target`` (exclusive)."""
+        w = self.dev.written_until
+        if w < self.acquired_until:
+            self.stats.late_writes += 1
+            self.emit(Event(w, "late_write", f"outputs behind acquisition by {self.acquired_until - w} samples"))
+        while w < target:
+            n = min(target - w, self.dev.block_samples)
+            stims, valves, docs = self.ctl.schedule(w + n)
+            for d in docs:
+                self.emit(d)
+            for s, i, ph in stims:
+                a, b = s.sweep_bounds()
+                self._pending.append(_Pending(s, i, ph, a, b))
+                self._stims.append((s, i))
+            self._valves.extend(valves)
+            active = [(s, i) for s, i in self._stims if s.sample < w + n and s.sample + s.last_pulse_end > w]
+            ao, do = render_block(w, n, active, self._valves, self._do_state, self.wiring, self.fs, self.limits)
+            self.dev.write(w, ao, do)
+            w += n
+            self._stims = [(s, i) for s, i in self._stims if s.sample + s.last_pulse_end > w]
+            self._valves = [v for v in self._valves if v.sample >= w]
+
+    # -- inputs ------------------------------------------------------------------------------
+    def _store_block(self, start: int, data_V: np.ndarray) -> None:
+        counts = np.clip(np.rint(data_V / self.scaling.lsb_V[:, None]), -32768, 32767).astype(np.int16)
+        n = counts.shape[1]
+        i0 = start % self.ring_len
+        k = min(n, self.ring_len - i0)
+        self.ring[:, i0 : i0 + k] = counts[:, :k]
+        if k < n:
+            self.ring[:, : n - k] = counts[:, k:]
+        self.acquired_until = start + n
+
+    def _fill_gap(self, start: int, n: int) -> None:
+        self._store_block(start, np.zeros((self.ring.shape[0], n)))
+
+    def _slice(self, a: int, b: int) -> np.ndarray:
+        idx = np.arange(a, b) % self.ring_len
+        return self.ring[:, idx]
+
+    def _cut_ready(self) -> None:
+        ready = [p for p in self._pending if p.end <= self.acquired_until]
+        if not ready:
+            return
+        self._pending = [p for p in self._pending if p.end > self.acquired_until]
+        for p in sorted(ready, key=lambda q: q.end):
+            if p.first < self.acquired_until - self.ring_len:
+                self.emit(Event(p.first, "sweep_lost", "sweep older than the ring buffer"))
+                continue
+            counts = self._slice(p.first, p.end)
+            pulses = p.stim.sample + np.asarray(p.stim.pulse_offsets, dtype=np.int64)
+            sweep = Sweep(
+                index=self._sweep_index, pathway=p.stim.pathway, phase=p.phase, kind=p.stim.kind,
+                start_sample=p.first, stim_sample=p.stim.sample, pulse_samples=pulses,
+                intensity_uA=p.intensity_uA, width_samples=p.stim.width_samples, counts=counts,
+                wall_time=time.time(),
+            )
+            t_ready = time.perf_counter()
+            trace = counts[self.field_channel].astype(np.float64) * self._mV_per_count[self.field_channel]
+            records = detector.measure_pulses(trace, pulses - p.first, self.fs, self.windows, self._clip_mV)
+            meas = Measured(self._sweep_index, p.stim.pathway, p.phase, p.stim.sample, records)
+            self.emit(sweep)
+            self.emit(meas)
+            for d in self.ctl.on_measured(meas):
+                self.emit(d)
+            self.stats.loop_latency_ms.append((time.perf_counter() - t_ready) * 1e3)
+            self._sweep_index += 1
+            self.stats.sweeps += 1
+
+    # -- the run -----------------------------------------------------------------------------
+    def run(self, stop: threading.Event) -> RunStop:
+        """Acquire until the plan ends or ``stop`` is set. Outputs are zero on every exit."""
+        dev = self.dev
+        detector.warm_up()
+        dev.zero_outputs()
+        self.emit(
+            RunStart(
+                sample_rate_hz=self.fs, ai_channels=tuple(dev.ai_channels),
+                ai_scale_mV_per_count=tuple(float(x) for x in self._mV_per_count),
+                pathways=self.ctl.plan.pathways, plan_name=self.ctl.plan.name,
+                planned_samples=self.ctl.plan.duration_samples, wall_time=time.time(),
+                seed=self.seed, provenance=self.provenance,
+            )
+        )
+        self.emit(Event(0, "outputs_zeroed", "start-up"))
+        reason, message = "completed", ""
+        try:
+            self._write_ahead(self.horizon)
+            dev.start()
+            while True:
+                if stop.is_set():
+                    reason, message = "interrupted", "stopped by the operator"
+                    break
+                blk = dev.read()
+                if blk.start != self.acquired_until or blk.gap:
+                    lost = blk.start - self.acquired_until
+                    self.stats.gaps += 1
+                    self.stats.lost_samples += lost
+                    self.emit(Event(self.acquired_until, "gap", f"{lost} samples lost", {"samples": lost}))
+                    self._fill_gap(self.acquired_until, lost)
+                self._store_block(blk.start, blk.data)
+                self.stats.samples = self.acquired_until
+                self._cut_ready()
+                done = self.ctl.finished_at is not None
+                if done and not self._pending and self.acquired_until >= self.ctl.finished_at:
+                    break
+                self._write_ahead(self.acquired_until + self.horizon)
+                self.emit(Progress(self.acquired_until, self.ctl.plan.duration_samples, self.stats.sweeps))
+        except BaseException as exc:
+            reason, message = "error", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            try:
+                dev.zero_outputs()
+                dev.stop()
+            finally:
+                for p in self._pending:
+                    self._emit_safely(Event(p.first, "sweep_discarded", f"incomplete {p.stim.kind} sweep at stop"))
+                self._emit_safely(Event(self.acquired_until, "outputs_zeroed", reason))
+                stop_doc = RunStop(self.acquired_until, reason, message, self.stats.gaps, self.stats.lost_samples)
+                self._emit_safely(stop_doc)
+        return stop_doc

@@ -1,0 +1,171 @@
+"""Assemble and run one experiment: protocol + rig → device, controller, engine, storage.
+
+The engine runs on its own thread; the calling (main) thread owns signals, the progress bar and
+the window. SIGINT/SIGTERM set a stop flag: the engine zeroes the outputs, the file is closed with
+every completed sweep, and the run reports ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from drivers.base import Device
+from rig import __version__
+from rig.controller import Controller
+from rig.documents import RunStop
+from rig.engine import ChannelScaling, Engine
+from rig.plan import Plan
+from rig.protocol import expand, load_protocol
+from rig.rigfile import RigConfig, load_rig
+from rig.storage import RecordingWriter, unique_path
+
+
+@dataclass
+class RunOptions:
+    protocol: Path
+    rig: Path | None = None
+    out: Path | None = None
+    seed: int = 0
+    speed: float | None = None  # None = as fast as possible
+    subscribers: list[Callable[[object], None]] = field(default_factory=list)
+    fsync: bool = False
+
+
+@dataclass
+class RunResult:
+    path: Path
+    stop: RunStop
+    wall_s: float
+    engine: Engine
+
+
+def library_versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "ltp-rig": __version__}
+    for dist in ("numpy", "numba", "h5py", "nidaqmx", "pyqtgraph", "PySide6-Essentials", "pydantic"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def default_out_path(plan: Plan) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    safe = "".join(c if c.isalnum() else "_" for c in plan.name.lower()).strip("_") or "experiment"
+    return Path("recordings") / f"{stamp}_{safe}.h5"
+
+
+def make_device(rig: RigConfig, plan: Plan, seed: int, speed: float | None) -> Device:
+    """The device the rig file names (the simulator by default)."""
+    block = max(1, int(round(rig.engine.block_ms / 1000 * rig.sample_rate_hz)))
+    if speed is None:  # as fast as possible: bigger blocks, same sample-exact contract
+        block = max(block, int(rig.sample_rate_hz * 0.1))
+    if rig.backend == "sim":
+        from drivers.sim.device import SimDevice
+        from drivers.sim.simple_slice import SimpleSlice
+
+        model = SimpleSlice(rig.sample_rate_hz, len(rig.stim), seed, gain=rig.ai[0].gain)
+        return SimDevice(
+            model, sample_rate_hz=rig.sample_rate_hz, ai_channels=[a.channel for a in rig.ai][: model.n_ai],
+            ao_channels=[s.ao for s in rig.stim], do_lines=list(rig.do_lines),
+            ao_uA_per_V=[s.uA_per_V for s in rig.stim], adc_range_V=rig.ai[0].range_V,
+            block_samples=block, speed=speed,
+        )
+    from rig.errors import RunFailure
+
+    raise RunFailure(f"backend {rig.backend!r} is not available in this build; use --sim")
+
+
+def prepare(opts: RunOptions) -> tuple[Plan, RigConfig, str, str]:
+    """Validate everything before any output is armed (raises UserError)."""
+    proto, proto_text = load_protocol(opts.protocol)
+    rig, rig_text = load_rig(opts.rig)
+    plan = expand(proto, rig, str(opts.protocol))
+    return plan, rig, proto_text, rig_text
+
+
+def run_experiment(opts: RunOptions, stop: threading.Event | None = None) -> RunResult:
+    """Run to completion (or until ``stop``) on the calling thread's behalf; returns the result."""
+    plan, rig, proto_text, rig_text = prepare(opts)
+    out = opts.out or default_out_path(plan)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out = unique_path(out)
+    device = make_device(rig, plan, opts.seed, opts.speed)
+    provenance = {
+        "protocol_path": str(opts.protocol), "protocol_text": proto_text, "rig_text": rig_text,
+        "versions": json.dumps(library_versions()), "host": socket.gethostname(),
+        "metadata": json.dumps(plan.metadata), "speed": "max" if opts.speed is None else opts.speed,
+    }
+    writer = RecordingWriter(out, len(device.ai_channels), {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
+                             fsync=opts.fsync)
+    scaling = ChannelScaling([a.range_V for a in rig.ai][: len(device.ai_channels)],
+                             [a.gain for a in rig.ai][: len(device.ai_channels)])
+    horizon = int(rig.engine.horizon_ms / 1000 * rig.sample_rate_hz)
+    engine = Engine(device, Controller(plan), rig.output_map(), rig.stim_limits(), scaling,
+                    [writer, *opts.subscribers], horizon_samples=horizon, seed=opts.seed, provenance=provenance)
+    stop = stop or threading.Event()
+    t0 = time.perf_counter()
+    try:
+        result = engine.run(stop)
+    finally:
+        writer.close()
+    return RunResult(out, result, time.perf_counter() - t0, engine)
+
+
+class StopOnSignals:
+    """Context manager: SIGINT/SIGTERM set ``event`` instead of raising in a random place."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+        self.signum: int | None = None
+        self._old: dict[int, object] = {}
+
+    def _handler(self, signum: int, frame: object) -> None:
+        self.signum = signum
+        self.event.set()
+
+    def __enter__(self) -> StopOnSignals:
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGINT, signal.SIGTERM):
+                self._old[s] = signal.signal(s, self._handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for s, h in self._old.items():
+            signal.signal(s, h)
+
+
+def run_in_thread(opts: RunOptions, on_tick: Callable[[], None] | None = None,
+                  tick_s: float = 0.1) -> tuple[RunResult | None, BaseException | None, int | None]:
+    """Run the engine on a worker thread; the main thread handles signals and ``on_tick``."""
+    stop = threading.Event()
+    box: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            box["result"] = run_experiment(opts, stop)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            box["error"] = exc
+
+    with StopOnSignals(stop) as sig:
+        t = threading.Thread(target=work, name="rig-engine", daemon=True)
+        t.start()
+        while t.is_alive():
+            t.join(tick_s)
+            if on_tick:
+                on_tick()
+    return box.get("result"), box.get("error"), sig.signum  # type: ignore[return-value]
+
+
+def eprint(*a: object) -> None:
+    print(*a, file=sys.stderr, flush=True)

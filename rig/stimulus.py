@@ -1,0 +1,116 @@
+"""Render scheduled stimuli into output samples, sample-exact (pure functions of arrays).
+
+Pulse k of a stimulus starts at absolute sample ``stim.sample + stim.pulse_offsets[k]``; the
+isolator command is ``intensity_uA / uA_per_V`` volts for ``width_samples`` samples (a biphasic
+pulse adds an equal and opposite phase: zero net charge). Every block starts and ends from 0 V
+between pulses. Limits are checked here again, whatever the caller validated before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from rig.errors import StimulusLimitError
+from rig.plan import Stimulus, ValveChange
+
+
+@dataclass(frozen=True)
+class StimLimits:
+    """The rig's hard limits (from the rig file)."""
+
+    max_intensity_uA: float = 1000.0
+    max_width_us: float = 1000.0
+    max_frequency_hz: float = 200.0
+    max_train_s: float = 5.0
+    max_charge_uC: float = 1.0  # per phase of a pulse
+
+
+@dataclass(frozen=True)
+class OutputMap:
+    """Wiring: which AO channel (and optional TTL line) stimulates each pathway."""
+
+    ao_for_pathway: tuple[int, ...]
+    uA_per_V: tuple[float, ...]
+    n_ao: int
+    n_do: int
+    trigger_line_for_pathway: tuple[int | None, ...] = ()
+    ao_limit_V: float = 10.0
+
+
+def check_stimulus(stim: Stimulus, intensity_uA: float, fs: float, limits: StimLimits) -> None:
+    """Raise StimulusLimitError if ``stim`` at ``intensity_uA`` breaks a rig limit."""
+    width_us = stim.width_samples / fs * 1e6
+    if not np.isfinite(intensity_uA) or abs(intensity_uA) > limits.max_intensity_uA:
+        raise StimulusLimitError(
+            f"intensity {intensity_uA} µA exceeds the rig limit of {limits.max_intensity_uA} µA"
+        )
+    if stim.width_samples < 1 or width_us > limits.max_width_us:
+        raise StimulusLimitError(f"pulse width {width_us:.0f} µs outside 1 sample..{limits.max_width_us} µs")
+    charge_uC = abs(intensity_uA) * width_us * 1e-6
+    if charge_uC > limits.max_charge_uC:
+        raise StimulusLimitError(f"charge {charge_uC:.3f} µC per phase exceeds {limits.max_charge_uC} µC")
+    if stim.n_pulses > 1:
+        isi = np.diff(np.asarray(stim.pulse_offsets))
+        if np.any(isi <= stim.width_samples * (2 if stim.biphasic else 1)):
+            raise StimulusLimitError("pulses of a train overlap")
+        if fs / isi.min() > limits.max_frequency_hz + 1e-9:
+            raise StimulusLimitError(
+                f"pulse frequency {fs / isi.min():.1f} Hz exceeds {limits.max_frequency_hz} Hz"
+            )
+        train_s = stim.pulse_offsets[-1] / fs
+        if train_s > limits.max_train_s:
+            raise StimulusLimitError(f"train of {train_s:.1f} s exceeds {limits.max_train_s} s")
+
+
+def render_block(
+    start: int,
+    n: int,
+    stimuli: Iterable[tuple[Stimulus, float]],
+    valve_changes: Iterable[ValveChange],
+    do_state: np.ndarray,
+    wiring: OutputMap,
+    fs: float,
+    limits: StimLimits,
+) -> tuple[np.ndarray, np.ndarray]:
+    """AO volts (n_ao, n) and DO (n_do, n) for samples [start, start + n).
+
+    ``stimuli`` are absolute-time stimuli with their resolved intensity (µA); ``valve_changes``
+    absolute DO changes; ``do_state`` the DO levels just before ``start`` (updated in place).
+    """
+    ao = np.zeros((wiring.n_ao, n))
+    do = np.repeat(do_state[:, None], n, axis=1).astype(np.uint8) if wiring.n_do else np.zeros((0, n), np.uint8)
+    end = start + n
+    for stim, intensity in stimuli:
+        check_stimulus(stim, intensity, fs, limits)
+        ch = wiring.ao_for_pathway[stim.pathway]
+        volts = intensity / wiring.uA_per_V[ch]
+        if abs(volts) > wiring.ao_limit_V:
+            raise StimulusLimitError(f"{intensity} µA needs {volts:.2f} V, beyond the AO range")
+        trig = (
+            wiring.trigger_line_for_pathway[stim.pathway]
+            if stim.pathway < len(wiring.trigger_line_for_pathway)
+            else None
+        )
+        w = stim.width_samples
+        for off in stim.pulse_offsets:
+            p0 = stim.sample + off
+            phases = ((p0, volts),) + (((p0 + w, -volts),) if stim.biphasic else ())
+            for s0, v in phases:
+                a, b = max(s0, start), min(s0 + w, end)
+                if a < b:
+                    ao[ch, a - start : b - start] = v
+            if trig is not None:
+                a, b = max(p0, start), min(p0 + w * (2 if stim.biphasic else 1), end)
+                if a < b:
+                    do[trig, a - start : b - start] = 1
+    for vc in sorted(valve_changes, key=lambda v: v.sample):
+        if start <= vc.sample < end:
+            do[vc.line, vc.sample - start :] = vc.state
+            do_state[vc.line] = vc.state
+        elif vc.sample < start:
+            do[vc.line, :] = vc.state
+            do_state[vc.line] = vc.state
+    return ao, do

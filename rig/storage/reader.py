@@ -1,0 +1,104 @@
+"""Read a recording (finished, crashed or still being written) with plain h5py in SWMR mode."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from rig.errors import UserError
+
+
+class Recording:
+    """A recording as numpy arrays. ``refresh()`` picks up what a live writer added since."""
+
+    def __init__(self, f: h5py.File, path: Path) -> None:
+        self.f = f
+        self.path = path
+        self.attrs = dict(f.attrs)
+        self.sample_rate_hz = float(self.attrs.get("sample_rate_hz", np.nan))
+        self.mV_per_count = np.asarray(self.attrs.get("ai_mV_per_count", [1.0]), dtype=float)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Reload every table (SWMR: ``dset.refresh()``, never ``dset.id.refresh()``)."""
+        for name in ("samples", "sweeps", "pulses", "measurements", "events", "phases", "status"):
+            self.f[name].refresh()
+        self.sweep_table = self.f["sweeps"][:]
+        n = len(self.sweep_table)
+        m = self.f["measurements"][:]
+        self.measurements = m[m["sweep_index"] < n]
+        self.event_table = self.f["events"][:]
+        self.phase_table = self.f["phases"][:]
+        self.status = self.f["status"][0]
+
+    @property
+    def n_sweeps(self) -> int:
+        return len(self.sweep_table)
+
+    @property
+    def events(self) -> list[dict]:
+        """Events as dicts: sample, time_s, kind, text, data (decoded JSON)."""
+        out = []
+        for r in self.event_table:
+            try:
+                data = json.loads(r["data"].decode() or "{}")
+            except ValueError:
+                data = {}
+            out.append({"sample": int(r["sample"]), "time_s": float(r["time_s"]), "kind": r["kind"].decode(),
+                        "text": r["text"].decode(errors="replace"), "data": data})
+        return out
+
+    @property
+    def phases(self) -> list[dict]:
+        return [{"index": int(r["index"]), "name": r["name"].decode(), "kind": r["kind"].decode(),
+                 "start_sample": int(r["start_sample"])} for r in self.phase_table]
+
+    def sweep_counts(self, i: int) -> np.ndarray:
+        """Raw int16 ADC counts of sweep ``i``, shape (n_samples, n_ai)."""
+        r = self.sweep_table[i]
+        return self.f["samples"][r["offset"] : r["offset"] + r["n_samples"]]
+
+    def sweep_mV(self, i: int, channel: int = 0) -> np.ndarray:
+        """Sweep ``i`` of one AI channel in mV at the electrode (float64)."""
+        return self.sweep_counts(i)[:, channel].astype(np.float64) * self.mV_per_count[channel]
+
+    def pulse_samples(self, i: int) -> np.ndarray:
+        """Absolute onset sample of every pulse of sweep ``i``."""
+        r = self.sweep_table[i]
+        return self.f["pulses"][r["pulse_offset"] : r["pulse_offset"] + r["n_pulses"]]
+
+    @property
+    def duration_s(self) -> float:
+        """Experiment time on the sample clock."""
+        return float(self.status["samples"]) / self.sample_rate_hz
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.status["complete"])
+
+    def close(self) -> None:
+        self.f.close()
+
+    def __enter__(self) -> Recording:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_recording(path: str | Path) -> Recording:
+    """Open a recording read-only (works while it is being written, and after a crash)."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{p}: no such recording")
+    try:
+        f = h5py.File(p, "r", libver="latest", swmr=True)
+    except OSError as exc:
+        raise UserError(f"{p}: not a readable HDF5 recording ({exc}); try `rig recover {p}`") from exc
+    if "format_version" not in f.attrs or "sweeps" not in f:
+        f.close()
+        raise UserError(f"{p}: not an LTP Rig recording (no format_version)")
+    return Recording(f, p)

@@ -1,0 +1,94 @@
+"""What a recording holds and its result: LTP/LTD magnitude as % of baseline."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rig.storage import Recording
+
+RESULT_WINDOW_S = 600.0  # LTP/LTD magnitude: mean of the last 10 min
+
+
+def _baseline_phase(rec: Recording) -> int | None:
+    """Index of the last baseline phase before the first induction (or the first baseline)."""
+    phases = rec.phases
+    first_ind = next((p["index"] for p in phases if p["kind"] in ("induction", "chemical")), None)
+    base = [p["index"] for p in phases if p["kind"] == "baseline"
+            and (first_ind is None or p["index"] < first_ind)]
+    return base[-1] if base else None
+
+
+def pathway_results(rec: Recording, slope_field: str = "slope_mV_per_ms") -> dict[int, dict]:
+    """Per pathway: baseline mean slope (mV/ms) and % of baseline over the last 10 min after the baseline."""
+    m = rec.measurements
+    m = m[m["pulse"] == 0]
+    kinds = rec.sweep_table["kind"][m["sweep_index"]] if len(m) else np.array([], dtype="S16")
+    test = m[kinds == b"test"]
+    ok = test[(test["flags"] & 0b1110) == 0] if "flags" in test.dtype.names else test
+    bp = _baseline_phase(rec)
+    fs = rec.sample_rate_hz
+    end_s = rec.duration_s
+    out: dict[int, dict] = {}
+    for pw in sorted(set(int(p) for p in np.asarray(rec.attrs.get("pathways", [0])))):
+        mine = ok[ok["pathway"] == pw]
+        base = mine[mine["phase"] == bp] if bp is not None else mine[:0]
+        base_mean = float(np.mean(base[slope_field])) if len(base) else None
+        late = mine[(mine["sample"] / fs >= end_s - RESULT_WINDOW_S) & (mine["phase"] > (bp if bp is not None else 0))]
+        pct = None
+        if base_mean and len(late) and bp is not None:
+            pct = float(np.mean(late[slope_field]) / base_mean * 100.0)
+        out[pw] = {"baseline_slope_mV_per_ms": base_mean, "ltp_percent": pct, "test_sweeps": int(len(mine))}
+    return out
+
+
+def summarize(rec: Recording) -> dict:
+    """The `rig summary --json` document."""
+    per = pathway_results(rec)
+    induced = [e for e in rec.events if e["kind"] == "induction"]
+    main_pw = induced[0]["data"].get("pathways", [0])[0] if induced else (min(per) if per else 0)
+    main = per.get(main_pw, {"baseline_slope_mV_per_ms": None, "ltp_percent": None})
+    names = [p for p in np.asarray(rec.attrs.get("pathways", [0])).tolist()]
+    return {
+        "file": str(rec.path),
+        "format_version": str(rec.attrs.get("format_version", "")),
+        "protocol": str(rec.attrs.get("plan_name", "")),
+        "complete": rec.complete,
+        "stop_reason": rec.status["stop_reason"].decode(),
+        "sweeps": rec.n_sweeps,
+        "duration_s": rec.duration_s,
+        "sample_rate_hz": rec.sample_rate_hz,
+        "pathways": names,
+        "seed": int(rec.attrs.get("seed", -1)),
+        "baseline_slope_mV_per_ms": main["baseline_slope_mV_per_ms"],
+        "ltp_percent": main["ltp_percent"],
+        "result_pathway": int(main_pw),
+        "per_pathway": {str(k): v for k, v in per.items()},
+        "inductions": [{"kind": e["data"].get("kind", ""), "time_s": e["time_s"],
+                        "pulses": int(e["data"].get("pulses", 0))} for e in induced],
+        "events": [{"time_s": e["time_s"], "kind": e["kind"], "text": e["text"]} for e in rec.events],
+        "gaps": int(rec.status["gaps"]),
+        "lost_samples": int(rec.status["lost_samples"]),
+        "late_writes": int(rec.status["late_writes"]),
+    }
+
+
+def format_summary(s: dict) -> str:
+    """Human-readable summary."""
+    lines = [
+        f"file          {s['file']}",
+        f"protocol      {s['protocol']}   ({'complete' if s['complete'] else 'INCOMPLETE'}: {s['stop_reason']})",
+        f"duration      {s['duration_s'] / 60:.1f} min on the sample clock at {s['sample_rate_hz']:.0f} Hz",
+        f"sweeps        {s['sweeps']}   gaps {s['gaps']}   late writes {s['late_writes']}",
+    ]
+    for ind in s["inductions"]:
+        lines.append(f"induction     {ind['kind']} at {ind['time_s'] / 60:.1f} min, {ind['pulses']} pulses")
+    for pw, r in s["per_pathway"].items():
+        b = r["baseline_slope_mV_per_ms"]
+        p = r["ltp_percent"]
+        name = f"pathway S{int(pw) + 1}"
+        lines.append(f"{name}    baseline slope {b:.3f} mV/ms" if b is not None else f"{name}    no baseline")
+        if p is not None:
+            lines.append(f"              last 10 min: {p:.1f} % of baseline")
+    if s["ltp_percent"] is not None:
+        lines.append(f"RESULT        {s['ltp_percent']:.1f} % of baseline (mean normalized fEPSP slope, last 10 min)")
+    return "\n".join(lines)
