@@ -167,6 +167,9 @@ def test_output_blocks_land_at_the_rendered_samples(board):
         assert (do_task.written[[0, 500, 1_500, 7_999]] == [0, 0b0001, 0b1000, 0b1001]).all()
     assert [b.start for b in blocks] == list(range(0, 8_000, BLOCK))
     assert all(b.gap == 0 for b in blocks)
+    # One fixed float64 buffer for every read_many_sample; blocks handed out are copies.
+    bufs = {id(c.args[4]) for c in board.interp.read_analog_f64.call_args_list}
+    assert len(bufs) == 1 and all(id(b.data) not in bufs for b in blocks)
     data = np.concatenate([b.data for b in blocks], axis=1)
     np.testing.assert_allclose(data[0], 1e-6 * np.arange(8_000))  # ramp: no sample lost
     onsets = np.flatnonzero(np.diff((data[1] > 1.0).astype(int)) == 1) + 1
