@@ -26,11 +26,13 @@ field                      dtype   meaning
 ``amplitude_mV``           f8      fEPSP amplitude: minimum of the trace smoothed over
                                    ``peak_smooth_ms`` inside the peak window, minus baseline
 ``peak_latency_ms``        f8      time of that minimum after the pulse onset
-``pop_spike_mV``           f8      population spike by the tangent method on the trace smoothed
-                                   over ``pop_spike_smooth_ms``: trough minus the line joining the
-                                   positive peaks on either side (≤ 0); a flank peak is where the
-                                   walk away from the trough first drops 3 × noise below its
-                                   running maximum; 0.0 when no spike deeper than 3 × noise
+``pop_spike_mV``           f8      population spike by the tangent method: trough minus the line
+                                   joining the positive peaks on either side (≤ 0). Trough and
+                                   peaks are located on the trace smoothed over
+                                   ``pop_spike_smooth_ms`` (a flank peak is where the walk away
+                                   from the trough first drops 3 × noise below its running
+                                   maximum); the depth uses the raw samples there. 0.0 when no
+                                   spike deeper than 3 × noise is found
 ``flags``                  u4      OR of the flag bits below
 =========================  ======  ============================================================
 
@@ -117,7 +119,7 @@ class Windows:
     max_slope_width_ms: float = 1.0
     volley_smooth_ms: float = 0.2
     peak_smooth_ms: float = 1.0
-    pop_spike_smooth_ms: float = 0.1
+    pop_spike_smooth_ms: float = 0.3
 
     def __post_init__(self) -> None:
         for name in WINDOW_NAMES:
@@ -454,8 +456,11 @@ def _measure_kernel(x, pulses, offs, fs, clip, out):  # pragma: no cover - jitte
                         break
                 ps = 0.0
                 if li >= 0 and ri >= 0 and ri > li:
-                    line = m[li] + (m[ri] - m[li]) * (t - li) / (ri - li)
-                    depth = m[t] - line
+                    # positions from the smoothed trace, values from the raw one (no smoothing bias)
+                    yl = x[qa + li] - bl
+                    yr = x[qa + ri] - bl
+                    line = yl + (yr - yl) * (t - li) / (ri - li)
+                    depth = (x[qa + t] - bl) - line
                     if depth < -3.0 * sd:
                         ps = depth
                         if qa + li < sb and qa + ri >= sa:
