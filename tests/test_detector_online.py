@@ -53,6 +53,7 @@ def test_whole_simulated_run_single_signature_and_every_pulse_measured(tmp_path,
     for fn in D.JITTED:
         assert len(fn.signatures) <= 1, (fn, fn.signatures)
     assert len(D._measure_kernel.signatures) == 1
+    assert len(D._measure_one.signatures) == 1
     with open_recording(out) as rec:
         n_pulses = int(rec.sweep_table["n_pulses"].sum())
         m = rec.measurements
