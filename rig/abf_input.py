@@ -115,6 +115,8 @@ def read_abf(path: Path, channel: int | None = None, stim_ms: float | None = Non
         abf = pyabf.ABF(str(path))
     except Exception as exc:  # noqa: BLE001 - pyabf raises anything on a corrupt file
         raise UserError(f"{path}: unreadable ABF file ({type(exc).__name__}: {exc})") from exc
+    if getattr(abf, "nOperationMode", 5) == 3:
+        raise UserError(f"{path}: gap-free ABF recordings are not supported (episodic sweeps only)")
     units = [str(u).strip().lower() for u in abf.adcUnits]
     if channel is None:
         volt = [i for i, u in enumerate(units) if u in _VOLT_UNITS]
