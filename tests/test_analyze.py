@@ -161,12 +161,3 @@ def test_analyze_ltp_rig_recording_matches_online_measurements(recording, capsys
             assert s["slope_mV_per_ms"] == pytest.approx(float(m["slope_mV_per_ms"]), rel=1e-9)
         assert s["flags"] == int(m["flags"])
 
-
-def test_gap_free_abf_is_refused(tmp_path, capsys):
-    path = tmp_path / "gapfree.abf"
-    pyabf.abfWriter.writeABF1(np.stack([_synth(0).trace()]), str(path), 10000.0, units="mV")
-    raw = bytearray(path.read_bytes())
-    raw[8:10] = (3).to_bytes(2, "little")  # nOperationMode = 3: gap-free
-    path.write_bytes(bytes(raw))
-    code, out, err = run_cli(capsys, "analyze", str(path))
-    assert code == 2 and "gap-free" in err and len(err.strip().splitlines()) == 1
