@@ -127,6 +127,11 @@ class Windows:
             if not (math.isfinite(a) and math.isfinite(b) and a < b):
                 raise ValueError(f"window {name}: need finite start < end, got ({a}, {b})")
             object.__setattr__(self, name, (a, b))
+        if self.baseline[0] >= self.artifact[0]:
+            raise ValueError(f"window baseline: must start before the artifact ({self.artifact[0]} ms)")
+        for name in ("volley", "slope", "peak", "pop_spike"):
+            if getattr(self, name)[1] <= self.artifact[1]:
+                raise ValueError(f"window {name}: must end after the artifact ({self.artifact[1]} ms)")
         for name in PARAM_NAMES:
             v = float(getattr(self, name))
             if not (math.isfinite(v) and v >= 0.0):
