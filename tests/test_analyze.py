@@ -161,3 +161,22 @@ def test_analyze_ltp_rig_recording_matches_online_measurements(recording, capsys
             assert s["slope_mV_per_ms"] == pytest.approx(float(m["slope_mV_per_ms"]), rel=1e-9)
         assert s["flags"] == int(m["flags"])
 
+
+
+def test_windows_stored_with_the_recording_are_used(recording, tmp_path, capsys):
+    import shutil
+
+    import h5py
+
+    copy = tmp_path / "with_windows.h5"
+    shutil.copy(recording, copy)
+    stored = D.Windows(slope=(2.9, 4.1))
+    with h5py.File(copy, "r+") as f:
+        f.attrs["windows"] = json.dumps(stored.to_dict())
+    code, out, err = run_cli(capsys, "analyze", str(copy), "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["windows"]["slope"] == [2.9, 4.1]
+    assert "windows stored with the recording" in doc["notes"]
+    code, out, _ = run_cli(capsys, "analyze", str(copy), "--json", "--window", "slope=3:4")
+    assert json.loads(out)["windows"]["slope"] == [3.0, 4.0]
