@@ -216,7 +216,7 @@ class Engine:
                 ai_scale_mV_per_count=tuple(float(x) for x in self._mV_per_count),
                 pathways=self.ctl.plan.pathways, plan_name=self.ctl.plan.name,
                 planned_samples=self.ctl.plan.duration_samples, wall_time=time.time(),
-                seed=self.seed, provenance=self.provenance,
+                seed=self.seed, provenance={**self.provenance, "windows": self.windows.to_dict()},
             )
         )
         self.emit(Event(0, "outputs_zeroed", "start-up"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drivers.base import DeviceError, OutputUnderflowError
+from drivers.base import DeviceError, OutputUnderflowError  # noqa: F401 - re-exported
 
 #: AI buffer/FIFO overflows: stop, restart, record the gap, carry on.
 OVERFLOW_CODES = frozenset({-200279, -200010, -200361, -200714})
