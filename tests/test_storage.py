@@ -55,7 +55,7 @@ def test_complete_recording_holds_every_table_and_provenance(rec_path):
         assert json.loads(a["versions"])["h5py"] == h5py.__version__
         assert a["seed"] == SEED and a["host"] and a["created"]
         assert json.loads(a["metadata"])["animal_id"] == "crash-1"
-        assert r.analysis_windows == detector.Windows().to_dict()
+        assert r.windows == detector.Windows().to_dict()
         # integrity counters, all zero on a clean simulated run
         for k in ("gaps", "lost_samples", "overruns", "late_writes", "sweeps_lost"):
             assert r.status[k] == 0
@@ -210,5 +210,5 @@ def test_the_docs_reading_example_runs_on_a_recording(rec_path, monkeypatch):
     exec(compile(code, "file-format.md", "exec"), ns)  # noqa: S102 - our own documentation
     with open_recording(rec_path) as r:
         assert np.array_equal(ns["mV"], r.sweep_mV(5))
-        assert len(ns["slopes"]) == r.n_sweeps and ns["windows"] == r.analysis_windows
+        assert len(ns["slopes"]) == r.n_sweeps and ns["windows"] == r.windows
         assert [k for _, k, _ in ns["events"]] == [e["kind"] for e in r.events]

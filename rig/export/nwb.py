@@ -211,7 +211,7 @@ def build_nwbfile(rec: Recording, species: str = SPECIES, electrical: bool = Fal
         cols = {"sweep_index": "sweep number", "pulse": "pulse number within the sweep",
                 "pathway": "stimulated pathway (0 = S1)", "time_s": "pulse onset, s from the session start"}
         tab = DynamicTable(name="measurements", description="online fEPSP measurements, one row per pulse "
-                           f"(analysis windows, ms from the pulse: {json.dumps(rec.analysis_windows)})")
+                           f"(analysis windows, ms from the pulse: {json.dumps(rec.windows)})")
         for c, d in cols.items():
             tab.add_column(c, d)
         fields = [n for n in m.dtype.names if n in MEASUREMENT_UNITS]

@@ -69,10 +69,10 @@ class Recording:
                  "start_sample": int(r["start_sample"])} for r in self.phase_table]
 
     @property
-    def analysis_windows(self) -> dict:
+    def windows(self) -> dict:
         """Analysis windows (ms from the pulse) at the start; later changes are events of kind ``windows``."""
         try:
-            return json.loads(self.attrs.get("analysis_windows", "{}"))
+            return json.loads(self.attrs.get("windows", "{}"))
         except ValueError:
             return {}
 

@@ -244,8 +244,9 @@ class RecordingWriter:
         f.attrs["start_wall_time"] = doc.wall_time
         f.attrs["seed"] = -1 if doc.seed is None else doc.seed
         prov = dict(doc.provenance)
-        windows = prov.pop("analysis_windows", None) or detector.Windows().to_dict()
-        f.attrs["analysis_windows"] = json.dumps(windows)
+        windows = prov.pop("windows", None)  # the analysis windows in use (engine), ms from the pulse
+        if windows is not None:
+            f.attrs["windows"] = json.dumps(windows)
         for k, v in prov.items():
             f.attrs[k] = _attr(v)
         self.status["stop_reason"] = b"recording"
