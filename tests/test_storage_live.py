@@ -1,9 +1,10 @@
-"""Live reading: `rig summary` and the reader follow a file while another process records it."""
+"""Live reading: `rig summary`, `rig analyze` and the reader follow a file while another process records it."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -27,32 +28,40 @@ def _wait_lines(p: Path, n: int, proc: subprocess.Popen, timeout: float = 120.0)
     return k
 
 
-def test_summary_and_reader_follow_a_file_being_recorded(tmp_path):
+def _rig(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rig.cli", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_summary_analyze_and_reader_follow_a_file_being_recorded(tmp_path):
     out, log = tmp_path / "live.h5", tmp_path / "live.log"
+    # paced at 5x real time: the 2.3 min protocol would take ~28 s; we stop it with SIGTERM once checked
     proc = subprocess.Popen(
-        [sys.executable, "-m", "rig.cli", "run", str(short_protocol(tmp_path)), "--speed", "25", "--seed",
+        [sys.executable, "-m", "rig.cli", "run", str(short_protocol(tmp_path)), "--speed", "5", "--seed",
          str(SEED), "--out", str(out), "--no-gui"],
         env={**os.environ, "RIG_SWEEP_LOG": str(log)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         _wait_lines(log, 5, proc)
-        r = subprocess.run([sys.executable, "-m", "rig.cli", "summary", str(out), "--json"],
-                           capture_output=True, text=True, timeout=60)
-        assert r.returncode == 0, r.stderr
-        s = json.loads(r.stdout)
+        s = _rig("summary", str(out), "--json")
+        assert s.returncode == 0, s.stderr
+        s = json.loads(s.stdout)
         assert s["complete"] is False and s["stop_reason"] == "recording" and s["sweeps"] >= 5
+        a = _rig("analyze", str(out), "--json")
+        assert a.returncode == 0, a.stderr
+        n_analyzed = len(json.loads(a.stdout)["sweeps"])
+        assert n_analyzed >= 5
         with open_recording(out) as rec:
             n1 = rec.n_sweeps
             assert n1 >= 5 and rec.verify() == [] and not rec.complete
             _wait_lines(log, n1 + 5, proc)
             rec.refresh()
             assert rec.n_sweeps >= n1 + 5 and rec.verify() == []
-            assert proc.wait(timeout=120) == 0, proc.stderr.read()
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=60) == 130, proc.stderr.read()
             rec.refresh()
-            assert rec.complete and rec.n_sweeps == _lines(log)
+            assert rec.complete and rec.status["stop_reason"] == b"interrupted"
+            assert rec.n_sweeps == _lines(log) > n_analyzed  # analyze read a file that was still growing
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    r = subprocess.run([sys.executable, "-m", "rig.cli", "summary", str(out), "--json"],
-                       capture_output=True, text=True, timeout=60)
-    assert json.loads(r.stdout)["complete"] is True
+    assert json.loads(_rig("summary", str(out), "--json").stdout)["complete"] is True
