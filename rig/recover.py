@@ -169,7 +169,7 @@ def _write_copy(rec: Recording, dst: Path, direct: bool) -> dict:
         out.attrs["recovered_from"] = str(rec.path)
         out.attrs["recovery"] = json.dumps({**report, "host": socket.gethostname(),
                                             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-        create_datasets(out, n_ai, rec.measurements.dtype, status)
+        create_datasets(out, n_ai, rec.measurements.dtype, status, rec.sweep_table.dtype)  # the source's layout
         total = int(table["n_samples"].sum()) if k else 0
         out["samples"].resize(total, axis=0)
         n_p = int(table["n_pulses"].sum()) if k else 0

@@ -141,3 +141,37 @@ def test_cli_recover_outputs_and_errors(killed, tmp_path, capsys):
     junk.write_bytes(b"not an hdf5 file at all" * 10)
     assert cli.main(["recover", str(junk)]) == 1
     assert "nothing recovered" in capsys.readouterr().err
+
+
+def test_recover_keeps_an_older_format_as_it_is(tmp_path, ref):
+    """A format 1.0 file (no crc32 in /sweeps) is copied in its own layout, not relabelled."""
+    old = tmp_path / "v10.h5"
+    with h5py.File(ref, "r") as src, h5py.File(old, "w", libver=("v110", "v110")) as dst:
+        for k, v in src.attrs.items():
+            dst.attrs[k] = v
+        dst.attrs["format_version"] = "1.0"
+        for name in src:
+            data = src[name][:]
+            if name == "sweeps":
+                keep = [n for n in data.dtype.names if n != "crc32"]
+                data = np.array(data[keep].tolist(), dtype=[(n, data.dtype[n]) for n in keep])
+            dst.create_dataset(name, data=data, maxshape=(None, *data.shape[1:]), chunks=True)
+    rep = recover(old, tmp_path / "v10-clean.h5")
+    with open_recording(tmp_path / "v10-clean.h5") as c, open_recording(ref) as g:
+        assert rep["sweeps_recovered"] == g.n_sweeps and c.format_version == "1.0"
+        assert "crc32" not in c.sweep_table.dtype.names and c.verify() == []
+        assert np.array_equal(c.sweep_counts(g.n_sweeps - 1), g.sweep_counts(g.n_sweeps - 1))
+
+
+def test_file_killed_before_the_run_started_is_a_valid_empty_recording(tmp_path):
+    p = tmp_path / "notstarted.h5"
+    _run_child(f"""
+        import os, signal
+        from rig.storage import RecordingWriter
+        RecordingWriter({str(p)!r}, 1, {{"created": "x"}})
+        os.kill(os.getpid(), signal.SIGKILL)  # e.g. during the detector's warm-up
+    """)
+    with h5py.File(p, "r") as f:  # a plain open works: the file was closed until the run starts
+        assert f["status"][0]["stop_reason"] == b"not started"
+    with open_recording(p) as r:
+        assert r.n_sweeps == 0 and not r.complete

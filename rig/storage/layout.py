@@ -77,12 +77,16 @@ def counts_crc32(counts_rows: np.ndarray) -> int:
     return zlib.crc32(a.tobytes()) & 0xFFFFFFFF
 
 
-def create_datasets(f: h5py.File, n_ai: int, meas_dtype: np.dtype, status: np.ndarray) -> None:
-    """Create every dataset of the layout, empty and growable (before SWMR starts)."""
+def create_datasets(f: h5py.File, n_ai: int, meas_dtype: np.dtype, status: np.ndarray,
+                    sweep_dtype: np.dtype = SWEEP_DTYPE) -> None:
+    """Create every dataset of the layout, empty and growable (before SWMR starts).
+
+    ``sweep_dtype`` and ``status.dtype`` may be an older version's (``rig recover`` keeps them).
+    """
     f.create_dataset("samples", shape=(0, n_ai), maxshape=(None, n_ai), dtype="<i2", chunks=(CHUNK_ROWS, n_ai))
-    f.create_dataset("sweeps", shape=(0,), maxshape=(None,), dtype=SWEEP_DTYPE, chunks=(256,))
+    f.create_dataset("sweeps", shape=(0,), maxshape=(None,), dtype=sweep_dtype, chunks=(256,))
     f.create_dataset("pulses", shape=(0,), maxshape=(None,), dtype="<i8", chunks=(1024,))
     f.create_dataset("measurements", shape=(0,), maxshape=(None,), dtype=meas_dtype, chunks=(256,))
     f.create_dataset("events", shape=(0,), maxshape=(None,), dtype=EVENT_DTYPE, chunks=(64,))
     f.create_dataset("phases", shape=(0,), maxshape=(None,), dtype=PHASE_DTYPE, chunks=(64,))
-    f.create_dataset("status", shape=(1,), dtype=STATUS_DTYPE, data=status)
+    f.create_dataset("status", shape=(1,), dtype=status.dtype, data=status)
