@@ -122,8 +122,9 @@ class Recording:
 
     @property
     def duration_s(self) -> float:
-        """Experiment time on the sample clock."""
-        return float(self.status["samples"]) / self.sample_rate_hz
+        """Experiment time on the sample clock (0 before the run started)."""
+        fs = self.sample_rate_hz
+        return float(self.status["samples"]) / fs if np.isfinite(fs) and fs > 0 else 0.0
 
     @property
     def complete(self) -> bool:
