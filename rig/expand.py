@@ -31,7 +31,7 @@ from rig.protocol_models import (
     _Induction,
 )
 from rig.rigfile import RigConfig
-from rig.stimulus import LimitExceeded, check_spacing, check_stimulus
+from rig.stimulus import LimitExceeded, check_spacing, stimulus_problems
 from rig.validation import InvalidFile, Loc, Problem
 
 SIM_GENOTYPES = ("WT", "Fmr1-KO", "mGluR5-KO")
@@ -64,7 +64,9 @@ class _Ctx:
     drugs_on: dict[str, _DrugOn] = field(default_factory=dict)
 
     def add(self, loc: Loc, message: str) -> None:
-        self.problems.append(Problem(loc, message))
+        p = Problem(loc, message)
+        if p not in self.problems:
+            self.problems.append(p)
 
     def samples(self, seconds: float) -> int:
         return int(round(seconds * self.fs))
@@ -89,12 +91,10 @@ class _Ctx:
 
     def check(self, loc_for: dict[str, Loc], stim: Stimulus, intensity_uA: float) -> bool:
         """Check one stimulus against the rig's limits; the problem goes to the field that sets it."""
-        try:
-            check_stimulus(stim, intensity_uA, self.fs, self.rig.stim_limits())
-        except LimitExceeded as exc:
+        found = stimulus_problems(stim, intensity_uA, self.fs, self.rig.stim_limits())
+        for exc in found:
             self.add(loc_for.get(exc.quantity, loc_for["default"]), str(exc))
-            return False
-        return True
+        return not found
 
     def spacing(self, loc: Loc, stims: list[Stimulus]) -> None:
         """Pulses of separate stimuli (LFS pulses, pairs) on one pathway: overlap and frequency."""
@@ -121,6 +121,13 @@ class _Ctx:
     def first_offset(self, interval: int) -> int:
         """First pulse of a periodic phase: half an interval in, at most 1 s after the sweep start."""
         return max(self.pre, min(interval // 2, self.pre + self.samples(1.0)))
+
+    def test_uA_loc(self, pathway: int) -> Loc:
+        """Where the test intensity of rig pathway ``pathway`` is set in the protocol."""
+        st = self.proto.stimulation
+        name = self.rig.pathway_names()[pathway]
+        k = st.pathways.index(name) if name in st.pathways and len(st.intensity_uA) > 1 else 0
+        return ("stimulation", "intensity_uA", k)
 
     def max_test_uA(self, pathway: int) -> float:
         return self.bound_uA[pathway]
@@ -282,7 +289,7 @@ def _paired_pulse(ctx: _Ctx, i: int, ph: PairedPulsePhase) -> Phase:
         probe = Stimulus(0, 0, "paired", (0, max(isi, 0)), width_samples=ctx.width, biphasic=ctx.biphasic)
         for pw in pws:
             if not ctx.check({"default": ("phases", i, "intervals_ms", j), "width": ("stimulation", "width_us"),
-                              "intensity": ("stimulation", "intensity_uA")}, probe, ctx.max_test_uA(pw)):
+                              "intensity": ctx.test_uA_loc(pw)}, probe, ctx.max_test_uA(pw)):
                 break
     stims, k = [], 0
     for r in range(ph.repeats):
@@ -298,10 +305,10 @@ def _paired_pulse(ctx: _Ctx, i: int, ph: PairedPulsePhase) -> Phase:
 
 def _induction(ctx: _Ctx, i: int, ph: _Induction) -> Phase:
     loc = ("phases", i)
-    pw = ctx.pathway(loc + ("pathway",), ph.pathway, within_test=False)
+    pw = ctx.pathway(loc + ("pathway",), ph.pathway)
     pw = 0 if pw is None else pw
     uA = ph.intensity_uA if ph.intensity_uA is not None else ctx.max_test_uA(pw)
-    uA_loc = loc + ("intensity_uA",) if ph.intensity_uA is not None else ("stimulation", "intensity_uA")
+    uA_loc = loc + ("intensity_uA",) if ph.intensity_uA is not None else ctx.test_uA_loc(pw)
     mk = dict(pathway=pw, intensity_uA=ph.intensity_uA, width_samples=ctx.width, biphasic=ctx.biphasic,
               pre_samples=ctx.pre, post_samples=ctx.post)
     info: dict = {"protocol": ph.pattern, "pathway": pw, "intensity_uA": ph.intensity_uA}

@@ -53,31 +53,39 @@ class LimitExceeded(StimulusLimitError):
         self.quantity = quantity
 
 
-def check_stimulus(stim: Stimulus, intensity_uA: float, fs: float, limits: StimLimits) -> None:
-    """Raise :class:`LimitExceeded` if ``stim`` at ``intensity_uA`` breaks a rig limit."""
+def stimulus_problems(stim: Stimulus, intensity_uA: float, fs: float, limits: StimLimits) -> list[LimitExceeded]:
+    """Every rig limit ``stim`` at ``intensity_uA`` breaks (empty when it is safe)."""
+    out = []
     width_us = stim.width_samples / fs * 1e6
     if not np.isfinite(intensity_uA) or abs(intensity_uA) > limits.max_intensity_uA:
-        raise LimitExceeded(
-            "intensity", f"intensity {intensity_uA:g} µA exceeds the rig limit of {limits.max_intensity_uA:g} µA"
-        )
+        out.append(LimitExceeded(
+            "intensity", f"intensity {intensity_uA:g} µA exceeds the rig limit of {limits.max_intensity_uA:g} µA"))
     if stim.width_samples < 1 or width_us > limits.max_width_us + 1e-9:
-        raise LimitExceeded("width", f"pulse width {width_us:.0f} µs outside 1 sample..{limits.max_width_us:g} µs")
+        out.append(LimitExceeded("width", f"pulse width {width_us:.0f} µs outside 1 sample..{limits.max_width_us:g} µs"))
     charge_uC = abs(intensity_uA) * width_us * 1e-6
-    if charge_uC > limits.max_charge_uC + 1e-12:
-        raise LimitExceeded("charge", f"charge {charge_uC:.4g} µC per pulse phase ({intensity_uA:g} µA × "
-                                      f"{width_us:.0f} µs) exceeds the rig limit of {limits.max_charge_uC:g} µC")
+    if not charge_uC <= limits.max_charge_uC + 1e-12:
+        out.append(LimitExceeded("charge", f"charge {charge_uC:.4g} µC per pulse phase ({intensity_uA:g} µA × "
+                                           f"{width_us:.0f} µs) exceeds the rig limit of {limits.max_charge_uC:g} µC"))
     if stim.n_pulses > 1:
         isi = np.diff(np.asarray(stim.pulse_offsets))
         if np.any(isi <= stim.width_samples * (2 if stim.biphasic else 1)):
-            raise LimitExceeded("overlap", "pulses of a train overlap (interval not longer than the pulse)")
-        if fs / isi.min() > limits.max_frequency_hz + 1e-9:
-            raise LimitExceeded(
-                "frequency", f"pulse frequency {fs / isi.min():.4g} Hz exceeds the rig limit of "
-                             f"{limits.max_frequency_hz:g} Hz"
-            )
+            out.append(LimitExceeded("overlap", "pulses of a train overlap (interval not longer than the pulse)"))
+        pos = isi[isi > 0]
+        if pos.size and fs / pos.min() > limits.max_frequency_hz + 1e-9:
+            out.append(LimitExceeded("frequency", f"pulse frequency {fs / pos.min():.4g} Hz exceeds the rig limit of "
+                                                  f"{limits.max_frequency_hz:g} Hz"))
         train_s = stim.pulse_offsets[-1] / fs
         if train_s > limits.max_train_s + 1e-9:
-            raise LimitExceeded("train", f"train of {train_s:.4g} s exceeds the rig limit of {limits.max_train_s:g} s")
+            out.append(LimitExceeded("train", f"train of {train_s:.4g} s exceeds the rig limit of "
+                                              f"{limits.max_train_s:g} s"))
+    return out
+
+
+def check_stimulus(stim: Stimulus, intensity_uA: float, fs: float, limits: StimLimits) -> None:
+    """Raise :class:`LimitExceeded` (the first problem) if ``stim`` breaks a rig limit."""
+    problems = stimulus_problems(stim, intensity_uA, fs, limits)
+    if problems:
+        raise problems[0]
 
 
 def check_spacing(onsets: np.ndarray, pulse_samples: int, fs: float, limits: StimLimits) -> None:
