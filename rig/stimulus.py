@@ -61,7 +61,8 @@ def stimulus_problems(stim: Stimulus, intensity_uA: float, fs: float, limits: St
         out.append(LimitExceeded(
             "intensity", f"intensity {intensity_uA:g} µA exceeds the rig limit of {limits.max_intensity_uA:g} µA"))
     if stim.width_samples < 1 or width_us > limits.max_width_us + 1e-9:
-        out.append(LimitExceeded("width", f"pulse width {width_us:.0f} µs outside 1 sample..{limits.max_width_us:g} µs"))
+        out.append(LimitExceeded("width", f"pulse width {width_us:.0f} µs outside 1 sample.."
+                                          f"{limits.max_width_us:g} µs"))
     charge_uC = abs(intensity_uA) * width_us * 1e-6
     if not charge_uC <= limits.max_charge_uC + 1e-12:
         out.append(LimitExceeded("charge", f"charge {charge_uC:.4g} µC per pulse phase ({intensity_uA:g} µA × "
