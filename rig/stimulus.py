@@ -101,8 +101,8 @@ def check_spacing(onsets: np.ndarray, pulse_samples: int, fs: float, limits: Sti
     if np.any(d <= pulse_samples):
         raise LimitExceeded("overlap", "pulses of different stimuli overlap on one output")
     if fs / d.min() > limits.max_frequency_hz + 1e-9:
-        raise LimitExceeded("frequency", f"pulses {d.min() / fs * 1e3:.4g} ms apart ({fs / d.min():.4g} Hz) "
-                                         f"exceed the rig limit of {limits.max_frequency_hz:g} Hz")
+        raise LimitExceeded("frequency", f"pulse frequency {fs / d.min():.4g} Hz (pulses {d.min() / fs * 1e3:.4g} ms "
+                                         f"apart) exceeds the rig limit of {limits.max_frequency_hz:g} Hz")
 
 
 def render_block(
