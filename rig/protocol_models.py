@@ -298,7 +298,6 @@ PhaseSpec = Annotated[
 PHASE_KINDS = ("io_curve", "baseline", "drug", "washout", "induction", "chemical", "follow_up", "paired_pulse")
 PATTERNS = ("tbs", "train", "hfs", "lfs", "pp_lfs")
 RULES = ("percent_of_max", "below_pop_spike")
-validation.TAGS.update(PHASE_KINDS + PATTERNS + RULES)
 validation.ALLOWED_TAGS.update(kind=PHASE_KINDS, pattern=PATTERNS, rule=RULES)
 
 

@@ -17,9 +17,8 @@ from rig.errors import UserError
 
 Loc = tuple[str | int, ...]
 
-# discriminator tags pydantic inserts into error locations (phase kinds, induction patterns, rules)
-TAGS: set[str] = set()
-# the values each discriminator allows (filled by the models), for "missing kind" messages
+# the values each discriminator allows (filled by the models): to drop the tags pydantic puts
+# into error locations, and to list them in "missing kind" messages
 ALLOWED_TAGS: dict[str, tuple[str, ...]] = {}
 
 
@@ -73,8 +72,21 @@ def field_path(loc: Loc) -> str:
 
 
 def strip_tags(loc: Loc) -> Loc:
-    """Drop the discriminator tags pydantic puts in a location (never the last element)."""
-    return tuple(p for i, p in enumerate(loc) if not (isinstance(p, str) and p in TAGS and i < len(loc) - 1))
+    """Drop the discriminator tags pydantic puts in a location: a phase kind after a list index,
+    an induction pattern after "induction", a rule after "set_intensity"."""
+    kinds, patterns, rules = (ALLOWED_TAGS.get(k, ()) for k in ("kind", "pattern", "rule"))
+    out: list[str | int] = []
+    prev: str | int | None = None
+    prev_tag = False
+    for p in loc:
+        tag = isinstance(p, str) and (
+            (isinstance(prev, int) and p in kinds)
+            or (prev_tag and prev == "induction" and p in patterns)
+            or (prev == "set_intensity" and p in rules))
+        if not tag:
+            out.append(p)
+        prev, prev_tag = p, tag
+    return tuple(out)
 
 
 def _short(value: object) -> str:
