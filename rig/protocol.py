@@ -25,8 +25,8 @@ def parse_protocol(text: str, name: str) -> Protocol:
     """Validate protocol text; raise :class:`InvalidFile` (one problem per line)."""
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidFile(name, text, [Problem((), f"not valid TOML: {exc}")]) from None
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
+        raise InvalidFile(name, text, [Problem((), f"not valid TOML: {exc or 'nested too deeply'}")]) from None
     if not data:
         raise InvalidFile(name, text, [Problem((), "empty protocol: needs [experiment] and [[phases]]")])
     try:

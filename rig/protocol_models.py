@@ -17,6 +17,8 @@ from rig import validation
 
 Minutes = Annotated[float, Field(gt=0, le=24 * 60, description="minutes")]
 Seconds = Annotated[float, Field(gt=0, le=3600, description="seconds")]
+TestInterval = Annotated[float, Field(ge=0.5, le=3600, description="seconds between test pulses")]
+MAX_STIMULI = 10_000  # pulses per train, sweeps per I/O curve or paired-pulse phase
 Name = Annotated[str, Field(max_length=80)]
 Action = Literal["continue", "pause", "stop"]
 Genotype = Annotated[str, Field(max_length=40, description="e.g. WT, Fmr1-KO, mGluR5-KO")]
@@ -57,8 +59,8 @@ class Stimulation(_Strict):
         [100.0], min_length=1, max_length=8, description="test intensity: one value, or one per pathway")
     width_us: float = Field(100.0, gt=0, le=10_000, description="width of one pulse phase, µs")
     biphasic: bool = Field(False, description="charge-balanced: an equal opposite phase follows each pulse")
-    sweep_pre_ms: float = Field(20.0, gt=0, le=1000, description="recorded before each stimulus")
-    sweep_post_ms: float = Field(80.0, gt=0, le=2000, description="recorded after the last pulse")
+    sweep_pre_ms: float = Field(20.0, ge=1, le=1000, description="recorded before each stimulus")
+    sweep_post_ms: float = Field(80.0, ge=5, le=2000, description="recorded after the last pulse")
 
     @model_validator(mode="after")
     def _check(self) -> Stimulation:
@@ -90,7 +92,7 @@ class _Phase(_Strict):
 
 
 class _Tested(_Phase):
-    interval_s: Seconds = Field(20.0, description="between consecutive test pulses (pathways alternate)")
+    interval_s: TestInterval = Field(20.0, description="between consecutive test pulses (pathways alternate)")
 
 
 class Stability(_Strict):
@@ -194,6 +196,9 @@ class IOCurvePhase(_Phase):
                 raise ValueError(f"stop_uA ({self.stop_uA}) must be ≥ start_uA ({self.start_uA})")
             if (self.stop_uA - self.start_uA) / self.step_uA + 1 > 200:
                 raise ValueError("more than 200 intensities: use a larger step_uA")
+        n = len(self.intensities()) * self.repeats * len(self.pathways or [1])
+        if n > MAX_STIMULI:
+            raise ValueError(f"{n} sweeps: at most {MAX_STIMULI} (fewer intensities or repeats)")
         return self
 
     def intensities(self) -> list[float]:
@@ -233,6 +238,8 @@ class _Bursts(_Induction):
             raise ValueError("give exactly one of burst_interval_ms and burst_hz")
         if self.trains > 1 and self.train_interval_s is None:
             raise ValueError("train_interval_s is required when trains > 1")
+        if self.pulses_per_burst * self.bursts > MAX_STIMULI:
+            raise ValueError(f"{self.pulses_per_burst * self.bursts} pulses per train: at most {MAX_STIMULI}")
         return self
 
     def burst_interval_s(self) -> float:

@@ -161,8 +161,8 @@ def parse_rig(text: str, name: str) -> RigConfig:
     """Validate rig-file text; raise :class:`InvalidFile` with one problem per line."""
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidFile(name, text, [Problem((), f"not valid TOML: {exc}")]) from exc
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
+        raise InvalidFile(name, text, [Problem((), f"not valid TOML: {exc or 'nested too deeply'}")]) from exc
     try:
         return RigConfig.model_validate(data)
     except ValidationError as exc:
