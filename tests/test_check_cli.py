@@ -71,8 +71,8 @@ def test_io_rule_bounds_the_reported_intensity(tmp_path, capsys):
 
 def test_invalid_protocol_one_line_per_problem(tmp_path, capsys):
     p = tmp_path / "bad.toml"
-    p.write_text('[experiment]\nname = "x"\n\n[stimulation]\nintensity_uA = [1200.0]\n\n'
-                 '[[phases]]\nkind = "baseline"\nduration_min = 10\ninterval_s = 0.01\n\n'
+    p.write_text('[experiment]\nname = "x"\n\n[stimulation]\nintensity_uA = [1200.0]\nsweep_post_ms = 900\n'
+                 '[[phases]]\nkind = "baseline"\nduration_min = 10\ninterval_s = 0.5\n\n'
                  '[[phases]]\nkind = "induction"\npattern = "hfs"\npathway = "S1"\npulses = 100\n'
                  'frequency_hz = 500\ntrains = 1\n')
     code, out, err = run(capsys, "check", str(p))
@@ -82,7 +82,7 @@ def test_invalid_protocol_one_line_per_problem(tmp_path, capsys):
     assert all(re.match(rf"{re.escape(str(p))}:\d+: [\w.\[\]]+: ", ln) for ln in lines)
     assert any(":5: stimulation.intensity_uA[0]: intensity 1200 µA exceeds the rig limit of 800 µA" in ln
                for ln in lines)
-    assert any(":10: phases[0].interval_s: 0.01 s is not longer than a sweep" in ln for ln in lines)
+    assert any(":10: phases[0].interval_s: 0.5 s is not longer than a sweep (0.92 s" in ln for ln in lines)
     assert any(":17: phases[1].frequency_hz: pulse frequency 500 Hz exceeds the rig limit of 200 Hz" in ln
                for ln in lines)
     assert "Traceback" not in err

@@ -161,7 +161,7 @@ intensity_uA = 150
 
 
 @pytest.mark.parametrize("phases, path, words", [
-    ('[[phases]]\nkind = "baseline"\nduration_min = 5\ninterval_s = 0.08\n', "phases[0].interval_s", "sweep"),
+    ('[[phases]]\nkind = "io_curve"\nintensities_uA = [10]\ninterval_s = 0.08\n', "phases[0].interval_s", "sweep"),
     ('[[phases]]\nkind = "induction"\npattern = "hfs"\npathway = "S1"\npulses = 100\nfrequency_hz = 250\ntrains = 1\n',
      "phases[0].frequency_hz", "250 Hz exceeds"),
     ('[[phases]]\nkind = "induction"\npattern = "hfs"\npathway = "S1"\npulses = 600\nfrequency_hz = 100\ntrains = 1\n',
