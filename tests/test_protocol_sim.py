@@ -3,12 +3,14 @@ to a few test pulses or its first stimuli) goes through the real engine, rendere
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from rig.cli import main
 from rig.controller import Controller
 from rig.documents import RunStop, Sweep
 from rig.engine import ChannelScaling, Engine
@@ -105,3 +107,13 @@ def test_bath_schedule_follows_washout():
         Phase("w", "washout", 50, info={"drugs": [{"drug": "MPEP"}]}),
     ))
     assert bath_schedule(p) == [(0, 100, "MPEP", 10.0)] and valve_contents(p) == []
+
+
+def test_paired_pulse_protocol_runs_end_to_end(tmp_path, capsys):
+    out = tmp_path / "pp.h5"
+    code = main(["run", str(PROTOCOLS / "paired_pulse.toml"), "--sim", "--speed", "max", "--no-gui", "--json",
+                 "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    doc = json.loads(captured.out)
+    assert doc["sweeps"] == 18 and out.exists()
