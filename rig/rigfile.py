@@ -4,15 +4,17 @@ Layout (every key is checked; unknown keys are errors)::
 
     backend = "sim" | "nidaq"        device = "Dev1"        sample_rate_hz = 20000.0
     [[ai]]     name, channel, terminal, range_V, gain          # amplifier gain → mV scaling
+    do_lines = ["port0/line0"]                                 # TTL lines (optional list)
     [[stim]]   pathway = "S1", ao = "ao0", uA_per_V = 100.0    # analog command to the isolator
-               ttl_line = "port0/line0"                        # optional TTL gate (or TTL only: no ao)
+               trigger_line = "port0/line0"                    # optional TTL gate (or TTL only: no ao)
     [[valves]] name = "drug_A", line = "port0/line4"           # perfusion valves (DO lines)
     [limits]   max_intensity_uA, max_width_us, max_frequency_hz, max_train_s, max_charge_uC
     [engine]   horizon_ms, block_ms
     [sim]      model, genotype, electrode, seed_offset         # the simulated slice (backend "sim")
 
-Digital output lines are numbered valves first (in file order), then the stimulus TTL lines;
-:meth:`RigConfig.do_lines` lists their physical names in that order.
+Digital output lines are numbered: the TTL lines first (``do_lines`` in file order, then any
+``trigger_line`` not listed there), then the valves (file order); the property
+:attr:`RigConfig.do_lines` lists every physical DO line of the device in that order.
 """
 
 from __future__ import annotations
@@ -45,12 +47,12 @@ class StimChannel(_Strict):
     pathway: str = Field(min_length=1, description="pathway name used by protocols, e.g. 'S1'")
     ao: str | None = Field(None, description="AO channel driving the isolator's analog command; None = TTL only")
     uA_per_V: float = Field(100.0, gt=0, le=1e5, description="isolator scaling, µA per V of command")
-    ttl_line: str | None = Field(None, description="DO line gating the isolator (high during each pulse)")
+    trigger_line: str | None = Field(None, description="DO line gating the isolator (high during each pulse)")
 
     @model_validator(mode="after")
     def _needs_output(self) -> StimChannel:
-        if self.ao is None and self.ttl_line is None:
-            raise ValueError("a stimulus output needs 'ao' (analog command) or 'ttl_line' (TTL only)")
+        if self.ao is None and self.trigger_line is None:
+            raise ValueError("a stimulus output needs 'ao' (analog command) or 'trigger_line' (TTL only)")
         return self
 
 
@@ -88,6 +90,8 @@ class RigConfig(_Strict):
     sample_rate_hz: float = Field(20_000.0, ge=1000, le=250_000)
     ai: list[AIChannel] = Field(min_length=1, max_length=32)
     stim: list[StimChannel] = Field(min_length=1, max_length=8)
+    ttl_lines: list[str] = Field([], alias="do_lines", max_length=32,
+                                 description="TTL output lines (stimulus triggers)")
     valves: list[ValveLine] = Field([], max_length=32)
     limits: Limits = Limits()
     engine: EngineCfg = EngineCfg()
@@ -109,17 +113,21 @@ class RigConfig(_Strict):
     def pathway_names(self) -> list[str]:
         return [s.pathway for s in self.stim]
 
+    def _ttl(self) -> list[str]:
+        extra = [s.trigger_line for s in self.stim if s.trigger_line and s.trigger_line not in self.ttl_lines]
+        return list(self.ttl_lines) + list(dict.fromkeys(extra))
+
     @property
     def do_lines(self) -> list[str]:
-        """Physical DO lines in output order: valves, then stimulus TTL lines."""
-        return [v.line for v in self.valves] + [s.ttl_line for s in self.stim if s.ttl_line]
+        """Every physical DO line of the device in output order: TTL lines, then valves."""
+        return self._ttl() + [v.line for v in self.valves]
 
     def valve_names(self) -> list[str]:
         return [v.name for v in self.valves]
 
     def valve_index(self, name: str) -> int:
         """DO output index of the valve called ``name`` (ValueError if not wired)."""
-        return self.valve_names().index(name)
+        return len(self._ttl()) + self.valve_names().index(name)
 
     def ao_channels(self) -> list[str]:
         """Physical AO channels in output order (pathways with an analog command)."""
@@ -134,11 +142,8 @@ class RigConfig(_Strict):
         for s in self.stim:
             ao_idx.append(k if s.ao is not None else None)
             k += s.ao is not None
-        ttl: list[int | None] = []
-        j = len(self.valves)
-        for s in self.stim:
-            ttl.append(j if s.ttl_line else None)
-            j += bool(s.ttl_line)
+        lines = self.do_lines
+        ttl = [lines.index(s.trigger_line) if s.trigger_line else None for s in self.stim]
         return OutputMap(
             ao_for_pathway=tuple(ao_idx),
             uA_per_V=tuple(s.uA_per_V for s in self.stim),

@@ -166,19 +166,27 @@ def test_renderer_refuses_a_command_beyond_the_ao_range():
 
 
 def test_ttl_gate_and_ttl_only_pathways():
-    text = load_rig(None)[1].replace('ao = "ao1"\n', 'ttl_line = "port1/line1"\n').replace(
-        'ao = "ao0"\n', 'ao = "ao0"\nttl_line = "port1/line0"\n')
+    text = load_rig(None)[1].replace('ao = "ao1"\n', 'trigger_line = "port1/line1"\n').replace(
+        'ao = "ao0"\n', 'ao = "ao0"\ntrigger_line = "port1/line0"\n')
     rig = parse_rig(text, "ttl.toml")
-    assert rig.do_lines == ["port0/line0", "port0/line1", "port0/line2", "port1/line0", "port1/line1"]
-    assert rig.ao_channels() == ["ao0"]
+    assert rig.do_lines == ["port1/line0", "port1/line1", "port0/line0", "port0/line1", "port0/line2"]
+    assert rig.ao_channels() == ["ao0"] and rig.valve_index("drug_A") == 2
     wiring = rig.output_map()
-    assert wiring.ao_for_pathway == (0, None) and wiring.trigger_line_for_pathway == (3, 4)
+    assert wiring.ao_for_pathway == (0, None) and wiring.trigger_line_for_pathway == (0, 1)
     s1, s2 = Stimulus(100, 0, "test", width_samples=2), Stimulus(500, 1, "test", width_samples=2)
     ao, do = render_block(0, 1000, [(s1, 100.0), (s2, 100.0)], [], np.zeros(5, np.uint8), wiring, FS,
                           rig.stim_limits())
     assert ao.shape == (1, 1000) and np.flatnonzero(ao[0]).tolist() == [100, 101]
-    assert np.flatnonzero(do[3]).tolist() == [100, 101] and np.flatnonzero(do[4]).tolist() == [500, 501]
-    assert not do[:3].any()
+    assert np.flatnonzero(do[0]).tolist() == [100, 101] and np.flatnonzero(do[1]).tolist() == [500, 501]
+    assert not do[2:].any()
+
+
+def test_declared_do_lines_come_first():
+    text = 'do_lines = ["port0/line7"]\n' + load_rig(None)[1].replace(
+        'ao = "ao0"\n', 'ao = "ao0"\ntrigger_line = "port0/line7"\n')
+    rig = parse_rig(text, "ttl.toml")
+    assert rig.do_lines == ["port0/line7", "port0/line0", "port0/line1", "port0/line2"]
+    assert rig.output_map().trigger_line_for_pathway == (0, None) and rig.valve_index("drug_C") == 3
 
 
 def test_valve_switches_at_its_sample_and_holds_across_blocks():

@@ -47,6 +47,10 @@ def check(protocol: Path, rig_path: Path | None) -> tuple[Plan | None, RigConfig
         failures.append(exc)
     try:
         rig, _ = load_rig(rig_path)
+        if rig.backend == "nidaq":  # wiring the board cannot do (checked without touching it)
+            from rig.nidaq_rig import check_nidaq_rig
+
+            check_nidaq_rig(rig)
     except UserError as exc:
         failures.append(exc)
     if failures:
