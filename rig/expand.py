@@ -376,6 +376,32 @@ def _baseline(ctx: _Ctx, i: int, ph: BaselinePhase) -> Phase:
     return Phase("", "baseline", p.duration_samples, test=p.test, max_duration_samples=mx, info=info)
 
 
+def _check_across_phases(ctx: _Ctx, phases: list[Phase]) -> None:
+    """Pulses of neighbouring phases on one pathway (a last test pulse and the next phase's first
+    stimulus) must not overlap or come faster than the rig's frequency limit."""
+    lim = ctx.rig.stim_limits()
+    min_gap = max(ctx.pulse_samples, int(np.ceil(ctx.fs / lim.max_frequency_hz - 1e-9)))
+    t = 0
+    prev_last: dict[int, tuple[int, int]] = {}  # pathway → (absolute last pulse, phase index)
+    for i, p in enumerate(phases):
+        first: dict[int, int] = {}
+        last: dict[int, int] = {}
+        onsets = [(s, pw) for s, pw in p.test.pulse_times(0, p.duration_samples)] if p.test else []
+        onsets += [(s.sample + o, s.pathway) for s in p.stimuli for o in (s.pulse_offsets[0], s.pulse_offsets[-1])]
+        for s, pw in onsets:
+            first[pw] = min(first.get(pw, s), s)
+            last[pw] = max(last.get(pw, s), s)
+        for pw, s in first.items():
+            if pw in prev_last and t + s - prev_last[pw][0] < min_gap:
+                gap_ms = (t + s - prev_last[pw][0]) / ctx.fs * 1e3
+                ctx.add(("phases", prev_last[pw][1]), f"its last pulse comes {gap_ms:g} ms before the first pulse of "
+                        f"phases[{i}] on the same pathway (the rig allows {lim.max_frequency_hz:g} Hz): shorten "
+                        "or lengthen the phase")
+        for pw, s in last.items():
+            prev_last[pw] = (t + s, i)
+        t += p.duration_samples
+
+
 def _unique_name(name: str, used: set[str]) -> str:
     out, k = name, 2
     while out in used:
@@ -412,6 +438,8 @@ def expand_checked(proto: Protocol, rig: RigConfig, name: str, text: str = "") -
             p = _induction(ctx, i, ph)
         default = ph.kind.replace("_", "-") if ph.kind != "induction" else ph.pattern.upper().replace("_", "-")
         phases.append(replace(p, name=_unique_name(ph.name or default, used)))
+    if not ctx.problems:
+        _check_across_phases(ctx, phases)
     if ctx.problems:
         raise InvalidFile(name, text, ctx.problems)
     return Plan(

@@ -227,3 +227,26 @@ def test_width_must_be_whole_samples_at_the_rigs_rate():
     errs = problems('[[phases]]\nkind = "follow_up"\nduration_min = 1\n', rig_text=rig_text)
     assert [e["path"] for e in errs] == ["stimulation.width_us"]
     assert "not a whole number of samples at 8000 Hz" in errs[0]["message"] and "125 µs" in errs[0]["message"]
+
+
+def test_a_last_test_pulse_too_close_to_the_next_phase():
+    # test pulses every 0.5 s from 0.25 s: one at 3.75 s, on the last sample of a 3.75005 s phase;
+    # the next phase's first pulse comes 1 ms (sweep_pre_ms) after the phase end: 1.05 ms apart
+    phases = """
+[[phases]]
+kind = "baseline"
+duration_min = 0.0625008333
+interval_s = 0.5
+
+[[phases]]
+kind = "induction"
+pattern = "lfs"
+pathway = "S1"
+pulses = 5
+frequency_hz = 1
+"""
+    text = HEAD.format(pathways='["S1"]', intensity="[100.0]") + "sweep_pre_ms = 1\nsweep_post_ms = 5\n" + phases
+    with pytest.raises(InvalidFile) as exc:
+        expand(parse_protocol(text, "p.toml"), load_rig(None)[0])
+    (err,) = exc.value.errors
+    assert err["path"] == "phases[0]" and "before the first pulse of phases[1]" in err["message"]
