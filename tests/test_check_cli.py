@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 
+import jsonschema
 import pytest
 
 from rig.cli import main
-from rig.rigfile import load_rig
+from rig.rigfile import default_rig_text, load_rig
 from tests.conftest import PROTOCOLS
 from tests.test_protocol_plans import SHIPPED
 
@@ -140,3 +142,16 @@ def test_protocol_schema_lists_every_phase_kind_and_pattern(capsys):
                 "tbs", "hfs", "lfs", "pp_lfs", "train", "percent_of_max", "below_pop_spike"):
         assert f'"{tag}"' in text
     assert main(["schema", "nonsense"]) == 2
+
+
+def test_the_schemas_accept_the_shipped_files_and_reject_typos(capsys):
+    _, out, _ = run(capsys, "schema", "protocol")
+    proto_schema = json.loads(out)
+    for p in PROTOCOLS.glob("*.toml"):
+        jsonschema.validate(tomllib.loads(p.read_text()), proto_schema)
+    bad = tomllib.loads((PROTOCOLS / "tbs_ltp.toml").read_text())
+    bad["phases"][1]["bursts_per_train"] = 10
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, proto_schema)
+    _, out, _ = run(capsys, "schema", "rig")
+    jsonschema.validate(tomllib.loads(default_rig_text()), json.loads(out))
