@@ -16,14 +16,14 @@ def _detail(p: Phase, fs: float) -> str:
     i = p.info
     if p.kind == "induction":
         pat = i.get("protocol", "train")
+        trains = (f"{i['trains']} trains {i['train_interval_samples'] / fs:g} s apart" if i.get("trains", 1) > 1
+                  else "1 train")
         if pat in ("tbs", "train"):
             ibi = i.get("burst_interval_ms") or (1000 / i["burst_hz"] if i.get("burst_hz") else 0)
-            return (f"{pat}: {i['trains']} train(s) × {i['bursts']} bursts × {i['pulses_per_burst']} pulses @ "
-                    f"{i['intra_burst_hz']:g} Hz, burst onsets {ibi:g} ms apart, train {i['train_s']:.3g} s, "
-                    f"trains {i['train_interval_samples'] / fs:g} s apart")
+            return (f"{pat}: {trains}, each {i['bursts']} bursts × {i['pulses_per_burst']} pulses @ "
+                    f"{i['intra_burst_hz']:g} Hz, burst onsets {ibi:g} ms apart ({i['train_s']:.3g} s)")
         if pat == "hfs":
-            return (f"hfs: {i['trains']} train(s) × {i['pulses']} pulses @ {i['frequency_hz']:g} Hz "
-                    f"({i['train_s']:.3g} s), trains {i['train_interval_samples'] / fs:g} s apart")
+            return f"hfs: {trains}, each {i['pulses']} pulses @ {i['frequency_hz']:g} Hz ({i['train_s']:.3g} s)"
         if pat == "lfs":
             return (f"lfs: {i['pulses']} pulses @ {i['frequency_hz']:g} Hz ({i['pulses'] / i['frequency_hz'] / 60:.3g} "
                     "min), one sweep per pulse")

@@ -48,8 +48,7 @@ def test_tbs_summary_numbers(capsys):
     assert doc["max_intensity_uA"] == 100.0 and doc["max_charge_per_pulse_phase_uC"] == pytest.approx(0.01)
     assert tbs["total_charge_uC"] == pytest.approx(120 * 0.01)
     code, text, _ = run(capsys, "check", str(PROTOCOLS / "tbs_ltp.toml"))
-    assert "3 train(s) × 10 bursts × 4 pulses @ 100 Hz, burst onsets 200 ms apart" in text
-    assert "trains 10 s apart" in text
+    assert "tbs: 3 trains 10 s apart, each 10 bursts × 4 pulses @ 100 Hz, burst onsets 200 ms apart" in text
 
 
 def test_two_pathway_counts_per_pathway(capsys):
