@@ -313,6 +313,8 @@ def _induction(ctx: _Ctx, i: int, ph: _Induction) -> Phase:
               pre_samples=ctx.pre, post_samples=ctx.post)
     info: dict = {"protocol": ph.pattern, "pathway": pw, "intensity_uA": ph.intensity_uA}
     info.update(ph.model_dump(exclude={"kind", "name", "pattern", "pathway", "intensity_uA", "settle_s"}))
+    if isinstance(ph, HFSInduction):  # info["pulses"] is the phase total
+        info["pulses_per_train"] = info.pop("pulses")
     if isinstance(ph, _Bursts | HFSInduction):
         if isinstance(ph, HFSInduction):
             ppb, f, bursts, ibi_s, f_field = ph.pulses, ph.frequency_hz, 1, 0.0, "frequency_hz"

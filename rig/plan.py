@@ -106,7 +106,11 @@ class Phase:
     - ``induction``: ``stimuli`` on one pathway, no test pulses. tbs / train / hfs: one Stimulus
       (kind "train") per train; lfs: one Stimulus (kind "train", one pulse) per pulse; pp_lfs: one
       Stimulus (kind "paired") per pair. info: ``protocol`` (pattern), ``pathway``, ``pulses``
-      (total), ``intensity_uA`` (None = test intensity) and the pattern's parameters as written.
+      (total), ``intensity_uA`` (None = test intensity) and the pattern's parameters as written
+      (hfs: ``pulses_per_train``, ``frequency_hz``, ``trains``, ``train_interval_s``; tbs/train:
+      ``pulses_per_burst``, ``intra_burst_hz``, ``bursts``, ``burst_interval_ms``/``burst_hz``,
+      ``trains``, ``train_interval_s``; lfs: ``frequency_hz``; pp_lfs: ``pairs``,
+      ``pair_interval_ms``, ``frequency_hz``).
     - ``follow_up``: ``test``.
     - ``paired_pulse``: ``stimuli`` of kind "paired" (pulse_offsets (0, isi)); info
       ``intervals_ms``, ``repeats``, ``pathways``.

@@ -23,7 +23,8 @@ def _detail(p: Phase, fs: float) -> str:
             return (f"{pat}: {trains}, each {i['bursts']} bursts × {i['pulses_per_burst']} pulses @ "
                     f"{i['intra_burst_hz']:g} Hz, burst onsets {ibi:g} ms apart ({i['train_s']:.3g} s)")
         if pat == "hfs":
-            return f"hfs: {trains}, each {i['pulses']} pulses @ {i['frequency_hz']:g} Hz ({i['train_s']:.3g} s)"
+            return (f"hfs: {trains}, each {i['pulses_per_train']} pulses @ {i['frequency_hz']:g} Hz "
+                    f"({i['train_s']:.3g} s)")
         if pat == "lfs":
             return (f"lfs: {i['pulses']} pulses @ {i['frequency_hz']:g} Hz ({i['pulses'] / i['frequency_hz'] / 60:.3g} "
                     "min), one sweep per pulse")

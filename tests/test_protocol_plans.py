@@ -173,3 +173,11 @@ def test_paired_pulse_intervals_and_repeats():
 def test_baseline_only_has_no_induction():
     plan = plan_of("baseline_only")
     assert all(not p.stimuli for p in plan.phases) and len(absolute_pulses(plan)) == 243
+
+
+def test_induction_info_keeps_pattern_parameters_and_the_total():
+    hfs = phase(plan_of("hfs4_ltp"), "induction")
+    assert hfs.info["pulses"] == 400 and hfs.info["pulses_per_train"] == 100 and hfs.info["trains"] == 4
+    assert hfs.info["protocol"] == "hfs" and hfs.info["pathway"] == 0 and hfs.info["frequency_hz"] == 100.0
+    lfs = phase(plan_of("lfs_ltd"), "induction")
+    assert lfs.info["protocol"] == "lfs" and lfs.info["pulses"] == 900 and lfs.info["frequency_hz"] == 1.0
