@@ -166,7 +166,12 @@ def _stimulation(ctx: _Ctx) -> None:
 
 def _periodic(ctx: _Ctx, i: int, ph, duration_min: float) -> Phase:
     """baseline / follow_up / washout / drug / chemical: test pulses every ``interval_s``."""
-    return Phase("", ph.kind, ctx.samples(duration_min * 60), test=ctx.test_schedule(i, ph.interval_s))
+    n = ctx.samples(duration_min * 60)
+    if n < ctx.fs:
+        key = "wash_in_min" if ph.kind == "drug" else "duration_min"
+        ctx.add(("phases", i, key), f"{duration_min:g} min is shorter than 1 s")
+        n = int(ctx.fs)
+    return Phase("", ph.kind, n, test=ctx.test_schedule(i, ph.interval_s))
 
 
 def _valve_line(ctx: _Ctx, i: int, valve: str | None) -> int | None:

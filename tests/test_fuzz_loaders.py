@@ -198,3 +198,65 @@ def test_run_refuses_invalid_protocols_before_opening_a_device(doc, tmp_path_fac
     err = capsys.readouterr().err
     assert code == 2 and "Traceback" not in err and str(p) in err
     assert not no_device and not (d / "o.h5").exists()
+
+
+# -- structurally plausible protocols with extreme numbers: the expansion must never crash -------
+def rng(lo: float, hi: float) -> st.SearchStrategy[float]:
+    """Mostly realistic values, sometimes just outside what is allowed."""
+    return st.one_of(*[st.floats(lo, hi)] * 19, st.floats(lo / 100, hi * 100))
+
+
+MIN, SEC, UA, HZ, MS = rng(0.01, 60), rng(0.4, 60), rng(5, 900), rng(0.2, 400), rng(0.1, 400)
+PHASES = {
+    "baseline": st.fixed_dictionaries({"duration_min": MIN, "interval_s": SEC},
+                                      optional={"max_duration_min": MIN,
+                                                "stability": st.fixed_dictionaries({"window_min": MIN})}),
+    "follow_up": st.fixed_dictionaries({"duration_min": MIN, "interval_s": SEC}),
+    "drug": st.fixed_dictionaries({"drug": st.sampled_from(["MPEP", "DHPG", "basimglurant"]),
+                                   "concentration_uM": UA, "wash_in_min": MIN},
+                                  optional={"valve": st.sampled_from(["drug_A", "drug_B", "x"])}),
+    "washout": st.fixed_dictionaries({"duration_min": MIN}, optional={"drug": st.sampled_from(["MPEP", "DHPG"])}),
+    "chemical": st.fixed_dictionaries({"drug": st.just("DHPG"), "concentration_uM": UA, "duration_min": MIN},
+                                      optional={"valve": st.sampled_from(["drug_A", "drug_C"])}),
+    "io_curve": st.fixed_dictionaries({"intensities_uA": st.lists(UA, min_size=1, max_size=5),
+                                       "repeats": st.integers(1, 5), "interval_s": SEC},
+                                      optional={"set_intensity": st.just({"rule": "percent_of_max",
+                                                                          "percent": 40.0})}),
+    "paired_pulse": st.fixed_dictionaries({"intervals_ms": st.lists(MS, min_size=1, max_size=4),
+                                           "repeats": st.integers(1, 3), "interval_s": SEC}),
+    "tbs": st.fixed_dictionaries({"pattern": st.just("tbs"), "pathway": st.sampled_from(["S1", "S2"]),
+                                  "pulses_per_burst": st.integers(1, 50), "intra_burst_hz": HZ,
+                                  "bursts": st.integers(1, 50), "burst_interval_ms": MS,
+                                  "trains": st.integers(1, 5), "train_interval_s": SEC}),
+    "hfs": st.fixed_dictionaries({"pattern": st.just("hfs"), "pathway": st.just("S1"),
+                                  "pulses": st.integers(1, 2000), "frequency_hz": HZ,
+                                  "trains": st.integers(1, 5), "train_interval_s": SEC}),
+    "lfs": st.fixed_dictionaries({"pattern": st.just("lfs"), "pathway": st.just("S1"),
+                                  "pulses": st.integers(1, 2000), "frequency_hz": rng(0.1, 20)}),
+    "pp_lfs": st.fixed_dictionaries({"pattern": st.just("pp_lfs"), "pathway": st.just("S1"),
+                                     "pairs": st.integers(1, 2000), "pair_interval_ms": MS,
+                                     "frequency_hz": rng(0.1, 20)}),
+}
+
+
+@st.composite
+def plausible_protocol(draw) -> dict:
+    phases = []
+    for kind in draw(st.lists(st.sampled_from(sorted(PHASES)), min_size=1, max_size=5)):
+        ph = dict(draw(PHASES[kind]))
+        ph["kind"] = "induction" if kind in ("tbs", "hfs", "lfs", "pp_lfs") else kind
+        phases.append(ph)
+    stim = {"pathways": draw(st.sampled_from([["S1"], ["S1", "S2"]])), "intensity_uA": [draw(UA)],
+            "width_us": draw(st.sampled_from([50.0, 100.0, 150.0, 500.0, 120.0])),
+            "biphasic": draw(st.booleans()), "sweep_pre_ms": draw(rng(1, 50)), "sweep_post_ms": draw(rng(5, 200))}
+    return {"experiment": {"name": "fuzz"}, "stimulation": stim, "phases": phases}
+
+
+@SETTINGS
+@given(doc=plausible_protocol())
+def test_plausible_protocols_with_extreme_numbers(doc, tmp_path_factory, capsys, no_device):
+    p = tmp_path_factory.mktemp("fz") / "p.toml"
+    p.write_text(dumps(doc))
+    code = main(["check", str(p), "--json"])
+    out, err = capsys.readouterr()
+    assert_clean(code, out, err, [p])
