@@ -19,7 +19,7 @@ from rig.cli import main
 from rig.rigfile import default_rig_text
 from tests.conftest import PROTOCOLS
 
-SETTINGS = settings(max_examples=600, deadline=None, derandomize=True,
+SETTINGS = settings(max_examples=400, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 SHIPPED = {p.stem: tomllib.loads(p.read_text()) for p in sorted(PROTOCOLS.glob("*.toml"))}
 RIG = tomllib.loads(default_rig_text())
