@@ -154,3 +154,11 @@ def test_the_schemas_accept_the_shipped_files_and_reject_typos(capsys):
         jsonschema.validate(bad, proto_schema)
     _, out, _ = run(capsys, "schema", "rig")
     jsonschema.validate(tomllib.loads(default_rig_text()), json.loads(out))
+
+
+def test_nidaq_wiring_the_board_cannot_do(tmp_path, capsys):
+    rig = tmp_path / "ni.toml"
+    rig.write_text(default_rig_text().replace('backend = "sim"', 'backend = "nidaq"').replace(
+        'ao = "ao1"', 'ao = "ao1"\ntrigger_line = "port1/line0"'))
+    code, _, err = run(capsys, "check", str(PROTOCOLS / "tbs_ltp.toml"), "--rig", str(rig))
+    assert code == 2 and err.startswith(f"{rig}: ") and "port1" in err and len(err.strip().splitlines()) == 1

@@ -50,7 +50,11 @@ def check(protocol: Path, rig_path: Path | None) -> tuple[Plan | None, RigConfig
         if rig.backend == "nidaq":  # wiring the board cannot do (checked without touching it)
             from rig.nidaq_rig import check_nidaq_rig
 
-            check_nidaq_rig(rig)
+            try:
+                check_nidaq_rig(rig)
+            except UserError as exc:
+                msg = str(exc).removeprefix("rig file: ")
+                raise UserError(f"{rig_path or '<default sim rig>'}: {msg}") from None
     except UserError as exc:
         failures.append(exc)
     if failures:
