@@ -56,7 +56,13 @@ def bench_pipeline(protocol: str | Path = "tbs_ltp.toml") -> dict:
     }
 
 
-BENCHES = {"pipeline": bench_pipeline}
+def _bench_detector() -> dict:
+    from rig.bench_detector import bench_detector
+
+    return bench_detector()
+
+
+BENCHES = {"pipeline": bench_pipeline, "detector": _bench_detector}
 
 
 def run_benches(only: list[str] | None = None) -> dict:

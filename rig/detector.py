@@ -26,11 +26,13 @@ field                      dtype   meaning
 ``amplitude_mV``           f8      fEPSP amplitude: minimum of the trace smoothed over
                                    ``peak_smooth_ms`` inside the peak window, minus baseline
 ``peak_latency_ms``        f8      time of that minimum after the pulse onset
-``pop_spike_mV``           f8      population spike by the tangent method on the trace smoothed
-                                   over ``pop_spike_smooth_ms``: trough minus the line joining the
-                                   positive peaks on either side (≤ 0); a flank peak is where the
-                                   walk away from the trough first drops 3 × noise below its
-                                   running maximum; 0.0 when no spike deeper than 3 × noise
+``pop_spike_mV``           f8      population spike by the tangent method: trough minus the line
+                                   joining the positive peaks on either side (≤ 0). Trough and
+                                   peaks are located on the trace smoothed over
+                                   ``pop_spike_smooth_ms`` (a flank peak is where the walk away
+                                   from the trough first drops 3 × noise below its running
+                                   maximum); the depth uses the raw samples there. 0.0 when no
+                                   spike deeper than 3 × noise is found
 ``flags``                  u4      OR of the flag bits below
 =========================  ======  ============================================================
 
@@ -117,7 +119,7 @@ class Windows:
     max_slope_width_ms: float = 1.0
     volley_smooth_ms: float = 0.2
     peak_smooth_ms: float = 1.0
-    pop_spike_smooth_ms: float = 0.1
+    pop_spike_smooth_ms: float = 0.3
 
     def __post_init__(self) -> None:
         for name in WINDOW_NAMES:
@@ -125,6 +127,11 @@ class Windows:
             if not (math.isfinite(a) and math.isfinite(b) and a < b):
                 raise ValueError(f"window {name}: need finite start < end, got ({a}, {b})")
             object.__setattr__(self, name, (a, b))
+        if self.baseline[0] >= self.artifact[0]:
+            raise ValueError(f"window baseline: must start before the artifact ({self.artifact[0]} ms)")
+        for name in ("volley", "slope", "peak", "pop_spike"):
+            if getattr(self, name)[1] <= self.artifact[1]:
+                raise ValueError(f"window {name}: must end after the artifact ({self.artifact[1]} ms)")
         for name in PARAM_NAMES:
             v = float(getattr(self, name))
             if not (math.isfinite(v) and v >= 0.0):
@@ -251,13 +258,63 @@ def _smooth_into(x, a, b, h, bl, m):  # pragma: no cover - jitted
 
 @njit(cache=True, nogil=True)
 def _crossing(m, last, amp, frac):  # pragma: no cover - jitted
-    """Fractional index into ``m`` of the last upward crossing of ``frac``·amp before ``last``."""
-    for i in range(last - 1, -1, -1):
-        z0 = m[i] / amp
-        z1 = m[i + 1] / amp
-        if z0 <= frac and z1 > frac:
-            return i + (frac - z0) / (z1 - z0)
+    """Fractional index into ``m`` of the last upward crossing of ``frac``·amp at or before
+    index ``last - 1`` (z = m / amp goes from <= frac at i to > frac at i + 1); NaN if none."""
+    level = frac * amp
+    if amp < 0.0:
+        for i in range(last - 1, -1, -1):
+            if m[i] >= level and m[i + 1] < level:
+                return i + (level - m[i]) / (m[i + 1] - m[i])
+    else:
+        for i in range(last - 1, -1, -1):
+            if m[i] <= level and m[i + 1] > level:
+                return i + (level - m[i]) / (m[i + 1] - m[i])
     return np.nan
+
+
+@njit(cache=True, nogil=True)
+def _rise_slopes(m, last, amp, per_ms):  # pragma: no cover - jitted
+    """(20–80 %, 10–90 %) slopes from the crossings before ``m[last]`` (the peak).
+
+    The last crossing of a higher fraction is never before that of a lower one, so each walk
+    starts where the previous (higher) one stopped: one pass back from the peak."""
+    t90 = _crossing(m, last, amp, 0.9)
+    start = last if np.isnan(t90) else int(t90) + 1
+    t80 = _crossing(m, start, amp, 0.8)
+    start = last if np.isnan(t80) else int(t80) + 1
+    t20 = _crossing(m, start, amp, 0.2)
+    start = last if np.isnan(t20) else int(t20) + 1
+    t10 = _crossing(m, start, amp, 0.1)
+    s2080 = np.nan
+    s1090 = np.nan
+    if t80 > t20:
+        s2080 = 0.6 * amp / ((t80 - t20) / per_ms)
+    if t90 > t10:
+        s1090 = 0.8 * amp / ((t90 - t10) / per_ms)
+    return s2080, s1090
+
+
+@njit(cache=True, nogil=True)
+def _max_slope(x, a, last, w, bl):  # pragma: no cover - jitted
+    """Most negative least-squares numerator Σ (j − j̄)·y over windows [q, q + w), a <= q <= last
+    (running sums; divide by Sxx for the slope per sample)."""
+    tm = (w - 1) / 2.0
+    s0 = 0.0
+    s1 = 0.0
+    for j in range(w):
+        y = x[a + j] - bl
+        s0 += y
+        s1 += j * y
+    best = s1 - tm * s0
+    for q in range(a + 1, last + 1):
+        y_out = x[q - 1] - bl
+        y_in = x[q + w - 1] - bl
+        s0 += y_in - y_out
+        s1 = s1 + w * y_in - s0
+        num = s1 - tm * s0
+        if num < best:
+            best = num
+    return best
 
 
 @njit(cache=True, nogil=True)
@@ -392,14 +449,9 @@ def _measure_kernel(x, pulses, offs, fs, clip, out):  # pragma: no cover - jitte
                     flags |= bad
                     if bad == 0:
                         _smooth_into(x, lo, p + 1, hv, bl, m)
-                        t20 = _crossing(m, p - lo, amp, 0.2)
-                        t80 = _crossing(m, p - lo, amp, 0.8)
-                        if t80 > t20:
-                            r.slope_2080_mV_per_ms = 0.6 * amp / ((t80 - t20) / per_ms)
-                        t10 = _crossing(m, p - lo, amp, 0.1)
-                        t90 = _crossing(m, p - lo, amp, 0.9)
-                        if t90 > t10:
-                            r.slope_1090_mV_per_ms = 0.8 * amp / ((t90 - t10) / per_ms)
+                        s2080, s1090 = _rise_slopes(m, p - lo, amp, per_ms)
+                        r.slope_2080_mV_per_ms = s2080
+                        r.slope_1090_mV_per_ms = s1090
                 # steepest sliding-window regression slope between volley end and peak
                 ma = vtrough if vtrough >= 0 else max(s + offs[V1], lo_art)
                 last = p - wms + 1
@@ -407,16 +459,8 @@ def _measure_kernel(x, pulses, offs, fs, clip, out):  # pragma: no cover - jitte
                     bad = _bad(x, ma, p + 1, clip)
                     flags |= bad
                     if bad == 0:
-                        tm = (wms - 1) / 2.0
                         sxx = wms * (wms * wms - 1) / 12.0
-                        bestslope = np.inf
-                        for q in range(ma, last + 1):
-                            acc = 0.0
-                            for j in range(wms):
-                                acc += (j - tm) * (x[q + j] - bl)
-                            if acc < bestslope:
-                                bestslope = acc
-                        r.slope_max_mV_per_ms = bestslope / sxx * per_ms
+                        r.slope_max_mV_per_ms = _max_slope(x, ma, last, wms, bl) / sxx * per_ms
 
         # population spike, tangent method on the lightly smoothed trace
         qa = max(s + offs[PS0], lo_art + hs)
@@ -454,14 +498,24 @@ def _measure_kernel(x, pulses, offs, fs, clip, out):  # pragma: no cover - jitte
                         break
                 ps = 0.0
                 if li >= 0 and ri >= 0 and ri > li:
-                    line = m[li] + (m[ri] - m[li]) * (t - li) / (ri - li)
-                    depth = m[t] - line
+                    # positions from the smoothed trace, values from the raw one (no smoothing bias)
+                    yl = x[qa + li] - bl
+                    yr = x[qa + ri] - bl
+                    line = yl + (yr - yl) * (t - li) / (ri - li)
+                    depth = (x[qa + t] - bl) - line
                     if depth < -3.0 * sd:
                         ps = depth
                         if qa + li < sb and qa + ri >= sa:
                             flags |= POP_SPIKE_IN_SLOPE
                 r.pop_spike_mV = ps
         r.flags = flags
+
+
+@njit(cache=True, nogil=True)
+def _measure_one(x, stim, offs, fs, clip, out):  # pragma: no cover - jitted
+    pulses = np.empty(1, dtype=np.int64)
+    pulses[0] = stim
+    _measure_kernel(x, pulses, offs, fs, clip, out)
 
 
 # -- public API ----------------------------------------------------------------------------------
@@ -519,11 +573,22 @@ def measure(
     clip_mV: float | None = None,
 ) -> np.ndarray:
     """Measure the response to one pulse at sample ``stim_index``: shape-(1,) MEASUREMENT_DTYPE."""
+    x = np.ascontiguousarray(trace_mV, dtype=np.float64)
     try:
-        p = np.array([stim_index], dtype=np.int64)
+        stim = int(stim_index)
+        fs = float(fs_hz)
     except (OverflowError, ValueError, TypeError):
         return _invalid(1, WINDOW_OUTSIDE)
-    return measure_pulses(trace_mV, p, fs_hz, windows, clip_mV)
+    if x.ndim != 1 or not -(2**62) < stim < 2**62:
+        return measure_pulses(x, np.array([max(-(2**62), min(stim, 2**62))]), fs, windows, clip_mV)
+    if not fs > 0.0 or fs == math.inf or x.shape[0] == 0:
+        return _invalid(1, WINDOW_OUTSIDE)
+    clip = math.inf
+    if clip_mV is not None and clip_mV > 0.0:  # NaN / <= 0: clipping detection off
+        clip = float(clip_mV)
+    out = np.empty(1, dtype=MEASUREMENT_DTYPE)
+    _measure_one(x, stim, _offsets_cached(windows, fs), fs, clip, out)
+    return out
 
 
 def paired_pulse_ratio(records: np.ndarray, field: str = "slope_mV_per_ms") -> float:
@@ -536,7 +601,7 @@ def paired_pulse_ratio(records: np.ndarray, field: str = "slope_mV_per_ms") -> f
     return r2 / r1
 
 
-JITTED = (_bad, _smooth_into, _crossing, _measure_kernel)
+JITTED = (_bad, _smooth_into, _crossing, _rise_slopes, _max_slope, _measure_kernel, _measure_one)
 
 
 def warm_up() -> None:
@@ -546,3 +611,4 @@ def warm_up() -> None:
     x = np.where(t > 2.5, -0.5 * np.sin(np.clip(t - 2.5, 0, 10) / 10 * np.pi), 0.0)
     x += 0.01 * np.sin(np.arange(2000) * 0.7)
     measure_pulses(x, np.array([400, 800], dtype=np.int64), fs, DEFAULT_WINDOWS, 5.0)
+    measure(x, 400, fs, DEFAULT_WINDOWS, 5.0)

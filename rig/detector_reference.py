@@ -216,8 +216,9 @@ def measure_pulses(
                 if left is not None and right is not None:
                     li, ri = t - left, t + right
                     if ri > li:
-                        line = m[li] + (m[ri] - m[li]) * (t - li) / (ri - li)
-                        depth = m[t] - line
+                        yl, yr, yt = y[qa + li], y[qa + ri], y[qa + t]
+                        line = yl + (yr - yl) * (t - li) / (ri - li)
+                        depth = yt - line
                         if depth < -3.0 * sd:
                             ps = float(depth)
                             if qa + li < sb and qa + ri >= sa:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rig import detector
 from rig.storage import Recording
 
 RESULT_WINDOW_S = 600.0  # LTP/LTD magnitude: mean of the last 10 min
@@ -24,7 +25,8 @@ def pathway_results(rec: Recording, slope_field: str = "slope_mV_per_ms") -> dic
     m = m[m["pulse"] == 0]
     kinds = rec.sweep_table["kind"][m["sweep_index"]] if len(m) else np.array([], dtype="S16")
     test = m[kinds == b"test"]
-    ok = test[(test["flags"] & 0b1110) == 0] if "flags" in test.dtype.names else test
+    bad = int(detector.SATURATED | detector.WINDOW_OUTSIDE | detector.NONFINITE)
+    ok = test[((test["flags"] & bad) == 0) & np.isfinite(test[slope_field])]
     bp = _baseline_phase(rec)
     fs = rec.sample_rate_hz
     end_s = rec.duration_s

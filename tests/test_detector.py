@@ -219,7 +219,8 @@ def test_windows_roundtrip_and_override():
     assert w.slope == (2.9, 4.2) and w.max_slope_width_ms == 0.8
     assert D.Windows.from_dict(w.to_dict()) == w
     assert W.replace(peak=(3, 12)).peak == (3.0, 12.0)
-    for bad in ("slope=4:3", "slop=1:2", "slope=a:b", "slope", "slope=1"):
+    for bad in ("slope=4:3", "slop=1:2", "slope=a:b", "slope", "slope=1", "baseline=1:2",
+                "slope=0.1:0.5", "peak_smooth_ms=-1", "max_slope_width_ms=nan"):
         with pytest.raises(ValueError):
             W.override(bad)
     with pytest.raises(ValueError):

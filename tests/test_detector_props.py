@@ -86,3 +86,4 @@ def test_odd_inputs_are_normalised_not_recompiled():
     for fn in D.JITTED:
         assert len(fn.signatures) <= 1, fn
     assert len(D._measure_kernel.signatures) == 1
+    assert len(D._measure_one.signatures) == 1

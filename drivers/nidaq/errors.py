@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drivers.base import DeviceError
+from drivers.base import DeviceError, OutputUnderflowError  # noqa: F401 - re-exported
 
 #: AI buffer/FIFO overflows: stop, restart, record the gap, carry on.
 OVERFLOW_CODES = frozenset({-200279, -200010, -200361, -200714})
@@ -13,11 +13,6 @@ MISSING_DEVICE_CODES = frozenset({-200220, -201003})
 
 SIM_HINT = "run with --sim to use the simulated slice instead"
 
-
-class OutputUnderflowError(DeviceError):
-    """The stimulus outputs ran dry (written too late). Outputs are at 0 V / low and stay
-    disabled for the rest of the run; acquisition continues. The engine should record an
-    event and stop stimulating, not stop the run."""
 
 
 def error_code(exc: BaseException) -> int | None:
