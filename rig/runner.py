@@ -94,6 +94,7 @@ def make_slice_model(rig: RigConfig, plan: Plan, seed: int):
 
         return SimpleSlice(rig.sample_rate_hz, len(rig.stim), slice_seed, gain=rig.ai[0].gain)
     from drivers.sim.slice import make_slice
+
     from rig.perfusion import valve_contents
 
     genotype = rig.sim.genotype or plan.metadata.get("genotype") or "WT"
