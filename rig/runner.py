@@ -127,7 +127,9 @@ def run_experiment(opts: RunOptions, stop: threading.Event | None = None) -> Run
     plan, rig, proto_text, rig_text = prepare(opts)
     out = opts.out or default_out_path(plan)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out = unique_path(out)
+    requested, out = out, unique_path(out)
+    if out != requested:
+        eprint(f"rig: {requested} exists (a recording is never overwritten); recording to {out} instead")
     device = make_device(rig, plan, opts.seed, opts.speed)
     provenance = {
         "protocol_path": str(opts.protocol), "protocol_text": proto_text, "rig_text": rig_text,
