@@ -14,7 +14,18 @@ import sys
 from rig import __version__
 from rig.errors import RunFailure, UserError
 
-COMMAND_MODULES = ("run", "check", "summary", "analyze", "bench", "devices", "selftest", "recover", "export")
+COMMAND_MODULES = (
+    "run",
+    "check",
+    "summary",
+    "analyze",
+    "bench",
+    "devices",
+    "selftest",
+    "schema",
+    "recover",
+    "export",
+)
 
 
 class _Parser(argparse.ArgumentParser):
