@@ -20,6 +20,7 @@ def drive(model, fs: float, total_s: float, pulses: list[tuple[float, int, float
     ttl_state = np.zeros(n_lines, dtype=np.uint8)
     vev = sorted((int(round(t * fs)), line, st) for t, line, st in valve_events)
     order = np.argsort(onsets, kind="stable")
+    sorted_on = onsets[order]
     pk = 0
     vk = 0
     gain_mV = 1e3 / model.params.gain
@@ -32,11 +33,12 @@ def drive(model, fs: float, total_s: float, pulses: list[tuple[float, int, float
             ttl[line, max(0, s - start):] = st
             ttl_state[line] = st
             vk += 1
-        for j in order:
+        lo_j = np.searchsorted(sorted_on, start - width, side="right")
+        hi_j = np.searchsorted(sorted_on, start + n, side="left")
+        for j in order[lo_j:hi_j]:
             s = onsets[j]
-            if start - width < s < start + n:
-                a, b = max(s, start), min(s + width, start + n)
-                stim[pulses[j][1], a - start:b - start] = pulses[j][2]
+            a, b = max(s, start), min(s + width, start + n)
+            stim[pulses[j][1], a - start:b - start] = pulses[j][2]
         out = model.respond(start, stim, ttl)
         # copy pulse windows covered by this block
         while pk < len(order):
@@ -66,5 +68,5 @@ def tbs(t0: float, trains: int = 3, gap: float = 10.0, el: int = 0, i_uA: float 
             for tr in range(trains) for b in range(10) for k in range(4)]
 
 
-def tests(t0: float, t1: float, el: int = 0, i_uA: float = 100.0, every: float = 20.0):
+def periodic(t0: float, t1: float, el: int = 0, i_uA: float = 100.0, every: float = 20.0):
     return [(t, el, i_uA) for t in np.arange(t0, t1, every)]

@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from drivers.sim.pharmacology import Bath
-from drivers.sim.plasticity import Synapses, sigmoid
+from drivers.sim.plasticity import Synapses, recruitment, sigmoid
 from drivers.sim.slice_params import SliceParams, draw_slice_params
 from drivers.sim.waveform import build_kernels, normal_table, synth_background
 
@@ -109,15 +109,11 @@ class RealisticSlice:
         if stim.shape[0] != self.n_el:
             raise ValueError(f"respond: stim has {stim.shape[0]} electrodes, slice has {self.n_el}")
         out = np.empty((self.n_ai, n))
-        g0 = start - start % _DRIFT_STEP
-        ng = (start + n - 1 - g0) // _DRIFT_STEP + 2
-        tg = (g0 + _DRIFT_STEP * np.arange(ng)) / self.fs
-        ph = 2 * math.pi * self._drift_f[:, :, None] * tg[None, None, :] + self._drift_ph[:, :, None]
-        drift = np.einsum("ck,ckj->cj", self._drift_a, np.sin(ph))
         pulses = np.empty((n + self.n_el, 3))
         n_found = synth_background(
             start, stim, out, self._keys, self._table, self._noise_sd, self._lp_alpha,
-            self._lp_state, self._hum_amp, self._hum_w, self._hum_phase, drift, _DRIFT_STEP,
+            self._lp_state, self._hum_amp, self._hum_w, self._hum_phase, self._drift_f, self._drift_a,
+            self._drift_ph, _DRIFT_STEP, self.fs,
             self._art_gain, self._art_decay, self._art_state, self._pulse_state, pulses)
         events: list[tuple[int, int, int, float]] = []  # (sample, kind 0 valve / 1 pulse, idx, val)
         for j in range(n_found):
@@ -156,7 +152,21 @@ class RealisticSlice:
 
     # --- introspection for tests and docs (never used by the measurement pipeline) -----------------
     def efficacy(self, el: int) -> float:
+        """Synaptic efficacy of pathway ``el`` (1 = naive). For model tests only."""
         return self.syn.efficacy(el)
+
+    def intensity_for(self, fraction: float, el: int = 0) -> float:
+        """µA evoking ``fraction`` of pathway ``el``'s maximal fEPSP in the naive slice — what an
+        experimenter reads off the I/O curve when setting the test intensity (e.g. 0.4)."""
+        pw = self.params.pathways[el]
+        lo, hi = 0.0, 20.0 * pw.i50_epsp_uA
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            if recruitment(mid, pw.i50_epsp_uA, pw.slope_uA) < fraction:
+                lo = mid
+            else:
+                hi = mid
+        return 0.5 * (lo + hi)
 
 
 def make_slice(sample_rate_hz: float, n_electrodes: int, seed: int, *, genotype: str = "WT",

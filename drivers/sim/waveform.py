@@ -104,23 +104,33 @@ def _mix64(x: np.uint64) -> np.uint64:
 
 @numba.njit(cache=True, nogil=True)
 def synth_background(start, stim, out, keys, table, noise_sd, lp_alpha, lp_state,
-                     hum_amp, hum_w, hum_phase, drift_grid, drift_step, art_gain,
-                     art_decay, art_state, pulse_state, pulses):
+                     hum_amp, hum_w, hum_phase, drift_f, drift_a, drift_ph, drift_step, fs,
+                     art_gain, art_decay, art_state, pulse_state, pulses):
     """Fill ``out`` (n_ai, n) in electrode mV with noise + pickup + drift + artifact, and find
     the pulses that *end* in this block.
 
     ``stim`` (n_el, n) µA. ``pulse_state`` (n_el, 3): in_pulse, onset (abs sample), max |µA|,
     carried across blocks. ``pulses`` (m, 3) receives (electrode, onset, max |µA|) of every pulse
-    completed here; returns how many. ``drift_grid`` (n_ai, k) holds the drift at samples
-    ``start - start % drift_step + j * drift_step``.
+    completed here; returns how many. The drift (sum of sinusoids, 1/f amplitudes) is evaluated
+    every ``drift_step`` absolute samples and interpolated linearly.
     """
     n_ai, n = out.shape
     n_el = stim.shape[0]
     mask = np.uint64((1 << 12) - 1)
     g0 = start - start % drift_step
+    ng = (start + n - 1 - g0) // drift_step + 2
+    grid = np.zeros(ng)
+    golden = np.uint64(0x9E3779B97F4A7C15)
     for c in range(n_ai):
+        for j in range(ng):
+            tg = (g0 + j * drift_step) / fs
+            acc = 0.0
+            for q in range(drift_f.shape[1]):
+                acc += drift_a[c, q] * np.sin(2.0 * np.pi * drift_f[c, q] * tg + drift_ph[c, q])
+            grid[j] = acc
         y = lp_state[c]
         key = keys[c]
+        sd = noise_sd[c]
         a1 = hum_amp[c, 0]
         a3 = hum_amp[c, 1]
         ph0 = hum_w * start + hum_phase[c]
@@ -130,19 +140,24 @@ def synth_background(start, stim, out, keys, table, noise_sd, lp_alpha, lp_state
         sw = np.sin(hum_w)
         c07 = np.cos(0.7)
         s07 = np.sin(0.7)
+        j = (start - g0) // drift_step
+        r = start - g0 - j * drift_step
+        inv = 1.0 / drift_step
+        k = np.uint64(start) * golden + key
         for i in range(n):
-            k = np.uint64(start + i)
-            h = _mix64(key + k * np.uint64(0x9E3779B97F4A7C15))
+            h = _mix64(k)
+            k += golden
             z = table[np.int64(h >> np.uint64(52)) & np.int64(mask)]
-            y += lp_alpha * (z * noise_sd[c] - y)
+            y += lp_alpha * (z * sd - y)
             s3 = sn * (3.0 - 4.0 * sn * sn)
             c3 = cs * (4.0 * cs * cs - 3.0)
-            v = y + a1 * sn + a3 * (s3 * c07 + c3 * s07)
+            f = r * inv
+            v = y + a1 * sn + a3 * (s3 * c07 + c3 * s07) + grid[j] + (grid[j + 1] - grid[j]) * f
             sn, cs = sn * cw + cs * sw, cs * cw - sn * sw
-            rel = start + i - g0
-            j = rel // drift_step
-            f = (rel - j * drift_step) / drift_step
-            v += drift_grid[c, j] * (1.0 - f) + drift_grid[c, j + 1] * f
+            r += 1
+            if r == drift_step:
+                r = 0
+                j += 1
             out[c, i] = v
         lp_state[c] = y
     n_found = 0
