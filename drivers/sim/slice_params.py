@@ -65,10 +65,10 @@ class SliceParams:
     epsp_rise_ms: float = 1.0  # rise time constant of the difference of exponentials
     epsp_decay_ms: float = 14.0  # decay time constant (PRACTICE: 13–17 ms)
     epsp_dispersion_ms: float = 0.3  # sigma of the latency dispersion (smooth foot)
-    ps_latency_ms: float = 5.0  # population-spike trough
+    ps_latency_ms: float = 5.5  # population-spike trough
     ps_width_ms: float = 0.45  # sigma of the population spike
     ps_max_mV: float = 2.5  # maximal pop-spike amplitude
-    ps_threshold_frac: float = 0.72  # pop spike appears above this fraction of epsp_max
+    ps_threshold_frac: float = 0.90  # pop spike appears above this fraction of epsp_max
     ps_slope_frac: float = 0.06  # sigmoid width of the E–S coupling (fraction of epsp_max)
     artifact_tau_ms: float = 0.1  # decay of the stimulus artifact after the pulse
     # --- noise (electrode referred) --------------------------------------------------------
@@ -78,7 +78,7 @@ class SliceParams:
     line_uV: float = 6.0  # 50/60 Hz pickup amplitude (fundamental)
     drift_uV: float = 25.0  # RMS of the slow 1/f baseline drift
     sweep_cv: float = 0.035  # intrinsic pulse-to-pulse CV of the fEPSP (noise adds the rest)
-    rundown_per_h: float = 0.03  # fractional loss of the evoked response per hour
+    rundown_per_h: float = 0.015  # fractional loss of the evoked response per hour
     # --- short-term plasticity (Tsodyks–Markram with facilitation) + PTP -------------------
     stp_tau_f_s: float = 0.30
     stp_tau_d_s: float = 0.25
@@ -93,7 +93,7 @@ class SliceParams:
     nmda_sat: float = 0.5  # NMDA-receptor occupancy saturation (in units of baseline release)
     theta_p: float = 4.0  # potentiation threshold (fast pool)
     theta_d: float = 1.5  # depression threshold (slow pool)
-    gamma_p_per_s: float = 1.2
+    gamma_p_per_s: float = 1.5
     gamma_d_per_s: float = 7.5e-4
     rho_star: float = 0.5
     early_tau_min: float = 45.0  # decay of the early (protein-synthesis-independent) phase
@@ -194,7 +194,7 @@ def draw_slice_params(
         "line_uV": vary("line_uV", 0.4, 1.0, 12.0),
         "drift_uV": vary("drift_uV", 0.4),
         "sweep_cv": vary("sweep_cv", 0.15, 0.02, 0.05),
-        "rundown_per_h": float(max(0.0, rng.normal(p.rundown_per_h, 0.02))),
+        "rundown_per_h": float(max(0.0, rng.normal(p.rundown_per_h, 0.015))),
         "epsp_decay_ms": vary("epsp_decay_ms", 0.08, 12.0, 17.0),
         "fv_latency_ms": vary("fv_latency_ms", 0.08, 1.6, 2.4),
         "epsp_onset_ms": vary("epsp_onset_ms", 0.05, 2.8, 3.4),
