@@ -53,7 +53,7 @@ class Condition:
 
 BASIM_SAT_UM = 0.1  # 100 nM basimglurant: ≈ 99 % of mGluR5 bound (K_d 1.1 nM)
 BASIM_KO_UM = 0.003  # 3 nM: ≈ 73 % bound, the partial occupancy used to normalise Fmr1-KO
-BARNES = {"mltd_gain": 3.0}  # lab/age scaling of the early DHPG-LTD (docs/simulation.md)
+BARNES = {"mltd_gain": 3.5}  # lab/age scaling of the early DHPG-LTD (docs/simulation.md)
 
 CONDITIONS: tuple[Condition, ...] = (
     Condition("DHPG 100 µM 5 min, WT", "88 ± 4", 80, 96, "dhpg", source="Huber 2002"),

@@ -168,3 +168,12 @@ def test_paired_pulse_ratio_and_train():
     r1, r2, r3, r30 = own(1), own(2), own(3), own(30)
     assert r2 > 1.2 * r1 and r3 > r1  # facilitation …
     assert r30 < 0.6 * r2  # … then depression
+
+
+def test_bench_slice_reports_its_figures():
+    from drivers.sim.bench import bench_slice
+
+    r = bench_slice(sim_s=20.0)
+    assert r["sim_channels"] == 2 and r["sim_sample_rate_hz"] == 20000.0
+    assert r["sim_realtime_factor"] > 0 and r["sim_seconds"] > 19.0
+    assert r["sim_pulses"] == 2  # two test pulses in 20 s (the first train comes at 30 s)

@@ -159,11 +159,11 @@ class Synapses:
             # mGluR-LTD: early (decays) and persistent (needs LTD proteins)
             g_ltd = p.mltd_gain
             ke = p.mltd_early_rate_per_min / 60.0 * st.mbar
-            st.ye = _relax(st.ye, ke * min(0.8, p.mltd_early_max * g_ltd),
+            st.ye = _relax(st.ye, ke * min(0.8, p.mltd_early_max * g_ltd * p.mltd_scale),
                            ke + 1.0 / (p.mltd_early_tau_min * 60.0), dt)
             q = min(1.0, self.ltdp + p.fmrp_free_ltdp)
             kl = p.mltd_late_rate_per_min / 60.0 * st.mbar * q
-            ymax = p.mltd_late_max
+            ymax = min(0.8, p.mltd_late_max * p.mltd_scale)
             if st.yl < ymax:
                 st.yl = _relax(st.yl, kl * ymax, kl, dt)
             if st.ye + st.yl > 0.9:

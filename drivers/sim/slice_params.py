@@ -121,7 +121,8 @@ class SliceParams:
     acute_depression: float = 0.45  # acute fEPSP depression at full mGluR5 activation
     translation_rate_per_s: float = 0.3  # mGluR5 → translation signal (late-LTP PRPs)
     translation_tau_min: float = 10.0
-    mltd_gain: float = 1.0  # lab / age scaling of DHPG-LTD (1 = Huber et al. 2002)
+    mltd_gain: float = 1.0  # lab / age scaling of the early DHPG-LTD (1 = Huber et al. 2002)
+    mltd_scale: float = 1.0  # slice-to-slice scaling of all mGluR-LTD (drawn, CV 50 %)
     mltd_early_max: float = 0.20
     mltd_early_rate_per_min: float = 0.33
     mltd_early_tau_min: float = 40.0
@@ -202,6 +203,7 @@ def draw_slice_params(
         "gamma_d_per_s": vary("gamma_d_per_s", 0.3),
         "mltd_gain": vary("mltd_gain", 0.45),
         "mltd_late_rate_per_min": vary("mltd_late_rate_per_min", 0.35),
+        "mltd_scale": vary("mltd_scale", 0.5, 0.0, 3.0),
         "capture_fraction": vary("capture_fraction", 0.25, 0.2, 1.0),
         "early_tau_min": vary("early_tau_min", 0.25),
     }
