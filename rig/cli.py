@@ -14,7 +14,19 @@ import sys
 from rig import __version__
 from rig.errors import RunFailure, UserError
 
-COMMAND_MODULES = ("run", "check", "summary", "bench", "validate_sim")
+COMMAND_MODULES = (
+    "run",
+    "check",
+    "summary",
+    "analyze",
+    "bench",
+    "devices",
+    "selftest",
+    "schema",
+    "recover",
+    "export",
+    "validate_sim",
+)
 
 
 class _Parser(argparse.ArgumentParser):
