@@ -27,7 +27,8 @@ from rig.plan import Phase, Plan, Stimulus, TestSchedule, ValveChange
 FS = 10000.0  # the PRACTICE.md recordings were sampled at 10 kHz; halves the run time
 TEST_EVERY_S = 20.0
 BASELINE_MIN = 20.0
-DRUG_LINE = 0
+DRUG_VALVE = "drug_A"  # the default rig's first perfusion valve …
+DRUG_LINE = 0  # … is DO output 0
 
 
 @dataclass(frozen=True)
@@ -145,8 +146,9 @@ def run_slice(c: Condition, seed: int, workdir: str | None = None) -> list[float
     from rig.storage import RecordingWriter
     from rig.storage.reader import open_recording
 
-    rig, _ = load_rig(None)
-    rig = rig.model_copy(update={"do_lines": ["port0/line0"]})
+    rig, _ = load_rig(None)  # the shipped simulator rig: S1, S2, valves drug_A … (DO 0 …)
+    if rig.valve_index(DRUG_VALVE) != DRUG_LINE:
+        raise RuntimeError(f"the default rig's valve {DRUG_VALVE} is not DO line {DRUG_LINE}")
     plan, t_ind = build_plan(c)
     valves = ()
     if c.induction == "dhpg":
@@ -160,8 +162,8 @@ def run_slice(c: Condition, seed: int, workdir: str | None = None) -> list[float
                 tuple(intens[p] for p in plan.pathways), plan.pulse_width_samples)
     block = _s(1.0)
     dev = SimDevice(model, sample_rate_hz=FS, ai_channels=[rig.ai[0].channel],
-                    ao_channels=[s.ao for s in rig.stim], do_lines=list(rig.do_lines),
-                    ao_uA_per_V=[s.uA_per_V for s in rig.stim], adc_range_V=rig.ai[0].range_V,
+                    ao_channels=rig.ao_channels(), do_lines=list(rig.do_lines),
+                    ao_uA_per_V=rig.ao_uA_per_V(), adc_range_V=rig.ai[0].range_V,
                     block_samples=block, speed=None)
     with tempfile.TemporaryDirectory(dir=workdir) as d:
         path = Path(d) / "run.h5"
