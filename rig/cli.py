@@ -14,7 +14,20 @@ import sys
 from rig import __version__
 from rig.errors import RunFailure, UserError
 
-COMMAND_MODULES = ("run", "check", "summary", "bench", "view")
+COMMAND_MODULES = (
+    "run",
+    "check",
+    "summary",
+    "analyze",
+    "bench",
+    "devices",
+    "selftest",
+    "schema",
+    "recover",
+    "export",
+    "validate_sim",
+    "view",
+)
 
 
 class _Parser(argparse.ArgumentParser):
