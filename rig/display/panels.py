@@ -24,18 +24,25 @@ from rig.display.theme import (
     phase_colour,
 )
 
+SHOWN_WINDOWS = ("baseline", "volley", "slope", "peak")  # draggable; pop_spike is not shown
+DEFAULT_ARTIFACT_MS = (0.0, 0.8)
+
 
 def detector_windows_ms() -> dict[str, tuple[float, float]]:
-    """The detector's default windows (ms from the stimulus): one draggable region each.
-
-    Only windows the detector really uses are shown (a fiber-volley window appears once
-    ``rig.detector.Windows`` has one)."""
+    """The detector's default windows (ms from the stimulus) that the sweep panel shows as
+    draggable regions (those of :data:`SHOWN_WINDOWS` the detector has)."""
     from rig.detector import Windows
 
-    return {k: (float(v[0]), float(v[1])) for k, v in Windows().to_dict().items()}
+    d = Windows().to_dict()
+    return {k: (float(d[k][0]), float(d[k][1])) for k in SHOWN_WINDOWS if k in d}
 
 
-DEFAULT_ARTIFACT_MS = (0.0, 1.0)
+def detector_artifact_ms() -> tuple[float, float]:
+    """The detector's blanked artifact window (ms), shaded, not movable."""
+    from rig.detector import Windows
+
+    a = Windows().to_dict().get("artifact", DEFAULT_ARTIFACT_MS)
+    return float(a[0]), float(a[1])
 
 
 def _colour(hex_colour: str, alpha: int = 255) -> tuple[int, int, int, int]:
@@ -177,12 +184,13 @@ class SweepPlot:
         names = rec.dtype.names or () if rec is not None else ()
         slope = float(rec["slope_mV_per_ms"]) if "slope_mV_per_ms" in names else math.nan
         pts_x, pts_y = [], []
-        if "peak_latency_ms" in names and math.isfinite(float(rec["peak_latency_ms"])):
-            t = float(rec["peak_latency_ms"])
-            pts_x.append(t)
-            pts_y.append(float(np.interp(t, x, y)))
-        for name in ("volley",) if rec is None or "peak_latency_ms" in names else ("volley", "peak"):
-            if name in windows_ms:  # no latency measured: the minimum inside the window
+        for name, latency in (("volley", "volley_latency_ms"), ("peak", "peak_latency_ms")):
+            if latency in names:  # where the detector found it
+                t = float(rec[latency])
+                if math.isfinite(t):
+                    pts_x.append(t)
+                    pts_y.append(float(np.interp(t, x, y)))
+            elif rec is None and name in windows_ms:  # not measured: the minimum in the window
                 a, b = windows_ms[name]
                 i0, i1 = np.searchsorted(x, [a, b])
                 if i1 > i0:

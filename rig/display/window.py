@@ -27,10 +27,10 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from rig.display.feed import DisplayFeed
 from rig.display.model import DisplayModel
 from rig.display.panels import (
-    DEFAULT_ARTIFACT_MS,
     IOPanel,
     SweepPlot,
     TimeCoursePanel,
+    detector_artifact_ms,
     detector_windows_ms,
 )
 from rig.display.status import status_text
@@ -79,7 +79,7 @@ class RigWindow(QtWidgets.QMainWindow):
                  commands: queue.Queue | None = None, *,
                  plan: Plan | None = None, out_path: str | None = None, theme: str = "dark",
                  windows_ms: dict[str, tuple[float, float]] | None = None,
-                 artifact_ms: tuple[float, float] = DEFAULT_ARTIFACT_MS,
+                 artifact_ms: tuple[float, float] | None = None,
                  n_average: int = 5, intensity_step_uA: float = 5.0,
                  intensity_limits_uA: tuple[float, float] = (0.0, math.inf),
                  read_only: bool = False, refresh_hz: float = 30.0, cpu_budget: float = 0.3,
@@ -97,7 +97,7 @@ class RigWindow(QtWidgets.QMainWindow):
         self.read_only = read_only
         self.model = model or DisplayModel(n_average=n_average)
         self.windows_ms = dict(windows_ms or detector_windows_ms())
-        self.artifact_ms = artifact_ms
+        self.artifact_ms = artifact_ms or detector_artifact_ms()
         self.intensity_step_uA = intensity_step_uA
         self.intensity_limits_uA = intensity_limits_uA
         self.confirm = confirm or self._confirm_dialog
