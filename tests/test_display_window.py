@@ -261,3 +261,12 @@ def test_soak_20000_display_updates_in_one_process(qtbot):
     assert state["signals"] >= 20_000
     assert win.model.n_sweeps_shown >= 500
     assert win.model.time_course[0].n + win.model.time_course[1].n >= 1000
+
+
+def test_display_bench_reports_fps_beside_its_reference():
+    from rig.display.bench import bench_display
+
+    r = bench_display(seconds=0.3)
+    assert r["display_fps"] > 0 and r["display_reference_fps"] > 0
+    assert r["display_frames"] >= 10 and r["display_time_course_points"] == 2880
+    assert r["display_platform"] == "offscreen"

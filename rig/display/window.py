@@ -482,6 +482,8 @@ class RigWindow(QtWidgets.QMainWindow):
 
     # ------------------------------------------------------------------ dialogs, closing
     def _confirm_dialog(self, question: str) -> bool:
+        if QtGui.QGuiApplication.platformName() == "offscreen":
+            return True  # nobody can answer a modal dialog offscreen: it would hang
         ans = QtWidgets.QMessageBox.question(self, "LTP Rig", question)
         return ans == QtWidgets.QMessageBox.StandardButton.Yes
 
