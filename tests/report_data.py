@@ -6,6 +6,10 @@ from pathlib import Path
 
 from rig.runner import RunOptions, run_experiment
 
+# The default simulated rig with 0.5 s blocks: same sample-exact contract, fewer Python round trips.
+FAST_RIG = (Path(__file__).resolve().parents[1] / "rig" / "data" / "sim_rig.toml").read_text().replace(
+    "block_ms = 50.0", "block_ms = 500.0").replace("horizon_ms = 300.0", "horizon_ms = 1000.0")
+
 INDUCTION = """
 [[phases]]
 kind = "induction"
@@ -36,4 +40,7 @@ def simulate(dirpath: Path, name: str, meta: dict, seed: int, **kw: object) -> P
     dirpath.mkdir(parents=True, exist_ok=True)
     proto = dirpath / f"{name}.toml"
     proto.write_text(protocol_text("TBS short" if kw.get("induction", True) else "Baseline short", meta, **kw))
-    return run_experiment(RunOptions(protocol=proto, out=dirpath / f"{name}.h5", seed=seed)).path
+    rig = dirpath / "fast_rig.toml"
+    if not rig.exists():
+        rig.write_text(FAST_RIG)
+    return run_experiment(RunOptions(protocol=proto, rig=rig, out=dirpath / f"{name}.h5", seed=seed)).path

@@ -45,17 +45,27 @@ def hedges_g(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
     return float(g), float(g - z * se), float(g + z * se)
 
 
+def _rank_biserial_nd(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+    a, b = np.moveaxis(a, axis, -1), np.moveaxis(b, axis, -1)
+    return np.sign(b[..., None, :] - a[..., :, None]).mean(axis=(-2, -1))
+
+
 def rank_biserial(a: np.ndarray, b: np.ndarray) -> float:
-    """Rank-biserial correlation: P(b > a) − P(b < a), in [−1, 1]."""
-    u_a = stats.mannwhitneyu(a, b, alternative="two-sided").statistic
-    return float(1.0 - 2.0 * u_a / (len(a) * len(b)))
+    """Rank-biserial correlation of b vs a: P(b > a) − P(b < a), in [−1, 1] (= 1 − 2 U_a / (n_a n_b))."""
+    return float(_rank_biserial_nd(np.asarray(a, float), np.asarray(b, float)))
+
+
+def _epsilon2_nd(*samples: np.ndarray, axis: int = -1) -> np.ndarray:
+    n = sum(s.shape[axis] for s in samples)
+    return stats.kruskal(*samples, axis=axis).statistic * (n + 1) / (n**2 - 1)
 
 
 def _boot_ci(statistic, samples: tuple[np.ndarray, ...]) -> tuple[float, float]:
+    """95 % percentile-bootstrap CI (groups resampled independently; vectorized statistic)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = stats.bootstrap(samples, statistic, n_resamples=N_BOOT, method="percentile",
-                              vectorized=False, rng=np.random.default_rng(SEED))
+                              vectorized=True, rng=np.random.default_rng(SEED))
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
@@ -85,7 +95,7 @@ def two_groups(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> list[d
     t = stats.ttest_ind(b, a, equal_var=False)
     ci = t.confidence_interval(1 - ALPHA)
     mw = stats.mannwhitneyu(a, b, alternative="two-sided")
-    r_lo, r_hi = _boot_ci(lambda x, y: rank_biserial(x, y), (a, b))
+    r_lo, r_hi = _boot_ci(_rank_biserial_nd, (a, b))
     g, g_lo, g_hi = hedges_g(a, b)
     return [
         _row(test="Welch t-test", statistic=float(t.statistic), df=f"{t.df:.2f}", p=float(t.pvalue),
@@ -99,11 +109,6 @@ def two_groups(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> list[d
     ]
 
 
-def _epsilon2(*samples: np.ndarray) -> float:
-    n = sum(len(s) for s in samples)
-    return float(stats.kruskal(*samples).statistic * (n + 1) / (n**2 - 1))
-
-
 def many_groups(samples: list[np.ndarray], names: list[str]) -> list[dict]:
     k, n = len(samples), sum(len(s) for s in samples)
     rows = []
@@ -113,9 +118,9 @@ def many_groups(samples: list[np.ndarray], names: list[str]) -> list[dict]:
                      df=f"{k - 1}, {n - k}", p=float(an.pvalue), effect="η²", estimate=eta2,
                      ci_low=e_lo, ci_high=e_hi, note="CI: noncentral F"))
     kw = stats.kruskal(*samples)
-    k_lo, k_hi = _boot_ci(_epsilon2, tuple(samples))
+    k_lo, k_hi = _boot_ci(_epsilon2_nd, tuple(samples))
     rows.append(_row(test="Kruskal–Wallis", comparison="all groups", n_a=n, statistic=float(kw.statistic),
-                     df=f"{k - 1}", p=float(kw.pvalue), effect="ε²", estimate=_epsilon2(*samples),
+                     df=f"{k - 1}", p=float(kw.pvalue), effect="ε²", estimate=float(_epsilon2_nd(*samples)),
                      ci_low=k_lo, ci_high=k_hi, note="CI: percentile bootstrap"))
     tk = stats.tukey_hsd(*samples)
     tci = tk.confidence_interval(1 - ALPHA)
@@ -130,7 +135,7 @@ def many_groups(samples: list[np.ndarray], names: list[str]) -> list[dict]:
     raw = [stats.mannwhitneyu(samples[i], samples[j], alternative="two-sided") for i, j in pairs]
     adj = multipletests([r.pvalue for r in raw], method="holm")[1]
     for (i, j), r, pa in zip(pairs, raw, adj, strict=True):
-        lo, hi = _boot_ci(lambda x, y: rank_biserial(x, y), (samples[i], samples[j]))
+        lo, hi = _boot_ci(_rank_biserial_nd, (samples[i], samples[j]))
         rows.append(_row(test="Mann–Whitney U (Holm)", comparison=f"{names[j]} vs {names[i]}", group_a=names[i],
                          group_b=names[j], n_a=len(samples[i]), n_b=len(samples[j]), statistic=float(r.statistic),
                          p=float(r.pvalue), p_adj=float(pa), effect="rank-biserial r",
