@@ -88,3 +88,35 @@ def test_too_small_groups_are_reported_not_tested() -> None:
     assert list(st["test"]) == ["none"] and "b" in st["note"].iloc[0]
     one = compare_groups(t[t["group"] == "a"])
     assert "fewer than two groups" in one["note"].iloc[0]
+
+
+def test_figures_label_axes_with_units_and_use_okabe_ito(tmp_path: Path) -> None:
+    from matplotlib.colors import to_hex
+
+    from rig.report import figures
+    from rig.report.timecourse import all_group_timecourses
+
+    rng = np.random.default_rng(2)
+    groups = {"vehicle": [fake(f"v{i}", {"animal_id": f"A{i}"}, 100 + rng.normal(0, 5, 120)) for i in range(3)],
+              "drug 1 µM": [fake(f"d{i}", {"animal_id": f"B{i}"}, 130 + rng.normal(0, 5, 120)) for i in range(3)]}
+    fig = figures.main_figure(groups, all_group_timecourses(groups, 1.0))
+    a, b = fig.axes[:2]
+    assert a.get_xlabel() == "Time from induction (min)" and "(% of baseline)" in a.get_ylabel()
+    assert "(% of baseline)" in b.get_ylabel()
+    legend = [t.get_text() for t in a.get_legend().get_texts()]
+    assert legend == ["vehicle (n = 3 slices / N = 3 animals)", "drug 1 µM (n = 3 slices / N = 3 animals)"]
+    line_colours = {to_hex(line.get_color()).upper() for line in a.get_lines() if line.get_label()[:1] != "_"}
+    assert line_colours <= set(figures.OKABE_ITO)
+    figures.save(fig, tmp_path / "main.png")
+
+    e = groups["vehicle"][0]
+    t_ms = np.arange(-20, 80, 0.05)
+    e.traces = {"baseline": (t_ms, -np.exp(-np.clip(t_ms - 3, 0, None) / 10) * (t_ms > 3)),
+                "follow-up": (t_ms, -1.5 * np.exp(-np.clip(t_ms - 3, 0, None) / 10) * (t_ms > 3))}
+    e.io_curve = (np.array([25.0, 50.0, 100.0]), np.array([-0.05, -0.2, -0.4]))
+    e.ppr_curve = (np.array([20.0, 50.0, 200.0]), np.array([1.2, 1.5, 1.1]))
+    fig = figures.experiment_figure(e)
+    labels = [ax.get_xlabel() for ax in fig.axes]
+    assert labels == ["Time from induction (min)", "Time from stimulus (ms)", "Stimulus intensity (µA)",
+                      "Inter-pulse interval (ms)"]
+    assert figures.save(fig, tmp_path / "e.svg").stat().st_size > 1000

@@ -51,6 +51,7 @@ class Experiment:
     traces: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # name -> (t ms, mV)
     ppr: float | None = None  # paired-pulse ratio of the baseline (slope 2 / slope 1), when recorded
     io_curve: tuple[np.ndarray, np.ndarray] | None = None  # (µA, mean slope mV/ms) when recorded
+    ppr_curve: tuple[np.ndarray, np.ndarray] | None = None  # (interval ms, mean PPR) when recorded
     per_pathway_pct: dict[int, float | None] = field(default_factory=dict)
 
     @property
@@ -153,6 +154,32 @@ def _ppr(rec: Recording, phase: int) -> float | None:
     return float(np.mean(ratios)) if ratios else None
 
 
+def _ppr_curve(rec: Recording, phases: list[Phase]) -> tuple[np.ndarray, np.ndarray] | None:
+    """Paired-pulse ratio (slope 2 / slope 1) per inter-pulse interval (ms) over the sweeps of kind
+    ``paired`` in ``paired_pulse`` phases, when recorded."""
+    m = rec.measurements
+    if not len(m):
+        return None
+    st = rec.sweep_table
+    pp_phases = [k for k, p in enumerate(phases) if p.kind == "paired_pulse"]
+    m = m[(st["kind"][m["sweep_index"]] == b"paired") & np.isin(m["phase"], pp_phases)
+          & ((m["flags"] & BAD_FLAGS) == 0)]
+    first = {int(r["sweep_index"]): float(r["slope_mV_per_ms"]) for r in m[m["pulse"] == 0]}
+    isi: list[float] = []
+    ratio: list[float] = []
+    for r in m[m["pulse"] == 1]:
+        i = int(r["sweep_index"])
+        if first.get(i):
+            pulses = rec.pulse_samples(i)
+            isi.append(round(float(pulses[1] - pulses[0]) / rec.sample_rate_hz * 1e3, 3))
+            ratio.append(float(r["slope_mV_per_ms"]) / first[i])
+    if not isi:
+        return None
+    x, y = np.asarray(isi), np.asarray(ratio)
+    levels = np.unique(x)
+    return levels, np.array([np.mean(y[x == v]) for v in levels])
+
+
 def _io_curve(rec: Recording) -> tuple[np.ndarray, np.ndarray] | None:
     """Mean first-pulse slope per intensity over the I/O sweeps (kind ``io``), when recorded."""
     m = rec.measurements
@@ -210,6 +237,7 @@ def load_experiment(path: Path, *, traces: bool = True) -> Experiment:
                     exp.traces[name] = tr
         exp.ppr = _ppr(rec, base_idx)
         exp.io_curve = _io_curve(rec)
+        exp.ppr_curve = _ppr_curve(rec, phases)
     return exp
 
 

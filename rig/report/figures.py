@@ -104,11 +104,11 @@ def main_figure(groups: dict[str, list[Experiment]], tc: pd.DataFrame, title: st
 
 def experiment_figure(exp: Experiment) -> Figure:
     """One slice: normalized time course with phases shaded, representative traces, I/O and PPR."""
-    has_io = exp.io_curve is not None
+    extra = [c for c in (exp.io_curve, exp.ppr_curve) if c is not None]
     with plt.rc_context(STYLE):
-        ncol = 3 if has_io else 2
-        fig, axes = plt.subplots(1, ncol, figsize=(DOUBLE_COL_IN, 2.2), layout="constrained",
-                                 width_ratios=[2.0, 1.0] + ([1.0] if has_io else []))
+        ncol = 2 + len(extra)
+        fig, axes = plt.subplots(1, ncol, figsize=(DOUBLE_COL_IN if ncol == 2 else 9.0, 2.2), layout="constrained",
+                                 width_ratios=[2.0, 1.0] + [1.0] * len(extra))
         ax = axes[0]
         _shade_phases(ax, exp, exp.align_s)
         ax.axhline(100.0, color="#777777", lw=0.6, ls="--", zorder=1)
@@ -138,11 +138,22 @@ def experiment_figure(exp: Experiment) -> Figure:
             lo = min(float(np.min(m[(t > 2) & (t < 40)])) for t, m in exp.traces.values())
             tr.set_ylim(lo * 1.3, -lo * 0.6)
             tr.legend(loc="lower right", title="mean of last 5 min")
-        if has_io:
-            ua, slope = exp.io_curve  # type: ignore[misc]
-            axes[2].plot(ua, slope, marker="o", ms=2.5, color="#000000")
-            axes[2].set_xlabel("Stimulus intensity (µA)")
-            axes[2].set_ylabel("fEPSP slope (mV/ms)")
+        k = 2
+        if exp.io_curve is not None:
+            ua, slope = exp.io_curve
+            axes[k].plot(ua, slope, marker="o", ms=2.5, color="#000000")
+            axes[k].set_xlabel("Stimulus intensity (µA)")
+            axes[k].set_ylabel("fEPSP slope (mV/ms)")
+            axes[k].set_title("I/O curve", loc="left")
+            k += 1
+        if exp.ppr_curve is not None:
+            isi, ppr = exp.ppr_curve
+            axes[k].plot(isi, ppr, marker="o", ms=2.5, color="#000000")
+            axes[k].axhline(1.0, color="#777777", lw=0.6, ls="--")
+            axes[k].set_xscale("log")
+            axes[k].set_xlabel("Inter-pulse interval (ms)")
+            axes[k].set_ylabel("Paired-pulse ratio (slope 2 / slope 1)")
+            axes[k].set_title("Paired pulses", loc="left")
     return fig
 
 
