@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from rig.report import figures
-from rig.report.collect import Excluded, collect
+from rig.report.collect import Excluded, Experiment, collect
 from rig.report.groups import make_groups, slice_table
 from rig.report.html import write_html
 from rig.report.stats import compare_groups
@@ -27,6 +27,7 @@ class Report:
     timecourse: pd.DataFrame
     excluded: list[Excluded]
     files: dict[str, Path] = field(default_factory=dict)
+    experiments: dict[str, list[Experiment]] = field(default_factory=dict)  # group -> its experiments
 
     def to_json(self) -> dict:
         return {
@@ -74,7 +75,7 @@ def make_report(paths: list[Path], out: Path, *, group_by: str = "drug", fmt: st
     tc = all_group_timecourses(groups, bin_min)
     summary = group_summary(slices) if len(slices) else pd.DataFrame(
         columns=["group", "n_slices", "n_animals", "mean_pct", "sem_pct"])
-    rep = Report(out, summary, slices, stats, tc, excluded)
+    rep = Report(out, summary, slices, stats, tc, excluded, experiments=groups)
     for name, df in (("slices", slices), ("stats", stats), ("timecourse", tc), ("groups", summary),
                      ("excluded", excluded_table(excluded))):
         p = out / f"{name}.csv"
