@@ -172,15 +172,17 @@ def study_figure(reports: dict, path: Path) -> Path:
 
     rows = [p for p in PARADIGMS if p in reports]
     with plt.rc_context(figures.STYLE):
-        fig, axes = plt.subplots(len(rows), 2, figsize=(figures.DOUBLE_COL_IN, 2.9 * len(rows)),
+        fig, axes = plt.subplots(len(rows), 2, figsize=(figures.DOUBLE_COL_IN, 3.4 * len(rows)),
                                  width_ratios=[1.3, 1.0], layout="constrained", squeeze=False)
         for r, paradigm in enumerate(rows):
             groups = reports[paradigm]["groups"]
             names = list(groups)
             top = [n for n in names if "vehicle" in n] + [n for n in names if n.endswith(max_conc_label(names))]
             sub = {n: groups[n] for n in names if n in top}
-            figures.plot_group_timecourse(axes[r, 0], sub, all_group_timecourses(sub, reports[paradigm]["bin_min"]))
-            figures.plot_magnitudes(axes[r, 1], groups)
+            styles = figures.group_styles(names)
+            figures.plot_group_timecourse(axes[r, 0], sub, all_group_timecourses(sub, reports[paradigm]["bin_min"]),
+                                          styles)
+            figures.plot_magnitudes(axes[r, 1], groups, styles)
             title = "TBS-LTP (1 train)" if paradigm == "tbs" else "DHPG-LTD (100 µM, 5 min)"
             axes[r, 0].set_title(title, loc="left", fontweight="bold")
             for c, letter in enumerate("ab" if r == 0 else "cd"):

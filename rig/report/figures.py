@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -35,10 +37,32 @@ def colour(i: int) -> str:
     return OKABE_ITO[i % len(OKABE_ITO)]
 
 
+@dataclass(frozen=True)
+class GroupStyle:
+    colour: str
+    marker: str
+    filled: bool
+
+
+def group_styles(names: list[str]) -> dict[str, GroupStyle]:
+    """One style per group, the same in every panel. Crossed groups ("WT · vehicle"): colour by the
+    later key(s) (the treatment), marker and fill by the first key (e.g. genotype: filled circles for the
+    first, open squares for the second)."""
+    parts = [n.split(" · ", 1) for n in names]
+    if len(names) > 1 and all(len(p) == 2 for p in parts):
+        clusters = list(dict.fromkeys(p[0] for p in parts))
+        treatments = list(dict.fromkeys(p[1] for p in parts))
+        return {n: GroupStyle(colour(treatments.index(p[1])), MARKERS[clusters.index(p[0]) % len(MARKERS)],
+                              clusters.index(p[0]) == 0) for n, p in zip(names, parts, strict=True)}
+    return {n: GroupStyle(colour(i), MARKERS[i % len(MARKERS)], True) for i, n in enumerate(names)}
+
+
 def _legend_label(name: str, exps: list[Experiment]) -> str:
     animals = {e.animal for e in exps if e.animal}
-    n = f"n = {len(exps)} slices"
-    return f"{name} ({n} / N = {len(animals)} animals)" if animals else f"{name} ({n})"
+    n = f"n = {len(exps)} slice{'s' if len(exps) != 1 else ''}"
+    if not animals:
+        return f"{name} ({n})"
+    return f"{name} ({n} / N = {len(animals)} animal{'s' if len(animals) != 1 else ''})"
 
 
 def _shade_phases(ax: Axes, exp: Experiment, offset_s: float, *, label: bool = True) -> None:
@@ -53,39 +77,73 @@ def _shade_phases(ax: Axes, exp: Experiment, offset_s: float, *, label: bool = T
                     fontsize=6, color="#555555")
 
 
-def plot_group_timecourse(ax: Axes, groups: dict[str, list[Experiment]], tc: pd.DataFrame) -> None:
+def plot_group_timecourse(ax: Axes, groups: dict[str, list[Experiment]], tc: pd.DataFrame,
+                          styles: dict[str, GroupStyle] | None = None) -> None:
     """Mean ± SEM per bin for each group (``tc`` from timecourse.all_group_timecourses)."""
+    styles = styles or group_styles(list(groups))
     all_exps = [e for exps in groups.values() for e in exps]
     shown = next((e for e in all_exps if any(p.kind not in ("baseline", "follow_up") for p in e.phases)), None)
     if shown is not None:
         _shade_phases(ax, shown, shown.align_s)
     ax.axhline(100.0, color="#777777", lw=0.6, ls="--", zorder=1)
-    for i, (name, exps) in enumerate(groups.items()):
+    for name, exps in groups.items():
         d = tc[tc["group"] == name]
-        ax.errorbar(d["t_min"], d["mean"], yerr=d["sem"].fillna(0.0), color=colour(i), marker=MARKERS[i % 8],
-                    ms=2.5, lw=0.8, elinewidth=0.6, capsize=0, label=_legend_label(name, exps), zorder=3)
+        st = styles[name]
+        ax.errorbar(d["t_min"], d["mean"], yerr=d["sem"].fillna(0.0), color=st.colour, marker=st.marker,
+                    mfc=st.colour if st.filled else "white", ms=2.8, mew=0.7, lw=0.8, elinewidth=0.6, capsize=0,
+                    label=_legend_label(name, exps), zorder=3)
     ax.set_xlabel("Time from induction (min)")
     ax.set_ylabel("fEPSP slope (% of baseline)")
-    ax.legend(loc="best", handlelength=1.2)
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.2), ncol=1, handlelength=1.5)
 
 
-def plot_magnitudes(ax: Axes, groups: dict[str, list[Experiment]]) -> None:
-    """Per-slice magnitudes as points, group mean ± SEM as a bar with whiskers."""
+_DOSE = re.compile(r"^(?P<drug>.+) (?P<conc>[0-9.eE+-]+) µM$")
+
+
+def short_labels(labels: list[str]) -> tuple[list[str], str]:
+    """Tick labels: when ≥ 2 labels are doses of one drug ("basimglurant 0.1 µM"), show the
+    concentration only and name the drug in the axis label ("basimglurant (µM)")."""
+    doses = [_DOSE.match(lab) for lab in labels]
+    drugs = {m["drug"] for m in doses if m}
+    if len(drugs) != 1 or sum(1 for m in doses if m) < 2:
+        return labels, ""
+    drug = drugs.pop()
+    return [m["conc"] if m else lab for m, lab in zip(doses, labels, strict=True)], f"{drug} (µM)"
+
+
+def plot_magnitudes(ax: Axes, groups: dict[str, list[Experiment]],
+                    styles: dict[str, GroupStyle] | None = None) -> None:
+    """Per-slice magnitudes as points, group mean ± SEM beside them. Crossed groups ("WT · vehicle")
+    are clustered by their first key, which labels each cluster below the axis."""
+    styles = styles or group_styles(list(groups))
     rng = np.random.default_rng(0)  # deterministic jitter
     names = list(groups)
-    for i, name in enumerate(names):
+    parts = [n.split(" · ", 1) for n in names]
+    crossed = len(names) > 1 and all(len(p) == 2 for p in parts)
+    clusters = list(dict.fromkeys(p[0] for p in parts)) if crossed else []
+    xs = [i + 0.6 * clusters.index(p[0]) if crossed else float(i) for i, p in enumerate(parts)]
+    for x0, name in zip(xs, names, strict=True):
+        st = styles[name]
         y = np.array([e.magnitude_pct for e in groups[name]])
-        x = i + rng.uniform(-0.15, 0.15, len(y))
-        ax.scatter(x, y, s=9, facecolor="none", edgecolor=colour(i), linewidth=0.7, zorder=3)
+        x = x0 + rng.uniform(-0.15, 0.15, len(y))
+        ax.scatter(x, y, s=9, marker=st.marker, facecolor="none", edgecolor=st.colour, linewidth=0.7, zorder=3)
         m = float(np.mean(y))
         sem = float(np.std(y, ddof=1) / np.sqrt(len(y))) if len(y) > 1 else 0.0
-        ax.errorbar([i + 0.3], [m], yerr=[sem], color=colour(i), marker="_", ms=10, mew=1.5, elinewidth=1.0,
-                    capsize=2.5, zorder=4)
+        ax.errorbar([x0 + 0.3], [m], yerr=[sem], color=st.colour, marker="_", ms=9, mew=1.5, elinewidth=1.0,
+                    capsize=2.0, zorder=4)
     ax.axhline(100.0, color="#777777", lw=0.6, ls="--", zorder=1)
-    ax.set_xticks(range(len(names)), [n.replace(" · ", "\n") for n in names],
-                  rotation=30 if len(names) > 3 else 0, ha="right" if len(names) > 3 else "center")
-    ax.set_xlim(-0.6, len(names) - 0.3)
+    labels, xlabel = short_labels([p[1] if crossed else n for p, n in zip(parts, names, strict=True)])
+    many = len(names) > 3 and max(len(lab) for lab in labels) > 8
+    ax.set_xticks([x + 0.1 for x in xs], labels, rotation=40 if many else 0, ha="right" if many else "center",
+                  rotation_mode="anchor" if many else "default")
+    ax.set_xlim(min(xs) - 0.5, max(xs) + 0.6)
+    for c in clusters:
+        cx = [x for x, p in zip(xs, parts, strict=True) if p[0] == c]
+        ax.annotate(c, xy=((min(cx) + max(cx)) / 2 + 0.1, 1.0), xycoords=("data", "axes fraction"),
+                    ha="center", va="bottom", fontweight="bold", fontsize=7)
     ax.set_ylabel("fEPSP slope, last 10 min (% of baseline)")
+    if xlabel:
+        ax.set_xlabel(xlabel)
 
 
 def main_figure(groups: dict[str, list[Experiment]], tc: pd.DataFrame, title: str = "") -> Figure:
