@@ -20,15 +20,16 @@ train_interval_s = 10.0
 """
 
 
-def protocol_text(name: str, meta: dict, *, induction: bool = True, baseline_min: float = 5.0,
+def protocol_text(name: str, meta: dict, *, induction: bool = True, baseline_min: float | None = 5.0,
                   follow_min: float = 12.0) -> str:
     """A short protocol: baseline at 10 s intervals, optional 3 × TBS, follow-up at 10 s intervals."""
     lines = [f'[experiment]\nname = "{name}"\n', "[metadata]"]
     for k, v in meta.items():
         lines.append(f'{k} = "{v}"' if isinstance(v, str) else f"{k} = {v}")
     lines.append('\n[stimulation]\npathways = ["S1"]\nintensity_uA = [100.0]\n')
-    lines.append(f'[[phases]]\nkind = "baseline"\nname = "baseline"\nduration_min = {baseline_min}\n'
-                 'interval_s = 10.0\n')
+    if baseline_min:
+        lines.append(f'[[phases]]\nkind = "baseline"\nname = "baseline"\nduration_min = {baseline_min}\n'
+                     'interval_s = 10.0\n')
     if induction:
         lines.append(INDUCTION)
     lines.append(f'[[phases]]\nkind = "follow_up"\nname = "follow-up"\nduration_min = {follow_min}\n'

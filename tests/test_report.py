@@ -41,9 +41,10 @@ def recordings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[Path]
         for i in (1, 2)
     ]
     short = simulate(d, "short", {"drug": "vehicle"}, seed=30, baseline_min=2.0, follow_min=3.0)
+    nobase = simulate(d, "nobase", {"drug": "vehicle"}, seed=31, baseline_min=None, follow_min=1.0)
     bad = d / "not_hdf5.h5"
     bad.write_text("this is not a recording")
-    return {"tbs": tbs, "base": base, "short": [short], "bad": [bad]}
+    return {"tbs": tbs, "base": base, "short": [short, nobase], "bad": [bad]}
 
 
 @pytest.fixture(scope="module")
@@ -64,11 +65,12 @@ def test_tbs_potentiates_relative_to_baseline_only(by_protocol) -> None:
 
 def test_exclusions_are_listed_with_reasons(by_protocol, recordings) -> None:
     reasons = {e.path.name: e.reason for e in by_protocol.excluded}
-    assert set(reasons) == {"short.h5", "not_hdf5.h5"}
-    assert "10 min" in reasons["short.h5"]
+    assert set(reasons) == {"short.h5", "nobase.h5", "not_hdf5.h5"}
+    assert "shorter than the 10-min result window" in reasons["short.h5"]
+    assert "missing baseline" in reasons["nobase.h5"]
     assert "unreadable" in reasons["not_hdf5.h5"]
     csv = pd.read_csv(by_protocol.files["excluded"])
-    assert sorted(Path(f).name for f in csv["file"]) == ["not_hdf5.h5", "short.h5"]
+    assert sorted(Path(f).name for f in csv["file"]) == ["nobase.h5", "not_hdf5.h5", "short.h5"]
     html = by_protocol.files["html"].read_text()
     assert "short.h5" in html and "not_hdf5.h5" in html and "Welch t-test" in html
 

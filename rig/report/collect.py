@@ -15,7 +15,7 @@ import numpy as np
 from rig.detector import NONFINITE, SATURATED, WINDOW_OUTSIDE
 from rig.errors import UserError
 from rig.storage import Recording, open_recording
-from rig.summary import summarize
+from rig.summary import RESULT_WINDOW_S, summarize
 
 BAD_FLAGS = SATURATED | WINDOW_OUTSIDE | NONFINITE  # same rule as rig.summary
 INDUCTION_KINDS = ("induction", "chemical")
@@ -53,6 +53,7 @@ class Experiment:
     io_curve: tuple[np.ndarray, np.ndarray] | None = None  # (µA, mean slope mV/ms) when recorded
     ppr_curve: tuple[np.ndarray, np.ndarray] | None = None  # (interval ms, mean PPR) when recorded
     per_pathway_pct: dict[int, float | None] = field(default_factory=dict)
+    complete: bool = True  # False: the run was interrupted or crashed (the file holds what was recorded)
 
     @property
     def animal(self) -> str:
@@ -202,11 +203,14 @@ def load_experiment(path: Path, *, traces: bool = True) -> Experiment:
         pw = int(s["result_pathway"])
         if s["baseline_slope_mV_per_ms"] is None:
             raise ValueError("missing baseline (no baseline-phase test pulses before the induction)")
-        if s["ltp_percent"] is None:
-            raise ValueError("no result: the recording does not end with ≥ 10 min of follow-up")
         align = _align_s(phases)
         if align is None:
             raise ValueError("no induction and no baseline phase to align to")
+        induced_end = max((p.end_s for p in phases if p.kind in INDUCTION_KINDS), default=align)
+        follow_s = rec.duration_s - induced_end
+        if s["ltp_percent"] is None or follow_s < RESULT_WINDOW_S:
+            raise ValueError(f"follow-up of {max(follow_s, 0.0) / 60:.1f} min is shorter than the "
+                             f"{RESULT_WINDOW_S / 60:.0f}-min result window")
         rows = _test_rows(rec)
         base_idx = max(k for k, p in enumerate(phases) if p.kind == "baseline" and p.start_s < align)
         time_s: dict[int, np.ndarray] = {}
@@ -224,6 +228,7 @@ def load_experiment(path: Path, *, traces: bool = True) -> Experiment:
             baseline_slope=float(s["baseline_slope_mV_per_ms"]), time_s=time_s, norm_pct=norm, phases=phases,
             duration_s=rec.duration_s,
             per_pathway_pct={int(k): v["ltp_percent"] for k, v in s["per_pathway"].items()},
+            complete=bool(s["complete"]),
         )
         if traces:
             mine = rows[rows["pathway"] == pw]
