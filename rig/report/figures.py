@@ -65,10 +65,25 @@ def _legend_label(name: str, exps: list[Experiment]) -> str:
     return f"{name} ({n} / N = {len(animals)} animal{'s' if len(animals) != 1 else ''})"
 
 
-def _shade_phases(ax: Axes, exp: Experiment, offset_s: float, *, label: bool = True) -> None:
+def _shade_phases(ax: Axes, exp: Experiment, offset_s: float, *, label: bool = True, drugs: bool = True) -> None:
     """Shade non-test phases (induction, chemical, drug) of one experiment, times in min from offset."""
-    for p in exp.phases:
-        if p.kind in ("baseline", "follow_up"):
+    y_bar = 0.97
+    for k, p in enumerate(exp.phases):
+        if p.kind in ("baseline", "follow_up", "washout"):
+            continue
+        if not drugs and p.kind not in SHADE_KINDS:  # group panels: only the induction
+            continue
+        if p.kind == "drug":  # a bath drug stays on until a washout phase: a bar along the top
+            off = next((q.start_s for q in exp.phases[k + 1:] if q.kind == "washout"), exp.duration_s)
+            x0, x1 = (p.start_s - offset_s) / 60.0, (off - offset_s) / 60.0
+            ax.plot([x0, x1], [y_bar, y_bar], transform=ax.get_xaxis_transform(), color="#555555", lw=2.0,
+                    solid_capstyle="butt", zorder=2)
+            if label:
+                drug, conc = str(exp.metadata.get("drug") or ""), exp.metadata.get("concentration_uM")
+                text = f"{drug} {conc:g} µM" if drug and conc and drug in p.name else p.name
+                ax.text(x0, y_bar - 0.015, text, transform=ax.get_xaxis_transform(),
+                        ha="left", va="top", fontsize=6, color="#555555")
+            y_bar -= 0.07
             continue
         x0, x1 = (p.start_s - offset_s) / 60.0, (p.end_s - offset_s) / 60.0
         ax.axvspan(x0, max(x1, x0 + 0.15), color=SHADE_KINDS.get(p.kind, "#E8E8E8"), lw=0, zorder=0)
@@ -82,9 +97,9 @@ def plot_group_timecourse(ax: Axes, groups: dict[str, list[Experiment]], tc: pd.
     """Mean ± SEM per bin for each group (``tc`` from timecourse.all_group_timecourses)."""
     styles = styles or group_styles(list(groups))
     all_exps = [e for exps in groups.values() for e in exps]
-    shown = next((e for e in all_exps if any(p.kind not in ("baseline", "follow_up") for p in e.phases)), None)
-    if shown is not None:
-        _shade_phases(ax, shown, shown.align_s)
+    shown = next((e for e in all_exps if any(p.kind in SHADE_KINDS for p in e.phases)), None)
+    if shown is not None:  # the induction of the (common) protocol; drug bars differ between groups
+        _shade_phases(ax, shown, shown.align_s, drugs=False)
     ax.axhline(100.0, color="#777777", lw=0.6, ls="--", zorder=1)
     for name, exps in groups.items():
         d = tc[tc["group"] == name]
