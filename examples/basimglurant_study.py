@@ -31,7 +31,7 @@ if str(REPO) not in sys.path:  # run from a checkout without installing
 PARADIGMS = ("tbs", "dhpg")
 GENOTYPES = ("WT", "Fmr1-KO")
 CONCENTRATIONS_UM = (0.001, 0.01, 0.1)  # basimglurant: K_d ≈ 1 nM (Lindemann et al. 2015)
-SLICES_PER_ANIMAL = 4
+SLICES_PER_GROUP_PER_ANIMAL = 2  # each animal gives 2 slices to every treatment group of its genotype
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,9 @@ class Condition:
 
 def conditions(n: int, paradigms=PARADIGMS, genotypes=GENOTYPES, concentrations=CONCENTRATIONS_UM,
                base_seed: int = 1000) -> list[Condition]:
-    """Every slice of the study. Slice k of every group of a genotype comes from animal k // 4 of that
-    genotype, so each animal contributes slices to several groups (a nested/crossed design)."""
+    """Every slice of the study. Slice k of every group of a genotype comes from animal k // 2 of that
+    genotype and paradigm: each animal gives 2 slices to each treatment group (8 slices with 3
+    concentrations), so slices are nested in animals and animals are crossed with treatment."""
     treatments: list[tuple[str, float | None]] = [("vehicle", None)] + [("basimglurant", c) for c in concentrations]
     out = []
     seed = base_seed
@@ -73,7 +74,7 @@ def conditions(n: int, paradigms=PARADIGMS, genotypes=GENOTYPES, concentrations=
         for genotype in genotypes:
             for drug, conc in treatments:
                 for k in range(n):
-                    animal = f"{paradigm}-{genotype}-m{k // SLICES_PER_ANIMAL + 1}"
+                    animal = f"{paradigm}-{genotype}-m{k // SLICES_PER_GROUP_PER_ANIMAL + 1}"
                     out.append(Condition(paradigm, genotype, drug, conc, k, animal, seed))
                     seed += 1
     return out
