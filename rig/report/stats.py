@@ -4,9 +4,11 @@ Two groups: Welch's t-test (mean difference with its 95 % CI), Mann–Whitney U 
 Hedges' g. More groups: one-way ANOVA (η²) and Kruskal–Wallis (ε²), post hoc Tukey HSD and
 pairwise Mann–Whitney with Holm's correction. When animal ids are present and some animal gave
 more than one slice: a linear mixed model (random intercept per animal; slices nested in animals).
-Every effect size carries a 95 % confidence interval: analytic where one exists (Welch, Tukey,
-Hedges' g normal approximation, η² by inverting the noncentral F), else a percentile bootstrap
-(2000 resamples, fixed seed: reproducible). Differences are "later group − first group".
+Effect sizes carry a 95 % confidence interval: analytic where one exists (Welch, Tukey, Hedges' g
+normal approximation, η² by inverting the noncentral F), else a percentile bootstrap (2000
+resamples, fixed seed: reproducible) — except the omnibus ε² of Kruskal–Wallis, whose bootstrap is
+biased at slice-study n (the pairwise rank-biserial r carry CIs). Differences are "later group −
+first group".
 """
 
 from __future__ import annotations
@@ -118,10 +120,9 @@ def many_groups(samples: list[np.ndarray], names: list[str]) -> list[dict]:
                      df=f"{k - 1}, {n - k}", p=float(an.pvalue), effect="η²", estimate=eta2,
                      ci_low=e_lo, ci_high=e_hi, note="CI: noncentral F"))
     kw = stats.kruskal(*samples)
-    k_lo, k_hi = _boot_ci(_epsilon2_nd, tuple(samples))
     rows.append(_row(test="Kruskal–Wallis", comparison="all groups", n_a=n, statistic=float(kw.statistic),
                      df=f"{k - 1}", p=float(kw.pvalue), effect="ε²", estimate=float(_epsilon2_nd(*samples)),
-                     ci_low=k_lo, ci_high=k_hi, note="CI: percentile bootstrap"))
+                     note="no CI for ε² (resampling ties bias it upwards at these n); see the pairwise r"))
     tk = stats.tukey_hsd(*samples)
     tci = tk.confidence_interval(1 - ALPHA)
     pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
