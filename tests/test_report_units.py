@@ -120,3 +120,48 @@ def test_figures_label_axes_with_units_and_use_okabe_ito(tmp_path: Path) -> None
     assert labels == ["Time from induction (min)", "Time from stimulus (ms)", "Stimulus intensity (µA)",
                       "Inter-pulse interval (ms)"]
     assert figures.save(fig, tmp_path / "e.svg").stat().st_size > 1000
+
+
+class _FakeRec:
+    """The parts of rig.storage.Recording that the I/O and PPR extraction read."""
+
+    def __init__(self, sweeps: list[tuple[str, int, float, tuple[int, ...]]], slopes: list[list[float]]) -> None:
+        from rig.detector import MEASUREMENT_DTYPE
+        from rig.storage.layout import SWEEP_DTYPE, measurement_dtype
+
+        self.sample_rate_hz = 10000.0
+        self.sweep_table = np.zeros(len(sweeps), SWEEP_DTYPE)
+        self._pulses = []
+        rows = []
+        for i, ((kind, phase, ua, pulses), sl) in enumerate(zip(sweeps, slopes, strict=True)):
+            self.sweep_table[i]["index"], self.sweep_table[i]["kind"] = i, kind.encode()
+            self.sweep_table[i]["phase"], self.sweep_table[i]["intensity_uA"] = phase, ua
+            self._pulses.append(np.asarray(pulses, dtype=np.int64) + i * 100000)
+            for k, s in enumerate(sl):
+                rows.append({"sweep_index": i, "pulse": k, "phase": phase, "sample": int(self._pulses[-1][k]),
+                             "slope_mV_per_ms": s})
+        self.measurements = np.zeros(len(rows), measurement_dtype(MEASUREMENT_DTYPE))
+        for j, r in enumerate(rows):
+            for name, v in r.items():
+                self.measurements[j][name] = v
+
+    def pulse_samples(self, i: int) -> np.ndarray:
+        return self._pulses[i]
+
+
+def test_io_curve_and_paired_pulse_ratio_are_extracted() -> None:
+    from rig.report.collect import _io_curve, _ppr_curve
+
+    sweeps = [("io", 0, 50.0, (0,)), ("io", 0, 50.0, (0,)), ("io", 0, 100.0, (0,)),
+              ("paired", 1, 100.0, (0, 500)), ("paired", 1, 100.0, (0, 500)), ("paired", 1, 100.0, (0, 2000)),
+              ("paired", 3, 100.0, (0, 500)),  # a paired-pulse LFS induction sweep: not a PPR measurement
+              ("test", 2, 100.0, (0,))]
+    slopes = [[-0.1], [-0.2], [-0.5], [-0.4, -0.6], [-0.4, -0.64], [-0.5, -0.55], [-0.4, -0.8], [-0.4]]
+    phases = [Phase("I/O", "io_curve", 0, 1), Phase("PPF", "paired_pulse", 1, 2), Phase("baseline", "baseline", 2, 3),
+              Phase("pp-LFS", "induction", 3, 4)]
+    rec = _FakeRec(sweeps, slopes)
+    ua, slope = _io_curve(rec)
+    assert list(ua) == [50.0, 100.0] and slope == pytest.approx([-0.15, -0.5])
+    isi, ppr = _ppr_curve(rec, phases)
+    assert list(isi) == [50.0, 200.0]  # ms at 10 kHz
+    assert ppr == pytest.approx([(1.5 + 1.6) / 2, 1.1])
