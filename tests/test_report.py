@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
-from report_data import simulate
 from scipy import stats
 
 from rig.cli import main
@@ -18,6 +17,7 @@ from rig.report import make_report
 from rig.report.stats import compare_groups
 from rig.storage import open_recording
 from rig.summary import summarize
+from tests.report_data import simulate
 
 
 @pytest.fixture(scope="module")
