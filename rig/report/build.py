@@ -84,7 +84,7 @@ def make_report(paths: list[Path], out: Path, *, group_by: str = "drug", fmt: st
     main = None
     previews: dict[Path, Path] = {}
     if groups:
-        protocol = next(iter(groups.values()))[0].signature
+        protocol = "; ".join(dict.fromkeys(e.signature for g in groups.values() for e in g))
         fig = figures.main_figure(groups, tc, title=title)
         main = figures.save(fig, out / f"figure_main.{fmt}")
         rep.files["figure_main"] = main
