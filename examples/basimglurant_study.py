@@ -80,6 +80,28 @@ def conditions(n: int, paradigms=PARADIGMS, genotypes=GENOTYPES, concentrations=
     return out
 
 
+def has_realistic_slice() -> bool:
+    """Whether this build has the realistic virtual slice (drivers.sim.slice: plasticity, drugs, genotypes)."""
+    import importlib.util
+
+    return importlib.util.find_spec("drivers.sim.slice") is not None
+
+
+def study_rig(out: Path, realistic: bool) -> Path:
+    """The default simulated rig with the realistic slice (when present) and 0.5 s blocks (the same
+    sample-exact contract, fewer Python round trips when simulating as fast as possible)."""
+    from importlib import resources
+
+    text = resources.files("rig.data").joinpath("sim_rig.toml").read_text()
+    if realistic:
+        text = text.replace('model = "simple"', 'model = "realistic"')
+    text = text.replace("block_ms = 50.0", "block_ms = 500.0").replace("horizon_ms = 300.0", "horizon_ms = 1000.0")
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "study_rig.toml"
+    path.write_text(text)
+    return path
+
+
 def supports_drug_phases() -> bool:
     """Whether this build's protocol loader knows ``drug`` and ``chemical`` phases."""
     import tempfile
@@ -109,17 +131,19 @@ def protocol_text(c: Condition, t: Timing, drug_phases: bool = True) -> str:
     if c.drug == "basimglurant" and drug_phases:
         phases.append(f'[[phases]]\nkind = "drug"\nname = "basimglurant wash-in"\ndrug = "basimglurant"\n'
                       f"concentration_uM = {c.concentration_uM:g}\nwash_in_min = {t.wash_in_min:g}\n"
-                      f'interval_s = {t.interval_s:g}\n')
+                      f'valve = "drug_A"\ninterval_s = {t.interval_s:g}\n')
     else:  # vehicle (or no drug phases in this build): the same time in the chamber with test pulses
         phases.append(f'[[phases]]\nkind = "baseline"\nname = "{c.drug} wash-in"\nduration_min = {t.wash_in_min:g}\n'
                       f"interval_s = {t.interval_s:g}\n")
     phases.append(f'[[phases]]\nkind = "baseline"\nname = "baseline"\nduration_min = {t.baseline_min:g}\n'
                   f"interval_s = {t.interval_s:g}\n")
     if c.paradigm == "tbs":
-        phases.append('[[phases]]\nkind = "induction"\nname = "TBS"\npattern = "tbs"\ntrains = 1\n')
+        phases.append('[[phases]]\nkind = "induction"\nname = "TBS"\npattern = "tbs"\npathway = "S1"\n'
+                      "pulses_per_burst = 4\nintra_burst_hz = 100.0\nbursts = 10\nburst_interval_ms = 200.0\n"
+                      "trains = 1\n")
     else:
         phases.append('[[phases]]\nkind = "chemical"\nname = "DHPG"\ndrug = "DHPG"\nconcentration_uM = 100\n'
-                      f"duration_min = 5\ninterval_s = {t.interval_s:g}\n")
+                      f'duration_min = 5\nvalve = "drug_B"\ninterval_s = {t.interval_s:g}\n')
     phases.append(f'[[phases]]\nkind = "follow_up"\nname = "follow-up"\nduration_min = {t.follow_up_min:g}\n'
                   f"interval_s = {t.interval_s:g}\n")
     return head + "\n".join(phases)
@@ -232,8 +256,13 @@ def main(argv: list[str] | None = None) -> int:
         print("WARNING: this build's protocols have no drug/chemical phases: basimglurant is a metadata label "
               "only (no drug reaches the simulated slice) and the DHPG-LTD paradigm is skipped.", file=sys.stderr)
         paradigms = [p for p in paradigms if p != "dhpg"]
+    realistic = has_realistic_slice()
+    if not realistic and args.rig is None:
+        print("WARNING: this build has no realistic virtual slice (drivers.sim.slice): the simple slice ignores "
+              "genotype and drugs, so every group should look alike.", file=sys.stderr)
+    rig = args.rig or study_rig(args.out, realistic)
     conds = conditions(args.n, paradigms, args.genotypes, args.concentrations)
-    files = simulate_all(conds, args.out, timing, args.jobs, args.rig, drug_phases)
+    files = simulate_all(conds, args.out, timing, args.jobs, rig, drug_phases)
     reports = {}
     for paradigm in paradigms:
         mine = [f for f, c in zip(files, conds, strict=True) if c.paradigm == paradigm]

@@ -15,6 +15,11 @@ INDUCTION = """
 kind = "induction"
 name = "TBS"
 pattern = "tbs"
+pathway = "S1"
+pulses_per_burst = 4
+intra_burst_hz = 100.0
+bursts = 10
+burst_interval_ms = 200.0
 trains = 3
 train_interval_s = 10.0
 """
