@@ -65,9 +65,11 @@ def _legend_label(name: str, exps: list[Experiment]) -> str:
     return f"{name} ({n} / N = {len(animals)} animal{'s' if len(animals) != 1 else ''})"
 
 
-def _shade_phases(ax: Axes, exp: Experiment, offset_s: float, *, label: bool = True, drugs: bool = True) -> None:
-    """Shade non-test phases (induction, chemical, drug) of one experiment, times in min from offset."""
+def _shade_phases(ax: Axes, exp: Experiment, offset_s: float, *, label: bool = True, drugs: bool = True) -> int:
+    """Shade non-test phases (induction, chemical) of one experiment and draw bath drugs as bars along
+    the top, times in min from ``offset_s``; returns the number of drug bars."""
     y_bar = 0.97
+    bars = 0
     for k, p in enumerate(exp.phases):
         if p.kind in ("baseline", "follow_up", "washout"):
             continue
@@ -84,12 +86,14 @@ def _shade_phases(ax: Axes, exp: Experiment, offset_s: float, *, label: bool = T
                 ax.text(x0, y_bar - 0.015, text, transform=ax.get_xaxis_transform(),
                         ha="left", va="top", fontsize=6, color="#555555")
             y_bar -= 0.07
+            bars += 1
             continue
         x0, x1 = (p.start_s - offset_s) / 60.0, (p.end_s - offset_s) / 60.0
         ax.axvspan(x0, max(x1, x0 + 0.15), color=SHADE_KINDS.get(p.kind, "#E8E8E8"), lw=0, zorder=0)
         if label:
             ax.text((x0 + x1) / 2, 1.0, p.name, transform=ax.get_xaxis_transform(), ha="center", va="bottom",
                     fontsize=6, color="#555555")
+    return bars
 
 
 def plot_group_timecourse(ax: Axes, groups: dict[str, list[Experiment]], tc: pd.DataFrame,
@@ -183,7 +187,7 @@ def experiment_figure(exp: Experiment) -> Figure:
         fig, axes = plt.subplots(1, ncol, figsize=(DOUBLE_COL_IN if ncol == 2 else 9.0, 2.2), layout="constrained",
                                  width_ratios=[2.0, 1.0] + [1.0] * len(extra))
         ax = axes[0]
-        _shade_phases(ax, exp, exp.align_s)
+        bars = _shade_phases(ax, exp, exp.align_s)
         ax.axhline(100.0, color="#777777", lw=0.6, ls="--", zorder=1)
         for k, pw in enumerate(sorted(exp.norm_pct)):
             t = (exp.time_s[pw] - exp.align_s) / 60.0
@@ -191,13 +195,16 @@ def experiment_figure(exp: Experiment) -> Figure:
             ax.plot(t, exp.norm_pct[pw], ls="none", marker=MARKERS[k], ms=2, color=colour(k), label=lab)
         ax.set_xlabel("Time from induction (min)")
         ax.set_ylabel("fEPSP slope (% of baseline)")
+        if bars:  # headroom for the drug bars
+            lo, hi = ax.get_ylim()
+            ax.set_ylim(lo, hi + (hi - lo) * 0.1 * bars)
         txt = f"last 10 min: {exp.magnitude_pct:.0f} %"
         if exp.ppr is not None:
             txt += f"\nPPR (baseline): {exp.ppr:.2f}"
         ax.text(0.98, 0.04, txt, transform=ax.transAxes, ha="right", va="bottom", fontsize=7)
         if len(exp.norm_pct) > 1:
             ax.legend(loc="upper left")
-        ax.set_title(exp.name, loc="left")
+        ax.set_title(exp.name, loc="left", pad=9)
         tr = axes[1]
         for name, c in (("baseline", "#000000"), ("follow-up", OKABE_ITO[6])):
             if name in exp.traces:
