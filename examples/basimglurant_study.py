@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import site
 import sys
 import time
 from dataclasses import dataclass
@@ -178,7 +179,10 @@ def simulate_all(conds: list[Condition], out: Path, timing: Timing, jobs: int = 
             todo.append((str(proto), str(h5), c.seed, str(rig) if rig else None))
     t0 = time.perf_counter()
     if todo:
-        with mp.get_context("spawn").Pool(max(1, jobs)) as pool:
+        # spawn: fresh interpreters (no forked h5py/numba state); the initializer makes this module
+        # importable in them however it was loaded (script, test, or import from examples/)
+        with mp.get_context("spawn").Pool(max(1, jobs), initializer=site.addsitedir,
+                                          initargs=(str(Path(__file__).resolve().parent),)) as pool:
             for k, (f, wall, err) in enumerate(pool.imap_unordered(_simulate, todo), 1):
                 msg = f"FAILED {err}" if err else f"{wall:.1f} s"
                 print(f"[{k}/{len(todo)}] {Path(f).name}: {msg}", file=sys.stderr, flush=True)
