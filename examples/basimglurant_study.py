@@ -191,9 +191,9 @@ def simulate_all(conds: list[Condition], out: Path, timing: Timing, jobs: int = 
     return files
 
 
-def study_figure(reports: dict, path: Path) -> Path:
-    """Main figure: per paradigm, time courses (WT and Fmr1-KO, vehicle vs the highest concentration)
-    and per-slice magnitudes of every group."""
+def study_figure(reports: dict, path: Path, bin_min: float = 2.0, baseline_min: float | None = None) -> Path:
+    """Main figure: per paradigm, time courses (WT and Fmr1-KO, vehicle vs the highest concentration;
+    ``bin_min`` bins, from ``baseline_min`` before the induction) and per-slice magnitudes of every group."""
     import matplotlib.pyplot as plt
 
     from rig.report import figures
@@ -209,8 +209,9 @@ def study_figure(reports: dict, path: Path) -> Path:
             top = [n for n in names if "vehicle" in n] + [n for n in names if n.endswith(max_conc_label(names))]
             sub = {n: groups[n] for n in names if n in top}
             styles = figures.group_styles(names)
-            figures.plot_group_timecourse(axes[r, 0], sub, all_group_timecourses(sub, reports[paradigm]["bin_min"]),
-                                          styles)
+            figures.plot_group_timecourse(axes[r, 0], sub, all_group_timecourses(sub, bin_min), styles)
+            if baseline_min:
+                axes[r, 0].set_xlim(left=-baseline_min - bin_min / 2)
             figures.plot_magnitudes(axes[r, 1], groups, styles)
             title = "TBS-LTP (1 train)" if paradigm == "tbs" else "DHPG-LTD (100 µM, 5 min)"
             axes[r, 0].set_title(title, loc="left", fontweight="bold")
@@ -273,17 +274,17 @@ def main(argv: list[str] | None = None) -> int:
         rep = make_report(mine, args.out / f"report_{paradigm}", group_by="genotype,drug", fmt=args.format,
                           per_experiment=not args.no_experiments,
                           title=f"basimglurant study: {paradigm.upper()}" + (" (quick)" if args.quick else ""))
-        reports[paradigm] = {"groups": rep.experiments, "bin_min": 1.0}
+        reports[paradigm] = {"groups": rep.experiments}
         print(f"\n{paradigm.upper()}  ({rep.files['html']})")
         for r in rep.groups.itertuples():
             print(f"  {r.group:<34} n = {r.n_slices:>2}   {r.mean_pct:6.1f} ± {r.sem_pct:4.1f} % of baseline")
         for e in rep.excluded:
             print(f"  excluded: {e.path.name}: {e.reason}")
-    fig = study_figure(reports, args.out / f"study_main.{args.format}")
+    fig = study_figure(reports, args.out / f"study_main.{args.format}", baseline_min=timing.baseline_min)
     print(f"\nmain figure: {fig}")
     if args.figure:
         args.figure.parent.mkdir(parents=True, exist_ok=True)
-        study_figure(reports, args.figure)
+        study_figure(reports, args.figure, baseline_min=timing.baseline_min)
         print(f"also saved: {args.figure}")
     return 0
 

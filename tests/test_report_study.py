@@ -58,7 +58,7 @@ def test_tiny_study_runs_in_a_pool_and_reports(study, tmp_path: Path) -> None:
     rep = make_report(files, tmp_path / "rep", group_by="genotype,drug", per_experiment=False)
     assert list(rep.groups["group"]) == ["WT · vehicle", "WT · basimglurant 0.1 µM"]
     assert rep.excluded == []
-    fig = study.study_figure({"tbs": {"groups": rep.experiments, "bin_min": 1.0}}, tmp_path / "main.png")
+    fig = study.study_figure({"tbs": {"groups": rep.experiments}}, tmp_path / "main.png", baseline_min=2.0)
     assert fig.stat().st_size > 10_000
     again = study.simulate_all(conds, tmp_path, timing, jobs=2)  # resumable: nothing to simulate
     assert again == files

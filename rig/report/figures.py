@@ -152,7 +152,7 @@ def plot_magnitudes(ax: Axes, groups: dict[str, list[Experiment]],
                     capsize=2.0, zorder=4)
     ax.axhline(100.0, color="#777777", lw=0.6, ls="--", zorder=1)
     labels, xlabel = short_labels([p[1] if crossed else n for p, n in zip(parts, names, strict=True)])
-    many = len(names) > 3 and max(len(lab) for lab in labels) > 8
+    many = len(names) > 6 or (len(names) > 3 and max(len(lab) for lab in labels) > 8)
     ax.set_xticks([x + 0.1 for x in xs], labels, rotation=40 if many else 0, ha="right" if many else "center",
                   rotation_mode="anchor" if many else "default")
     ax.set_xlim(min(xs) - 0.5, max(xs) + 0.6)
