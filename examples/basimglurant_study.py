@@ -191,7 +191,8 @@ def simulate_all(conds: list[Condition], out: Path, timing: Timing, jobs: int = 
     return files
 
 
-def study_figure(reports: dict, path: Path, bin_min: float = 2.0, baseline_min: float | None = None) -> Path:
+def study_figure(reports: dict, path: Path, bin_min: float = 2.0, baseline_min: float | None = None,
+                 dpi: float | None = None) -> Path:
     """Main figure: per paradigm, time courses (WT and Fmr1-KO, vehicle vs the highest concentration;
     ``bin_min`` bins, from ``baseline_min`` before the induction) and per-slice magnitudes of every group."""
     import matplotlib.pyplot as plt
@@ -217,7 +218,7 @@ def study_figure(reports: dict, path: Path, bin_min: float = 2.0, baseline_min: 
             axes[r, 0].set_title(title, loc="left", fontweight="bold")
             for c, letter in enumerate("ab" if r == 0 else "cd"):
                 axes[r, c].text(-0.13, 1.04, letter, transform=axes[r, c].transAxes, fontweight="bold", fontsize=10)
-        figures.save(fig, path)
+        figures.save(fig, path, dpi)
     return path
 
 
@@ -246,7 +247,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="basimglurant, µM")
     ap.add_argument("--rig", type=Path, default=None, help="rig file (default: the simulated rig)")
     ap.add_argument("--format", choices=("png", "pdf", "svg"), default="png")
-    ap.add_argument("--figure", type=Path, default=None, help="also save the main figure here (e.g. docs/...png)")
+    ap.add_argument("--figure", type=Path, default=None,
+                    help="also save the main figure here at 150 dpi (e.g. docs/img/basimglurant_study.png)")
     ap.add_argument("--no-experiments", action="store_true", help="skip per-slice figures in the reports")
     args = ap.parse_args(argv)
     if args.n < 2:
@@ -284,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nmain figure: {fig}")
     if args.figure:
         args.figure.parent.mkdir(parents=True, exist_ok=True)
-        study_figure(reports, args.figure, baseline_min=timing.baseline_min)
+        study_figure(reports, args.figure, baseline_min=timing.baseline_min, dpi=150)  # web size
         print(f"also saved: {args.figure}")
     return 0
 

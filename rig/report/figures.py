@@ -237,8 +237,9 @@ def experiment_figure(exp: Experiment) -> Figure:
     return fig
 
 
-def save(fig: Figure, path: Path) -> Path:
+def save(fig: Figure, path: Path, dpi: float | None = None) -> Path:
+    """Write and close the figure (raster formats at ``dpi``, default 300)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    fig.savefig(path, dpi=dpi or STYLE["savefig.dpi"])
     plt.close(fig)
     return path
