@@ -121,7 +121,7 @@ def _test_rows(rec: Recording) -> np.ndarray:
         return m
     kinds = rec.sweep_table["kind"][m["sweep_index"]]
     m = m[(kinds == b"test")]
-    return m[(m["flags"] & BAD_FLAGS) == 0]
+    return m[((m["flags"] & BAD_FLAGS) == 0) & np.isfinite(m["slope_mV_per_ms"])]  # the rule of rig.summary
 
 
 def _mean_trace(rec: Recording, sweeps: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
