@@ -62,7 +62,24 @@ def _bench_detector() -> dict:
     return bench_detector()
 
 
-BENCHES = {"pipeline": bench_pipeline, "detector": _bench_detector}
+def _bench_storage() -> dict:
+    from rig.storage.bench import bench_storage
+
+    return bench_storage()
+
+
+def _bench_slice() -> dict:
+    from drivers.sim.bench import bench_slice
+
+    return bench_slice()
+
+
+BENCHES = {
+    "pipeline": bench_pipeline,
+    "detector": _bench_detector,
+    "storage": _bench_storage,
+    "slice": _bench_slice,
+}
 
 
 def run_benches(only: list[str] | None = None) -> dict:

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "schema",
     "recover",
     "export",
+    "validate_sim",
     "report",
 )
 
