@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import re
 import site
 import sys
 import time
@@ -94,8 +95,7 @@ def study_rig(out: Path, realistic: bool) -> Path:
     from importlib import resources
 
     text = resources.files("rig.data").joinpath("sim_rig.toml").read_text()
-    if realistic:
-        text = text.replace('model = "simple"', 'model = "realistic"')
+    text = re.sub(r'(?m)^model = "\w+"', f'model = "{"realistic" if realistic else "simple"}"', text)
     text = text.replace("block_ms = 50.0", "block_ms = 500.0").replace("horizon_ms = 300.0", "horizon_ms = 1000.0")
     out.mkdir(parents=True, exist_ok=True)
     path = out / "study_rig.toml"

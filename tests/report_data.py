@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from rig.runner import RunOptions, run_experiment
 
-# The default simulated rig with 0.5 s blocks: same sample-exact contract, fewer Python round trips.
-FAST_RIG = (Path(__file__).resolve().parents[1] / "rig" / "data" / "sim_rig.toml").read_text().replace(
-    "block_ms = 50.0", "block_ms = 500.0").replace("horizon_ms = 300.0", "horizon_ms = 1000.0")
+# The default simulated rig with the simple slice (predictable: TBS potentiates, test pulses alone
+# stay at baseline) and 0.5 s blocks (same sample-exact contract, fewer Python round trips).
+FAST_RIG = re.sub(r'(?m)^model = "\w+"', 'model = "simple"',
+                  (Path(__file__).resolve().parents[1] / "rig" / "data" / "sim_rig.toml").read_text()
+                  .replace("block_ms = 50.0", "block_ms = 500.0").replace("horizon_ms = 300.0", "horizon_ms = 1000.0"))
+assert 'model = "simple"' in FAST_RIG
 
 INDUCTION = """
 [[phases]]
