@@ -74,11 +74,18 @@ def _bench_slice() -> dict:
     return bench_slice()
 
 
+def _bench_display() -> dict:
+    from rig.display.bench import bench_display
+
+    return bench_display()
+
+
 BENCHES = {
     "pipeline": bench_pipeline,
     "detector": _bench_detector,
     "storage": _bench_storage,
     "slice": _bench_slice,
+    "display": _bench_display,
 }
 
 
