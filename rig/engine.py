@@ -58,6 +58,8 @@ class EngineStats:
     sweeps: int = 0
     samples: int = 0
     loop_latency_ms: list[float] = field(default_factory=list)
+    # closed loop: arrival of the block holding a sweep's last sample → the controller's decision
+    control_latency_ms: list[float] = field(default_factory=list)
 
 
 class Engine:
@@ -103,6 +105,7 @@ class Engine:
         self._sweep_index = 0
         self._mV_per_count = scaling.mV_per_count
         self._clip_mV = 32767 * float(self._mV_per_count[field_channel]) * 0.999
+        self._t_block = time.perf_counter()  # arrival of the last block read
 
     # -- documents ---------------------------------------------------------------------------
     def emit(self, doc: object) -> None:
@@ -180,9 +183,11 @@ class Engine:
             trace = counts[self.field_channel].astype(np.float64) * self._mV_per_count[self.field_channel]
             records = detector.measure_pulses(trace, pulses - p.first, self.fs, self.windows, self._clip_mV)
             meas = Measured(self._sweep_index, p.stim.pathway, p.phase, p.stim.sample, records)
+            decisions = self.ctl.on_measured(meas)  # decided now, recorded after the sweep
+            self.stats.control_latency_ms.append((time.perf_counter() - self._t_block) * 1e3)
             self.emit(sweep)
             self.emit(meas)
-            for d in self.ctl.on_measured(meas):
+            for d in decisions:
                 self.emit(d)
             self.stats.loop_latency_ms.append((time.perf_counter() - t_ready) * 1e3)
             self._sweep_index += 1
@@ -213,17 +218,27 @@ class Engine:
                     reason, message = "interrupted", "stopped by the operator"
                     break
                 blk = dev.read()
+                self._t_block = time.perf_counter()
                 if blk.start != self.acquired_until or blk.gap:
                     lost = blk.start - self.acquired_until
                     self.stats.gaps += 1
                     self.stats.lost_samples += lost
                     self.emit(Event(self.acquired_until, "gap", f"{lost} samples lost", {"samples": lost}))
                     self._fill_gap(self.acquired_until, lost)
+                    for d in self.ctl.on_gap(blk.start, lost):
+                        self.emit(d)
                 self._store_block(blk.start, blk.data)
                 self.stats.samples = self.acquired_until
                 self._cut_ready()
+                for d in self.ctl.poll(self.acquired_until):  # operator commands, outside events
+                    self.emit(d)
+                if self.ctl.stop_request is not None:  # operator stop or a "stop" alarm
+                    reason, message = self.ctl.stop_request
+                    break
                 done = self.ctl.finished_at is not None
                 if done and not self._pending and self.acquired_until >= self.ctl.finished_at:
+                    if self.ctl.end_reason:  # e.g. "aborted": the gated baseline never held
+                        reason, message = self.ctl.end_reason, self.ctl.end_message
                     break
                 self._write_ahead(self.acquired_until + self.horizon)
                 self.emit(Progress(self.acquired_until, self.ctl.plan.duration_samples, self.stats.sweeps))
