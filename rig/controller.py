@@ -281,7 +281,8 @@ class Controller:
                                    "changed": False}))
                 continue
             self._set_intensity(pw, choice.intensity_uA)
-            docs.append(Event(self.phase_end, "intensity_set", f"S{pw + 1}: {choice.intensity_uA:g} µA ({choice.reason})",
+            docs.append(Event(self.phase_end, "intensity_set",
+                              f"S{pw + 1}: {choice.intensity_uA:g} µA ({choice.reason})",
                               {"pathway": pw, "intensity_uA": choice.intensity_uA, "raw_uA": _r(choice.raw_uA, 3),
                                "rule": rule, "clamped": choice.clamped, "resolution_uA": self.resolution_uA,
                                "changed": True}))
@@ -369,7 +370,8 @@ class Controller:
         rec = {k: v for k, v in c.items() if k in ("cmd", "pathway", "delta_uA", "text", "data", "source")
                and v not in (None, "", {})}
         text = f"{name} from {source}" + (f": {c['text']}" if c.get("text") else "") + (f" ({note})" if note else "")
-        docs = [Event(sample, "operator", text, {**rec, "accepted": accepted, "effective_sample": self.generated_until})]
+        data = {**rec, "accepted": accepted, "effective_sample": self.generated_until}
+        docs = [Event(sample, "operator", text, data)]
         self._update_status()
         return docs
 
@@ -415,9 +417,8 @@ class Controller:
             pw, delta = c.get("pathway"), c.get("delta_uA")
             if pw is None or delta is None or not 0 <= int(pw) < len(self.intensity_uA):
                 return False, "refused: needs a wired pathway and delta_uA"
-            if self.induced and self.tracker.enabled:
-                pass  # operator overrides are allowed after induction; tracking stays frozen
-            q, clamped = quantize(self.intensity_uA[int(pw)] + float(delta), self.resolution_uA, self.min_uA, self.max_uA)
+            new = self.intensity_uA[int(pw)] + float(delta)
+            q, clamped = quantize(new, self.resolution_uA, self.min_uA, self.max_uA)
             self._set_intensity(int(pw), q)
             self.tracker.restart(int(pw))
             return True, f"S{int(pw) + 1} at {q:g} µA" + (" (clamped)" if clamped else "")

@@ -135,7 +135,8 @@ def choose_intensity(
         raw = pop_threshold_uA * (1.0 - margin / 100.0)
         reason = f"{margin:g} % below the pop-spike threshold {pop_threshold_uA:g} µA"
     else:
-        pct = float(rule.get("percent", 40.0)) if name == "percent_of_max" else float(rule.get("fallback_percent", 50.0))
+        key = "percent" if name == "percent_of_max" else "fallback_percent"
+        pct = float(rule.get(key, 40.0 if key == "percent" else 50.0))
         if fit.ok and 0.0 < pct < 100.0:
             raw = fit.intensity_for_fraction(pct / 100.0)
             reason = f"{pct:g} % of the fitted maximum {fit.vmax:.3f} mV/ms"
