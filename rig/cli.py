@@ -14,7 +14,7 @@ import sys
 from rig import __version__
 from rig.errors import RunFailure, UserError
 
-COMMAND_MODULES = ("run", "check", "summary", "bench")
+COMMAND_MODULES = ("run", "check", "summary", "bench", "ctl")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -1,0 +1,209 @@
+"""The closed loop end to end: simulated slices with known parameters through the real engine."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import cl_harness as h
+from drivers.sim.faults import FaultSlice
+from rig.documents import Sweep
+
+IO_UA = [20, 40, 60, 80, 100, 120, 140, 160, 180, 200, 250, 300]
+
+
+def quiet_slice(**kw) -> FaultSlice:
+    """Two electrodes, low measurement noise (slope CV ≈ 3 %): a few minutes of baseline judge drift."""
+    return FaultSlice(h.FS, 2, seed=kw.pop("seed", 3), cv=0.02, noise_uV=8.0, **kw)
+
+
+def sweeps(run: h.Run, kind: str | None = None) -> list[Sweep]:
+    return [d for d in run.docs if isinstance(d, Sweep) and (kind is None or d.kind == kind)]
+
+
+def test_io_curve_sets_each_pathway_within_5_percent_of_the_analytic_target():
+    model = quiet_slice(i50_uA=[120.0, 180.0], io_slope_uA=[30.0, 40.0])
+    plan = h.make_plan([h.io_phase(IO_UA, pathways=(0, 1)), h.follow_up(30, pathways=(0, 1))], pathways=(0, 1))
+    run = h.run(plan, model)
+    assert run.stop.reason == "completed"
+    fits = run.events("io_fit")
+    sets = {e.data["pathway"]: e for e in run.events("intensity_set")}
+    assert len(fits) == 2 and set(sets) == {0, 1}
+    for pw in (0, 1):
+        target = model.target_intensity(pw, 0.40)
+        chosen = sets[pw].data["intensity_uA"]
+        assert abs(chosen - target) <= 0.05 * target, (pw, chosen, target)
+        assert chosen == round(chosen)  # isolator resolution 1 µA
+        fit = next(e for e in fits if e.data["pathway"] == pw).data
+        assert fit["fit"]["ok"] and fit["fit"]["r2"] > 0.95
+        assert len(fit["means"]) == len(IO_UA)
+        # the follow-up test pulses use the chosen intensity
+        tests = [s for s in sweeps(run, "test") if s.pathway == pw]
+        assert tests and all(s.intensity_uA == chosen for s in tests)
+
+
+def test_chosen_intensity_is_clamped_to_the_rig_limit():
+    model = quiet_slice(i50_uA=700.0, io_slope_uA=60.0)  # 40 % of max at ≈ 676 µA
+    plan = h.make_plan([h.io_phase([100, 200, 300, 400, 500, 600, 700, 800]), h.follow_up(10)])
+    ctl = h.Controller(plan, limits=h.StimLimits(500.0, 500.0, 200.0, 5.0, 0.25))
+    run = h.run(plan, model, controller=ctl)
+    ev = run.events("intensity_set")[0]
+    assert ev.data["intensity_uA"] == 500.0 and ev.data["clamped"]
+
+
+def test_stable_slice_induces_at_the_minimum_baseline():
+    plan = h.make_plan([h.baseline(360, 720), h.tbs(trains=1), h.follow_up(30)])
+    run = h.run(plan, quiet_slice())
+    assert run.stop.reason == "completed"
+    assert not run.events("baseline_extended")
+    stable = run.events("baseline_stable")
+    assert len(stable) == 1 and stable[0].sample == int(360 * h.FS)
+    induction = [p for p in run.phases() if p.kind == "induction"]
+    assert induction and induction[0].sample == int(360 * h.FS)
+    assert run.events("induction")
+
+
+def test_rundown_extends_the_baseline_and_abort_stops_before_induction_with_outputs_zeroed():
+    plan = h.make_plan([h.baseline(360, 540, on_unstable="abort"), h.tbs(), h.follow_up(60)])
+    run = h.run(plan, quiet_slice(rundown_percent_per_min=4.0))
+    ext = run.events("baseline_extended")
+    assert len(ext) >= 3
+    assert run.events("baseline_unstable")[0].data["action"] == "abort"
+    assert run.stop.reason == "aborted"
+    assert not run.events("induction") and not sweeps(run, "train")
+    assert not [p for p in run.phases() if p.kind == "induction"]
+    assert run.stop.sample <= int(540 * h.FS) + int(1 * h.FS)  # ended at the baseline's maximum
+    zeroed = run.events("outputs_zeroed")
+    assert zeroed[-1].text == "aborted"
+    assert run.device.zeroed_count >= 1 and not np.any(run.device.last_ao_V)
+
+
+def test_rundown_with_proceed_induces_at_the_maximum():
+    plan = h.make_plan([h.baseline(360, 420, on_unstable="proceed"), h.tbs(trains=1), h.follow_up(20)])
+    run = h.run(plan, quiet_slice(rundown_percent_per_min=4.0))
+    assert run.stop.reason == "completed"
+    assert run.events("baseline_unstable")[0].data["action"] == "proceed"
+    induction = [p for p in run.phases() if p.kind == "induction"]
+    assert induction[0].sample == int(420 * h.FS)
+
+
+def _pct(run: h.Run, pw: int, phase_kind: str) -> np.ndarray:
+    idx = {p.index for p in run.phases() if p.kind == phase_kind}
+    tests = {s.index for s in sweeps(run, "test")}
+    return np.array([float(m.records[0]["slope_mV_per_ms"]) for m in run.measured
+                     if m.pathway == pw and m.phase in idx and m.sweep_index in tests])
+
+
+@pytest.fixture(scope="module")
+def two_pathway_run() -> h.Run:
+    """I/O curve on both pathways → gated baseline (S1/S2 alternating) → TBS on S1 → follow-up."""
+    plan = h.make_plan([h.io_phase(IO_UA[::2] + [300], pathways=(0, 1)), h.baseline(360, 720, pathways=(0, 1)),
+                        h.tbs(0, trains=3), h.follow_up(240, pathways=(0, 1))], pathways=(0, 1))
+    return h.run(plan, quiet_slice(i50_uA=[120.0, 150.0]))
+
+
+def test_two_pathway_tbs_potentiates_s1_only(two_pathway_run):
+    run = two_pathway_run
+    assert run.stop.reason == "completed"
+    sets = {e.data["pathway"]: e.data["intensity_uA"] for e in run.events("intensity_set")}
+    assert sets[0] != sets[1]  # independent intensities
+    assert run.events("baseline_stable") and set(run.events("baseline_stable")[0].data) == {"S1", "S2"}
+    s1 = _pct(run, 0, "follow_up")[-20:].mean() / _pct(run, 0, "baseline").mean() * 100
+    s2 = _pct(run, 1, "follow_up")[-20:].mean() / _pct(run, 1, "baseline").mean() * 100
+    assert s1 > 130, s1
+    assert 92 < s2 < 108, s2
+    ind = run.events("induction")[0]
+    assert ind.data["pathways"] == [0]
+
+
+def test_no_alarm_on_a_clean_run(two_pathway_run):
+    assert two_pathway_run.events("alarm") == []
+    assert two_pathway_run.events("operator_refused") == []
+
+
+# -- alarms ------------------------------------------------------------------------------------
+def _alarm_run(fault: dict, alarms: dict | None = None, device_kw: dict | None = None, **dev) -> h.Run:
+    plan = h.make_plan([h.follow_up(150)], closed_loop={"alarms": alarms or {}})
+    return h.run(plan, quiet_slice(**fault), device_kw=device_kw, **dev)
+
+
+@pytest.mark.parametrize(
+    ("name", "fault"),
+    [
+        ("response_lost", {"lost_after_s": 80.0}),
+        ("noise", {"noise_burst": (80.0, 110.0, 300.0)}),
+        ("saturation", {"saturate_after_s": 80.0}),
+        ("volley_change", {"volley_change": (80.0, 0.3)}),
+    ],
+)
+def test_each_alarm_fires_on_its_fault_only(name, fault):
+    if name == "volley_change":
+        from rig import detector
+
+        if "volley_mV" not in detector.MEASUREMENT_DTYPE.names:
+            pytest.skip("this detector does not measure the fiber volley")
+    run = _alarm_run(fault)
+    alarms = run.events("alarm")
+    assert [a.data["alarm"] for a in alarms][:1] == [name], [a.text for a in alarms]
+    assert alarms[0].sample >= int(80 * h.FS)
+    assert alarms[0].data["action"] == "continue" and run.stop.reason == "completed"
+
+
+def test_gap_alarm_fires_on_lost_samples():
+    from drivers.sim.faults import GappyDevice
+
+    run = _alarm_run({}, device_cls=GappyDevice, device_kw={"drop_at": [int(60 * h.FS)]})
+    alarms = run.events("alarm")
+    assert [a.data["alarm"] for a in alarms] == ["gap"]
+    assert alarms[0].data["samples"] == 500
+
+
+def test_alarm_action_stop_ends_the_run_with_outputs_zeroed():
+    run = _alarm_run({"lost_after_s": 60.0}, {"response_lost": {"action": "stop"}})
+    assert run.stop.reason == "aborted" and "response_lost" in run.stop.message
+    assert run.stop.sample < int(90 * h.FS)
+    assert not np.any(run.device.last_ao_V)
+
+
+def test_alarm_action_pause_stops_stimulation():
+    run = _alarm_run({"noise_burst": (60.0, 200.0, 300.0)}, {"noise": {"action": "pause"}})
+    alarm = run.events("alarm")[0]
+    assert run.events("paused")
+    late = [s for s in sweeps(run, "test") if s.stim_sample > alarm.sample + int(1 * h.FS)]
+    assert late == []
+
+
+# -- tracking and operator ---------------------------------------------------------------------
+def test_tracking_holds_the_response_during_baseline_and_freezes_before_induction():
+    plan = h.make_plan([h.baseline(300, 300, stability={"max_drift_percent_per_10min": 100,
+                                                         "max_halves_diff_percent": 100, "window_min": 5}),
+                        h.tbs(trains=1), h.follow_up(60)],
+                       closed_loop={"tracking": {"enabled": True, "every_sweeps": 4, "max_step_uA": 10}})
+    run = h.run(plan, quiet_slice(rundown_percent_per_min=3.0))
+    tracked = [e for e in run.events("intensity_set") if e.data["rule"] == "tracking"]
+    assert tracked and tracked[-1].data["intensity_uA"] > 100.0  # raised against the rundown
+    frozen = run.events("tracking_frozen")
+    assert len(frozen) == 1 and all(e.sample < frozen[0].sample for e in tracked)
+    base = _pct(run, 0, "baseline")
+    assert abs(base[-6:].mean() / base[:6].mean() - 1) < 0.10  # held within 10 % despite 15 % rundown
+
+
+def test_operator_induce_now_ends_a_gated_baseline_and_every_command_is_recorded():
+    plan = h.make_plan([h.baseline(600, 1200), h.tbs(trains=1), h.follow_up(20)])
+    q = h.Controller(plan, limits=h.LIMITS)
+    seen = {"n": 0}
+
+    def operator(doc: object) -> None:
+        if isinstance(doc, h.Measured):
+            seen["n"] += 1
+            if seen["n"] == 10:
+                q.commands.put({"cmd": "mark", "text": "drug ok", "source": "gui"})
+                q.commands.put({"cmd": "induce_now", "source": "terminal"})
+
+    run = h.run(plan, quiet_slice(), controller=q, subscribers=[operator])
+    ops = run.events("operator")
+    assert [(e.data["cmd"], e.data["source"], e.data["accepted"]) for e in ops] == [
+        ("mark", "gui", True), ("induce_now", "terminal", True)]
+    ind = [p for p in run.phases() if p.kind == "induction"][0]
+    assert ind.sample < int(60 * h.FS)  # well before the 10-min minimum
+    assert ind.sample >= ops[1].sample  # never in the past: at the first sample not yet written
