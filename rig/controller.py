@@ -16,6 +16,7 @@ Closed-loop decisions (each recorded as an :class:`Event` with its data):
 
 from __future__ import annotations
 
+import json
 import math
 import queue
 from dataclasses import replace
@@ -266,7 +267,7 @@ class Controller:
             means = [[_r(v, 2), _r(float(np.mean(y[x == v]))), int(np.sum(x == v))] for v in xs]
             data = {"pathway": pw, "fit": fit.to_dict(), "pop_spike_threshold_uA": thr,
                     "means": means, "points": [[_r(a, 2), _r(b)] for a, b in zip(x, y, strict=True)]}
-            if len(str(data)) > EVENT_DATA_BYTES:
+            if len(json.dumps(data)) > EVENT_DATA_BYTES:
                 data.pop("points")
             docs.append(Event(self.phase_end, "io_fit",
                               f"S{pw + 1}: Boltzmann vmax {fit.vmax:.3f} mV/ms, I50 {fit.i50_uA:.1f} µA, "

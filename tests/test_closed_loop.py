@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import cl_harness as h
 import numpy as np
 import pytest
 
-import cl_harness as h
 from drivers.sim.faults import FaultSlice
 from rig.documents import Sweep
 
