@@ -36,6 +36,16 @@ EVENT_DATA_BYTES = 1000  # the file's event data field holds 1024 bytes of JSON
 _BAD = 2 | 4  # SATURATED | WINDOW_OUTSIDE: never used for a decision
 
 
+def io_rule(info: dict) -> dict | None:
+    """The intensity rule of an io_curve phase: ``info["set_intensity"]`` = {"rule": …, …}, or the
+    rule's fields flat in ``info`` (``rule``, ``percent`` / ``margin_percent``); None = no rule."""
+    if isinstance(info.get("set_intensity"), dict):
+        return dict(info["set_intensity"])
+    if info.get("rule"):
+        return {k: info[k] for k in ("rule", "percent", "margin_percent", "fallback_percent") if k in info}
+    return None
+
+
 def _r(v: float, nd: int = 4) -> float | None:
     return None if v is None or not math.isfinite(v) else round(float(v), nd)
 
@@ -255,7 +265,7 @@ class Controller:
         return False
 
     def _apply_io(self, docs: list) -> None:
-        rule = self.phase.info.get("set_intensity", {"rule": "percent_of_max", "percent": 40})
+        rule = io_rule(self.phase.info)
         for pw in sorted(self._io):
             pts = self._io[pw]
             ok = [q for q in pts if not (q[3] & _BAD) and math.isfinite(q[1])]
@@ -273,8 +283,11 @@ class Controller:
                               f"S{pw + 1}: Boltzmann vmax {fit.vmax:.3f} mV/ms, I50 {fit.i50_uA:.1f} µA, "
                               f"k {fit.k_uA:.1f} µA, R² {fit.r2:.3f}" + ("" if fit.ok else f" — {fit.message}"),
                               data))
+            if rule is None:  # an I/O curve without a rule: recorded, intensity unchanged
+                continue
+            top = min(self.max_uA, float(x.max())) if x.size else self.max_uA  # never above the tested range
             choice = choose_intensity(fit, rule, thr, resolution_uA=self.resolution_uA,
-                                      min_uA=self.min_uA, max_uA=self.max_uA)
+                                      min_uA=self.min_uA, max_uA=top)
             if choice is None:
                 docs.append(Event(self.phase_end, "intensity_set",
                                   f"S{pw + 1}: kept {self.intensity_uA[pw]:g} µA (no usable fit)",

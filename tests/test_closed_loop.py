@@ -98,7 +98,8 @@ def _pct(run: h.Run, pw: int, phase_kind: str) -> np.ndarray:
 def two_pathway_run() -> h.Run:
     """I/O curve on both pathways → gated baseline (S1/S2 alternating) → TBS on S1 → follow-up."""
     plan = h.make_plan([h.io_phase(IO_UA[::2] + [300], pathways=(0, 1)), h.baseline(360, 720, pathways=(0, 1)),
-                        h.tbs(0, trains=3), h.follow_up(240, pathways=(0, 1))], pathways=(0, 1))
+                        h.tbs(0, trains=3), h.follow_up(240, pathways=(0, 1))], pathways=(0, 1),
+                       closed_loop={"alarms": {"volley_change": {"enabled": True}}})  # every alarm on
     return h.run(plan, quiet_slice(i50_uA=[120.0, 150.0]))
 
 
@@ -142,7 +143,7 @@ def test_each_alarm_fires_on_its_fault_only(name, fault):
 
         if "volley_mV" not in detector.MEASUREMENT_DTYPE.names:
             pytest.skip("this detector does not measure the fiber volley")
-    run = _alarm_run(fault)
+    run = _alarm_run(fault, {"volley_change": {"enabled": True}})
     alarms = run.events("alarm")
     assert [a.data["alarm"] for a in alarms][:1] == [name], [a.text for a in alarms]
     assert alarms[0].sample >= int(80 * h.FS)
@@ -207,3 +208,35 @@ def test_operator_induce_now_ends_a_gated_baseline_and_every_command_is_recorded
     ind = [p for p in run.phases() if p.kind == "induction"][0]
     assert ind.sample < int(60 * h.FS)  # well before the 10-min minimum
     assert ind.sample >= ops[1].sample  # never in the past: at the first sample not yet written
+
+
+def test_gate_pause_waits_for_the_operator_then_resume_continues():
+    plan = h.make_plan([h.baseline(360, 400, on_unstable="pause"), h.tbs(trains=1), h.follow_up(20)])
+    ctl = h.Controller(plan, limits=h.LIMITS)
+    state = {"sent": False}
+
+    def operator(doc: object) -> None:
+        if isinstance(doc, h.Event) and doc.kind == "paused" and not state["sent"]:
+            state["sent"] = True
+            ctl.external_events.put(("mark", "operator looked at the baseline", {}))
+            ctl.commands.put({"cmd": "resume", "source": "gui"})
+
+    run = h.run(plan, quiet_slice(rundown_percent_per_min=4.0), controller=ctl, subscribers=[operator])
+    unstable = run.events("baseline_unstable")
+    assert unstable and unstable[0].data["action"] == "pause"
+    assert run.stop.reason == "completed"
+    ind = [p for p in run.phases() if p.kind == "induction"][0]
+    resume = [e for e in run.events("operator") if e.data["cmd"] == "resume"][0]
+    assert ind.sample >= resume.data["effective_sample"] >= unstable[0].sample
+    assert sweeps(run, "train")
+
+
+def test_bench_loop_reports_latency_and_horizon():
+    from rig.closed_loop.latency import bench_loop
+
+    r = bench_loop(speed=None)
+    assert r["loop_stop_reason"] == "completed" and r["loop_decisions"] > 50
+    assert 0 < r["loop_latency_ms_p50"] <= r["loop_latency_ms_p99"] <= r["loop_latency_ms_max"]
+    # decisions act on the first sample not yet written: the horizon minus at most one block
+    assert r["output_horizon_configured_ms"] - r["loop_block_ms"] <= r["output_horizon_ms"]
+    assert r["output_horizon_ms"] <= r["output_horizon_configured_ms"]

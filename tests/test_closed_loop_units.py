@@ -105,7 +105,7 @@ def test_alarm_monitor_fires_once_per_episode_and_rearms():
 
 
 def test_volley_noise_and_saturation_alarms_on_records():
-    mon = AlarmMonitor()
+    mon = AlarmMonitor({"volley_change": {"enabled": True}})
     for _ in range(5):
         assert mon.on_test(1, _rec()) == []
     out = [a for _ in range(3) for a in mon.on_test(1, _rec(volley=-0.05))]
@@ -114,6 +114,25 @@ def test_volley_noise_and_saturation_alarms_on_records():
     assert out == ["noise"]
     assert [a.name for a in mon.on_test(1, _rec(flags=2))] == ["saturation"]
     assert mon.on_test(0, _rec()) == []  # another pathway, its own state
+
+
+def test_protocol_flat_alarm_table_is_understood():
+    cfg = merge_settings({"response_lost_percent": 30.0, "response_lost_sweeps": 4, "response_lost_action": "pause",
+                          "noise_max_uV": None, "noise_action": "continue", "volley_change_percent": 25.0,
+                          "volley_action": "stop"})
+    assert cfg["response_lost"] == {"enabled": True, "percent_of_baseline": 30.0, "sweeps": 4, "action": "pause"}
+    assert not cfg["noise"]["enabled"]
+    assert cfg["volley_change"]["enabled"] and cfg["volley_change"]["action"] == "stop"
+    assert cfg["gap"]["enabled"] and cfg["saturation"]["enabled"]
+
+
+def test_io_rule_in_either_form():
+    from rig.controller import io_rule
+
+    assert io_rule({"set_intensity": {"rule": "percent_of_max", "percent": 30}})["percent"] == 30
+    assert io_rule({"intensities_uA": [1, 2], "rule": "below_pop_spike", "margin_percent": 5}) == {
+        "rule": "below_pop_spike", "margin_percent": 5}
+    assert io_rule({"intensities_uA": [1, 2]}) is None
 
 
 def test_alarm_settings_are_checked():

@@ -27,7 +27,9 @@ DEFAULT_ALARMS: dict[str, dict] = {
     # a clipped sample inside a measurement window for N sweeps
     "saturation": {"enabled": True, "sweeps": 1, "action": "continue"},
     # fiber volley amplitude changed by more than percent % of its reference for N sweeps
-    "volley_change": {"enabled": True, "percent": 40.0, "sweeps": 3, "action": "continue"},
+    # (off unless configured: needs a detector that measures the volley and a slice whose volley
+    # does not follow potentiation)
+    "volley_change": {"enabled": False, "percent": 40.0, "sweeps": 3, "action": "continue"},
     # samples lost by the acquisition (any gap)
     "gap": {"enabled": True, "action": "continue"},
 }
@@ -36,9 +38,48 @@ _SAT = int(detector.SATURATED)
 _NO_RESP = int(detector.NO_RESPONSE)
 
 
+# the protocol file's flat [alarms] table → (alarm, setting); a None threshold disables the alarm
+FLAT_KEYS: dict[str, tuple[str, str]] = {
+    "response_lost_percent": ("response_lost", "percent_of_baseline"),
+    "response_lost_sweeps": ("response_lost", "sweeps"),
+    "response_lost_action": ("response_lost", "action"),
+    "noise_max_uV": ("noise", "max_uV"),
+    "noise_sweeps": ("noise", "sweeps"),
+    "noise_action": ("noise", "action"),
+    "volley_change_percent": ("volley_change", "percent"),
+    "volley_change_sweeps": ("volley_change", "sweeps"),
+    "volley_action": ("volley_change", "action"),
+    "volley_change_action": ("volley_change", "action"),
+    "saturation_sweeps": ("saturation", "sweeps"),
+    "saturation_action": ("saturation", "action"),
+    "gap_action": ("gap", "action"),
+}
+_THRESHOLDS = {"response_lost_percent", "noise_max_uV", "volley_change_percent"}
+
+
+def from_flat(flat: dict) -> dict[str, dict]:
+    """Nested settings from the protocol file's flat table (``noise_max_uV = 80`` …). In that form
+    an alarm with a threshold is on only when its threshold is given."""
+    out: dict[str, dict] = {"response_lost": {"enabled": False}, "noise": {"enabled": False},
+                            "volley_change": {"enabled": False}}
+    for key, value in flat.items():
+        if key not in FLAT_KEYS:
+            raise ValueError(f"unknown alarm setting {key!r} (known: {', '.join(FLAT_KEYS)})")
+        name, field_ = FLAT_KEYS[key]
+        if key in _THRESHOLDS:
+            out[name]["enabled"] = value is not None
+            if value is None:
+                continue
+        out.setdefault(name, {})[field_] = value
+    return out
+
+
 def merge_settings(user: dict | None) -> dict[str, dict]:
-    """DEFAULT_ALARMS overridden per alarm by ``user``; raises ValueError on unknown names/actions."""
+    """DEFAULT_ALARMS overridden per alarm by ``user`` (nested ``{"noise": {"max_uV": 80}}`` or the
+    protocol's flat table); raises ValueError on unknown names/actions."""
     out = {k: dict(v) for k, v in DEFAULT_ALARMS.items()}
+    if user and any(k in FLAT_KEYS for k in user):
+        user = from_flat(user)
     for name, cfg in (user or {}).items():
         if name not in out:
             raise ValueError(f"unknown alarm {name!r} (known: {', '.join(out)})")
