@@ -240,3 +240,28 @@ def test_bench_loop_reports_latency_and_horizon():
     # decisions act on the first sample not yet written: the horizon minus at most one block
     assert r["output_horizon_configured_ms"] - r["loop_block_ms"] <= r["output_horizon_ms"]
     assert r["output_horizon_ms"] <= r["output_horizon_configured_ms"]
+
+
+def test_rig_summary_lists_the_decisions(tmp_path):
+    from drivers.sim.faults import GappyDevice
+    from rig.storage import RecordingWriter, open_recording
+    from rig.summary import summarize
+
+    plan = h.make_plan([h.io_phase(IO_UA[::2] + [300]), h.baseline(360, 400, on_unstable="proceed"),
+                        h.tbs(trains=1), h.follow_up(60)])
+    ctl = h.Controller(plan, limits=h.LIMITS)
+    ctl.commands.put({"cmd": "mark", "text": "slice looks healthy", "source": "ctl"})
+    writer = RecordingWriter(tmp_path / "r.h5", 1, {})
+    try:
+        h.run(plan, quiet_slice(rundown_percent_per_min=4.0), controller=ctl, subscribers=[writer],
+              device_cls=GappyDevice, device_kw={"drop_at": [int(470 * h.FS)]})
+    finally:
+        writer.close()
+    with open_recording(tmp_path / "r.h5") as rec:
+        s = summarize(rec)
+        data = {e["kind"]: e["data"] for e in rec.events}
+    kinds = {e["kind"] for e in s["events"]}
+    assert {"io_fit", "intensity_set", "baseline_extended", "baseline_unstable", "induction", "alarm",
+            "operator"} <= kinds
+    assert data["io_fit"]["fit"]["ok"] and len(data["io_fit"]["points"]) == 14  # stored whole, valid JSON
+    assert data["operator"]["source"] == "ctl"
