@@ -139,3 +139,18 @@ def test_terminal_keys_become_commands_on_a_tty():
 def test_keys_not_started_without_a_tty(tmp_path):
     with open(tmp_path / "f", "w+") as f:
         assert not KeyReader(queue.Queue(), stream=f).start()
+
+
+def test_operator_control_session_serves_during_a_run_and_cleans_up(tmp_path):
+    from rig.closed_loop.session import OperatorControl, make_controller
+    from rig.rigfile import load_rig
+
+    rig, _ = load_rig(None)
+    ctl = make_controller(h.make_plan([h.follow_up(30)]), rig)
+    assert ctl.limits.max_intensity_uA == rig.limits.max_intensity_uA and ctl.resolution_uA == 1.0
+    rec = tmp_path / "run.h5"
+    with OperatorControl(ctl, rec, keys=True, announce=False) as oc:
+        assert oc.keys is None  # stdin is not a terminal under pytest
+        assert main(["ctl", "--endpoint", str(oc.server.path), "mark", "hello"]) == 0
+        assert ctl.commands.get_nowait()["text"] == "hello"
+    assert not oc.server.path.exists()
