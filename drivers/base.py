@@ -17,6 +17,12 @@ class DeviceError(RuntimeError):
     """A fatal device failure: the run must stop safely."""
 
 
+class OutputUnderflowError(DeviceError):
+    """The stimulus outputs ran dry (written too late). Outputs are at 0 V / low and stay
+    disabled for the rest of the run; acquisition continues. The engine records an event and
+    stops stimulating; the recording goes on."""
+
+
 @dataclass(frozen=True)
 class Block:
     """One block of acquired samples.

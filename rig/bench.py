@@ -13,14 +13,14 @@ import numpy as np
 PROTOCOLS = Path(__file__).resolve().parent.parent / "protocols"
 
 
-def _protocol(name: str) -> Path:
-    p = PROTOCOLS / name
+def _protocol(name: str | Path) -> Path:
+    p = Path(name) if Path(name).exists() else PROTOCOLS / name
     if p.exists():
         return p
     return Path(str(resources.files("rig.data").joinpath(name)))
 
 
-def bench_pipeline(protocol: str = "tbs_ltp.toml") -> dict:
+def bench_pipeline(protocol: str | Path = "tbs_ltp.toml") -> dict:
     """TBS protocol through device → engine → detector → storage, headless, as fast as possible.
 
     Reference: the simulated device alone producing the same number of samples (no engine).
@@ -56,7 +56,13 @@ def bench_pipeline(protocol: str = "tbs_ltp.toml") -> dict:
     }
 
 
-BENCHES = {"pipeline": bench_pipeline}
+def _bench_detector() -> dict:
+    from rig.bench_detector import bench_detector
+
+    return bench_detector()
+
+
+BENCHES = {"pipeline": bench_pipeline, "detector": _bench_detector}
 
 
 def run_benches(only: list[str] | None = None) -> dict:

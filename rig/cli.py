@@ -14,7 +14,7 @@ import sys
 from rig import __version__
 from rig.errors import RunFailure, UserError
 
-COMMAND_MODULES = ("run", "check", "summary", "bench", "ctl")
+COMMAND_MODULES = ("run", "check", "summary", "analyze", "bench", "devices", "selftest", "ctl")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from drivers.base import Device
+from drivers.base import Device, OutputUnderflowError
 from rig import detector
 from rig.controller import Controller
 from rig.documents import Event, Measured, Progress, RunStart, RunStop, Sweep
@@ -103,6 +103,7 @@ class Engine:
         self._valves: list[ValveChange] = []
         self._stims: list[tuple[Stimulus, float]] = []
         self._sweep_index = 0
+        self.stimulation_off = False  # set after an output underflow: record on, stimulate never again
         self._mV_per_count = scaling.mV_per_count
         self._clip_mV = 32767 * float(self._mV_per_count[field_channel]) * 0.999
         self._t_block = time.perf_counter()  # arrival of the last block read
@@ -133,13 +134,28 @@ class Engine:
             for d in docs:
                 self.emit(d)
             for s, i, ph in stims:
+                if self.stimulation_off:
+                    continue
                 a, b = s.sweep_bounds()
                 self._pending.append(_Pending(s, i, ph, a, b))
                 self._stims.append((s, i))
             self._valves.extend(valves)
             active = [(s, i) for s, i in self._stims if s.sample < w + n and s.sample + s.last_pulse_end > w]
             ao, do = render_block(w, n, active, self._valves, self._do_state, self.wiring, self.fs, self.limits)
-            self.dev.write(w, ao, do)
+            if self.stimulation_off:
+                ao[:] = 0.0
+                do[:] = 0
+            try:
+                self.dev.write(w, ao, do)
+            except OutputUnderflowError as exc:
+                # outputs are already at 0 V and stay off; keep recording, stop stimulating
+                self.stimulation_off = True
+                self.emit(Event(w, "output_underflow", str(exc).splitlines()[0][:240]))
+                undelivered = [p for p in self._pending if p.stim.sample >= self.acquired_until]
+                for p in undelivered:
+                    self.emit(Event(p.stim.sample, "sweep_discarded", "stimulus not delivered (output underflow)"))
+                self._pending = [p for p in self._pending if p not in undelivered]
+                self.emit(Event(w, "outputs_zeroed", "output underflow: stimulation stopped, recording continues"))
             w += n
             self._stims = [(s, i) for s, i in self._stims if s.sample + s.last_pulse_end > w]
             self._valves = [v for v in self._valves if v.sample >= w]
@@ -205,7 +221,7 @@ class Engine:
                 ai_scale_mV_per_count=tuple(float(x) for x in self._mV_per_count),
                 pathways=self.ctl.plan.pathways, plan_name=self.ctl.plan.name,
                 planned_samples=self.ctl.plan.duration_samples, wall_time=time.time(),
-                seed=self.seed, provenance=self.provenance,
+                seed=self.seed, provenance={**self.provenance, "windows": self.windows.to_dict()},
             )
         )
         self.emit(Event(0, "outputs_zeroed", "start-up"))

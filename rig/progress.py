@@ -11,8 +11,8 @@ from rig.documents import Progress, RunStart
 class ProgressBar:
     """A document subscriber that records the latest progress; ``draw()`` runs on the main thread."""
 
-    def __init__(self, stream=sys.stderr, width: int = 30) -> None:
-        self.stream = stream
+    def __init__(self, stream=None, width: int = 30) -> None:
+        self.stream = stream if stream is not None else sys.stderr
         self.width = width
         self.fs = 1.0
         self.sample = 0
@@ -30,8 +30,9 @@ class ProgressBar:
             self.sample, self.total, self.sweeps = doc.sample, max(1, doc.planned_samples), doc.sweeps
 
     def draw(self, final: bool = False) -> None:
+        """Redraw (a TTY only: logs and pipes get the summary, not a stream of bars)."""
         now = time.perf_counter()
-        if not final and now - self._last < (0.2 if self.tty else 5.0):
+        if not self.tty or self.sample == 0 or (not final and now - self._last < 0.2):
             return
         self._last = now
         frac = min(1.0, self.sample / self.total)
@@ -40,6 +41,5 @@ class ProgressBar:
         rate = self.sample / self.fs / max(now - self.t0, 1e-9)
         line = (f"[{'#' * fill}{'.' * (self.width - fill)}] {frac * 100:5.1f}%  "
                 f"{exp_min:6.1f}/{self.total / self.fs / 60:.1f} min  {self.sweeps} sweeps  {rate:6.0f}× real time")
-        end = "\n" if final or not self.tty else ""
-        self.stream.write(("\r" if self.tty else "") + line + end)
+        self.stream.write("\r" + line + ("\n" if final else ""))
         self.stream.flush()

@@ -81,6 +81,15 @@ def make_device(rig: RigConfig, plan: Plan, seed: int, speed: float | None) -> D
             ao_uA_per_V=[s.uA_per_V for s in rig.stim], adc_range_V=rig.ai[0].range_V,
             block_samples=block, speed=speed,
         )
+    if rig.backend == "nidaq":
+        from drivers.base import DeviceError
+        from rig.errors import RunFailure
+        from rig.nidaq_rig import nidaq_device_from_rig
+
+        try:
+            return nidaq_device_from_rig(rig, block)
+        except DeviceError as exc:
+            raise RunFailure(str(exc)) from exc
     from rig.errors import RunFailure
 
     raise RunFailure(f"backend {rig.backend!r} is not available in this build; use --sim")
@@ -118,7 +127,10 @@ def run_experiment(opts: RunOptions, stop: threading.Event | None = None) -> Run
     try:
         result = engine.run(stop)
     finally:
-        writer.close()
+        try:
+            writer.close()
+        finally:
+            device.close()  # outputs zeroed, tasks closed, board reset (NI)
     return RunResult(out, result, time.perf_counter() - t0, engine)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from rig import detector
 from rig.storage import Recording
 
 RESULT_WINDOW_S = 600.0  # LTP/LTD magnitude: mean of the last 10 min
@@ -19,12 +20,13 @@ def _baseline_phase(rec: Recording) -> int | None:
 
 
 def pathway_results(rec: Recording, slope_field: str = "slope_mV_per_ms") -> dict[int, dict]:
-    """Per pathway: baseline mean slope (mV/ms) and % of baseline over the last 10 min."""
+    """Per pathway: baseline mean slope (mV/ms) and % of baseline over the last 10 min after the baseline."""
     m = rec.measurements
     m = m[m["pulse"] == 0]
     kinds = rec.sweep_table["kind"][m["sweep_index"]] if len(m) else np.array([], dtype="S16")
     test = m[kinds == b"test"]
-    ok = test[(test["flags"] & 0b1110) == 0] if "flags" in test.dtype.names else test
+    bad = int(detector.SATURATED | detector.WINDOW_OUTSIDE | detector.NONFINITE)
+    ok = test[((test["flags"] & bad) == 0) & np.isfinite(test[slope_field])]
     bp = _baseline_phase(rec)
     fs = rec.sample_rate_hz
     end_s = rec.duration_s
@@ -33,9 +35,9 @@ def pathway_results(rec: Recording, slope_field: str = "slope_mV_per_ms") -> dic
         mine = ok[ok["pathway"] == pw]
         base = mine[mine["phase"] == bp] if bp is not None else mine[:0]
         base_mean = float(np.mean(base[slope_field])) if len(base) else None
-        late = mine[mine["sample"] / fs >= end_s - RESULT_WINDOW_S]
+        late = mine[(mine["sample"] / fs >= end_s - RESULT_WINDOW_S) & (mine["phase"] > (bp if bp is not None else 0))]
         pct = None
-        if base_mean and len(late) and bp is not None and late["phase"].min() > bp:
+        if base_mean and len(late) and bp is not None:
             pct = float(np.mean(late[slope_field]) / base_mean * 100.0)
         out[pw] = {"baseline_slope_mV_per_ms": base_mean, "ltp_percent": pct, "test_sweeps": int(len(mine))}
     return out

@@ -108,12 +108,21 @@ def test_volley_noise_and_saturation_alarms_on_records():
     mon = AlarmMonitor({"volley_change": {"enabled": True}})
     for _ in range(5):
         assert mon.on_test(1, _rec()) == []
-    out = [a for _ in range(3) for a in mon.on_test(1, _rec(volley=-0.05))]
+    out = [a for _ in range(2) for a in mon.on_test(1, _rec(volley=-0.05))]
+    assert out == []  # the median of the last 5 has not moved yet
+    out = [a for _ in range(4) for a in mon.on_test(1, _rec(volley=-0.05))]
     assert [a.name for a in out] == ["volley_change"] and out[0].pathway == 1
     out = [a.name for _ in range(2) for a in mon.on_test(1, _rec(noise=0.3))]
     assert out == ["noise"]
     assert [a.name for a in mon.on_test(1, _rec(flags=2))] == ["saturation"]
     assert mon.on_test(0, _rec()) == []  # another pathway, its own state
+
+
+def test_volley_alarm_stays_disarmed_when_the_volley_is_not_measurable():
+    mon = AlarmMonitor({"volley_change": {"enabled": True}})
+    for v in (-0.01, 0.004, -0.02, 0.01, -0.003):  # noise, no volley
+        mon.on_test(0, _rec(volley=v))
+    assert [a for _ in range(10) for a in mon.on_test(0, _rec(volley=-0.2))] == []
 
 
 def test_protocol_flat_alarm_table_is_understood():

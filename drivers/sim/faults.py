@@ -50,7 +50,8 @@ class FaultSlice(SimpleSlice):
         self.saturate_after_s = saturate_after_s
         self.pop_spike_uA = pop_spike_uA
         t = np.arange(int(0.08 * self.fs)) / self.fs * 1e3  # ms
-        self.t_volley = -0.04 * (t - 2.0) / 0.3 * np.exp(0.5 - 0.5 * ((t - 2.0) / 0.3) ** 2)
+        # volley ≈ 15 % of the fEPSP peak at the same intensity (CA1: −0.05 mV next to −0.3 mV)
+        self.t_volley = -0.15 * (t - 2.0) / 0.3 * np.exp(0.5 - 0.5 * ((t - 2.0) / 0.3) ** 2)
         td = np.clip(t - 2.8, 0.0, None)
         f = np.exp(-td / 12.0) - np.exp(-td / 1.6)
         self.t_fepsp = -f / f.max()

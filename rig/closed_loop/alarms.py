@@ -1,7 +1,8 @@
 """Alarms on the measured test responses: response lost, noise, saturation, volley change, gaps.
 
 Each alarm fires once when its condition has held for ``sweeps`` consecutive test sweeps of a
-pathway, and re-arms when the condition clears. References (slope and fiber volley) are the
+pathway (the volley: when the median of the last ``sweeps`` volleys has moved), and re-arms when
+the condition clears. References (slope and fiber volley) are the
 medians of the first ``reference_sweeps`` valid test sweeps after the intensity was last set, so
 an intensity change never looks like a lost response. Actions: ``continue`` (record only),
 ``pause`` (stop stimulating; acquisition and storage go on) or ``stop`` (end the run, outputs
@@ -26,10 +27,9 @@ DEFAULT_ALARMS: dict[str, dict] = {
     "noise": {"enabled": True, "max_uV": 100.0, "sweeps": 2, "action": "continue"},
     # a clipped sample inside a measurement window for N sweeps
     "saturation": {"enabled": True, "sweeps": 1, "action": "continue"},
-    # fiber volley amplitude changed by more than percent % of its reference for N sweeps
-    # (off unless configured: needs a detector that measures the volley and a slice whose volley
-    # does not follow potentiation)
-    "volley_change": {"enabled": False, "percent": 40.0, "sweeps": 3, "action": "continue"},
+    # median fiber volley of the last N sweeps changed by more than percent % of its reference
+    # (off unless configured; armed only when the reference volley is ≥ 3× its own spread)
+    "volley_change": {"enabled": False, "percent": 40.0, "sweeps": 5, "action": "continue"},
     # samples lost by the acquisition (any gap)
     "gap": {"enabled": True, "action": "continue"},
 }
@@ -104,6 +104,7 @@ class _PathwayState:
     volleys: list[float] = field(default_factory=list)
     ref_slope: float | None = None
     ref_volley: float | None = None
+    recent_volleys: list[float] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     latched: set[str] = field(default_factory=set)
 
@@ -126,10 +127,11 @@ class AlarmMonitor:
         st = self._state(pathway)
         st.slopes.clear()
         st.volleys.clear()
+        st.recent_volleys.clear()
         st.ref_slope = st.ref_volley = None
 
     def _update(self, st: _PathwayState, name: str, cond: bool, pathway: int, text: str, data: dict,
-                out: list[Alarm]) -> None:
+                out: list[Alarm], need: int | None = None) -> None:
         cfg = self.cfg[name]
         if not cfg.get("enabled", True):
             return
@@ -138,7 +140,7 @@ class AlarmMonitor:
             st.latched.discard(name)
             return
         st.counts[name] = st.counts.get(name, 0) + 1
-        if st.counts[name] >= int(cfg.get("sweeps", 1)) and name not in st.latched:
+        if st.counts[name] >= (need or int(cfg.get("sweeps", 1))) and name not in st.latched:
             st.latched.add(name)
             out.append(Alarm(name, pathway, cfg["action"], text, {**data, "sweeps": st.counts[name]}))
 
@@ -166,7 +168,7 @@ class AlarmMonitor:
                     st.volleys.append(volley)
                 if len(st.slopes) >= self.n_ref:
                     st.ref_slope = float(np.median(st.slopes))
-                    st.ref_volley = float(np.median(st.volleys)) if len(st.volleys) >= self.n_ref else None
+                    st.ref_volley = self._volley_reference(st.volleys)
             return out
         cfg_r = self.cfg["response_lost"]
         pct = float(cfg_r["percent_of_baseline"])
@@ -177,12 +179,24 @@ class AlarmMonitor:
                          f"S{pathway + 1}: response lost ({rel:.0f} % of reference < {pct:g} %)",
                          {"percent_of_reference": None if not math.isfinite(rel) else round(rel, 1)}, out)
         cfg_v = self.cfg["volley_change"]
-        if st.ref_volley is not None and math.isfinite(volley) and clean and st.ref_volley != 0.0:
-            change = (volley - st.ref_volley) / abs(st.ref_volley) * 100.0
-            self._update(st, "volley_change", abs(change) > float(cfg_v["percent"]), pathway,
-                         f"S{pathway + 1}: fiber volley changed {change:+.0f} % (electrode moved?)",
-                         {"change_percent": round(change, 1)}, out)
+        if st.ref_volley is not None and math.isfinite(volley) and clean:
+            n = int(cfg_v.get("sweeps", 5))
+            st.recent_volleys = [*st.recent_volleys[-(n - 1):], volley] if n > 1 else [volley]
+            if len(st.recent_volleys) >= n:
+                change = (float(np.median(st.recent_volleys)) - st.ref_volley) / abs(st.ref_volley) * 100.0
+                self._update(st, "volley_change", abs(change) > float(cfg_v["percent"]), pathway,
+                             f"S{pathway + 1}: fiber volley changed {change:+.0f} % (median of {n} sweeps; "
+                             "electrode moved?)", {"change_percent": round(change, 1)}, out, need=1)
         return out
+
+    def _volley_reference(self, volleys: list[float]) -> float | None:
+        """Median volley (mV), or None when it is not clearly measurable (|median| < 3 × its spread)."""
+        if len(volleys) < self.n_ref:
+            return None
+        v = np.asarray(volleys)
+        med = float(np.median(v))
+        spread = 1.4826 * float(np.median(np.abs(v - med)))
+        return med if med != 0.0 and abs(med) >= 3.0 * spread else None
 
     def on_gap(self, lost_samples: int, fs: float) -> list[Alarm]:
         cfg = self.cfg["gap"]

@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import signal
-import sys
 from pathlib import Path
 
 from rig.errors import RunFailure, UserError
 from rig.progress import ProgressBar
 from rig.runner import RunOptions, eprint, run_in_thread
 from rig.storage import open_recording
-from rig.summary import summarize
+from rig.summary import format_summary, summarize
 
 
 def parse_speed(text: str) -> float | None:
@@ -64,22 +63,15 @@ def run(args: argparse.Namespace) -> int:
             raise error
         raise RunFailure(f"{type(error).__name__}: {error} — outputs zeroed, recorded sweeps kept") from error
     assert result is not None
+    if result.stop.reason == "interrupted":
+        name = signal.Signals(signum).name if signum else "stop"
+        with open_recording(result.path) as rec:
+            n = rec.n_sweeps
+        eprint(f"rig: interrupted by {name}: outputs zeroed, {n} complete sweeps saved in {result.path}")
+        return 130
     with open_recording(result.path) as rec:
         s = summarize(rec)
     s["wall_s"] = result.wall_s
-    if args.json:
-        print(json.dumps(s))
-    else:
-        from rig.summary import format_summary
-
-        print(format_summary(s))
+    print(json.dumps(s) if args.json else format_summary(s))
     eprint(f"rig: recording written to {result.path}")
-    if result.stop.reason == "interrupted":
-        name = signal.Signals(signum).name if signum else "stop"
-        eprint(f"rig: interrupted by {name}: outputs zeroed, {s['sweeps']} complete sweeps saved in {result.path}")
-        return 130
     return 0 if result.stop.reason == "completed" else 1
-
-
-if __name__ == "__main__":
-    sys.exit(1)
