@@ -42,6 +42,17 @@ def test_io_curve_sets_each_pathway_within_5_percent_of_the_analytic_target():
         assert tests and all(s.intensity_uA == chosen for s in tests)
 
 
+def test_below_pop_spike_rule_uses_the_detected_threshold():
+    model = quiet_slice(pop_spike_uA=200.0)
+    rule = {"rule": "below_pop_spike", "margin_percent": 10}
+    plan = h.make_plan([h.io_phase(IO_UA, rule=rule), h.follow_up(10)])
+    run = h.run(plan, model)
+    fit = run.events("io_fit")[0].data
+    assert fit["pop_spike_threshold_uA"] == 200.0
+    ev = run.events("intensity_set")[0]
+    assert ev.data["intensity_uA"] == 180.0 and "pop-spike" in ev.text
+
+
 def test_chosen_intensity_is_clamped_to_the_rig_limit():
     model = quiet_slice(i50_uA=700.0, io_slope_uA=60.0)  # 40 % of max at ≈ 676 µA
     plan = h.make_plan([h.io_phase([100, 200, 300, 400, 500, 600, 700, 800]), h.follow_up(10)])

@@ -55,7 +55,8 @@ class FaultSlice(SimpleSlice):
         td = np.clip(t - 2.8, 0.0, None)
         f = np.exp(-td / 12.0) - np.exp(-td / 1.6)
         self.t_fepsp = -f / f.max()
-        self.t_spike = -np.exp(-0.5 * ((t - 7.0) / 0.5) ** 2)  # 1 ms wide, trough at 7 ms
+        u = (t - 7.0) / 0.5  # population spike: trough at 7 ms between two positive flanks
+        self.t_spike = -(1.0 - u**2) * np.exp(-0.5 * u**2)
 
     def io(self, e: int, intensity_uA: float) -> float:
         """Analytic I/O sigmoid (0..1) of electrode ``e``."""
