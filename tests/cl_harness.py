@@ -95,8 +95,10 @@ def make_plan(phases: list[Phase], pathways: tuple[int, ...] = (0,), intensity: 
 
 def run(plan: Plan, model, *, device_cls=SimDevice, device_kw: dict | None = None, commands=None,
         controller: Controller | None = None, stop: threading.Event | None = None,
-        subscribers: list | None = None, block_samples: int = 500, horizon_ms: float = 300.0) -> Run:
+        subscribers: list | None = None, block_samples: int = 500, horizon_ms: float = 300.0,
+        n_do: int = 0) -> Run:
     dev = device_cls(model, sample_rate_hz=FS, ai_channels=["ai0"], ao_channels=["ao0", "ao1"],
+                     do_lines=[f"port0/line{k}" for k in range(n_do)] or None,
                      ao_uA_per_V=[100.0, 100.0], block_samples=block_samples, speed=None, **(device_kw or {}))
     ctl = controller or Controller(plan, limits=LIMITS, commands=commands)
     docs: list = []
@@ -107,7 +109,7 @@ def run(plan: Plan, model, *, device_cls=SimDevice, device_kw: dict | None = Non
         if isinstance(d, Measured):
             measured.append(d)
 
-    eng = Engine(dev, ctl, OutputMap((0, 1), (100.0, 100.0), 2, 0), LIMITS, ChannelScaling([10.0], [1000.0]),
+    eng = Engine(dev, ctl, OutputMap((0, 1), (100.0, 100.0), 2, n_do), LIMITS, ChannelScaling([10.0], [1000.0]),
                  [sub, *(subscribers or [])], horizon_samples=int(horizon_ms / 1000 * FS), seed=0)
     res = eng.run(stop or threading.Event())
     return Run(res, docs, eng, dev, ctl, measured)

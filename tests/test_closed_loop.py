@@ -276,3 +276,37 @@ def test_rig_summary_lists_the_decisions(tmp_path):
             "operator"} <= kinds
     assert data["io_fit"]["fit"]["ok"] and len(data["io_fit"]["points"]) == 14  # stored whole, valid JSON
     assert data["operator"]["source"] == "ctl"
+
+
+def test_drug_phase_after_an_extended_baseline_switches_its_valve_on_the_sample_clock():
+    from rig.plan import Phase, ValveChange
+
+    class TtlLog(FaultSlice):
+        on_at: int | None = None
+        off_at: int | None = None
+
+        def respond(self, start, stim_uA, ttl):
+            if ttl.shape[0]:
+                idx = np.flatnonzero(np.diff(np.concatenate(([self.__dict__.get("_prev_ttl", 0)], ttl[0]))))
+                for i in idx:
+                    if ttl[0, i]:
+                        self.on_at = self.on_at if self.on_at is not None else start + int(i)
+                    else:
+                        self.off_at = start + int(i)
+                self._prev_ttl = int(ttl[0, -1])
+            return super().respond(start, stim_uA, ttl)
+
+    drug = Phase("MPEP", "drug", int(60 * h.FS), test=h.test_schedule(), valves=(ValveChange(0, 0, 1),),
+                 info={"drug": "MPEP", "concentration_uM": 10.0})
+    wash = Phase("washout", "washout", int(30 * h.FS), test=h.test_schedule(), valves=(ValveChange(0, 0, 0),),
+                 info={"drugs": [{"drug": "MPEP"}]})
+    plan = h.make_plan([h.baseline(360, 420, on_unstable="proceed"), drug, wash])
+    model = TtlLog(h.FS, 2, seed=3, cv=0.02, noise_uV=8.0, rundown_percent_per_min=4.0)
+    run = h.run(plan, model, n_do=1)
+    start = [p for p in run.phases() if p.kind == "drug"][0].sample
+    assert start == int(420 * h.FS)  # after the extended baseline, not at the planned 360 s
+    assert model.on_at == start and model.off_at == start + int(60 * h.FS)
+    valves = run.events("valve")
+    assert [(e.sample, e.data["state"]) for e in valves] == [(start, 1), (start + int(60 * h.FS), 0)]
+    tests_in_drug = [s for s in sweeps(run, "test") if start <= s.stim_sample < start + int(60 * h.FS)]
+    assert len(tests_in_drug) == 12  # test pulses continue during the wash-in
