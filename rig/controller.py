@@ -86,6 +86,7 @@ class Controller:
         self.alarms = AlarmMonitor(cl.get("alarms"), self.slope_field)
         self.tracker = IntensityTracker(cl.get("tracking"))
         self.alarm_log: list[dict] = []
+        self.last_gate: dict = {}  # the latest baseline verdict (for status)
         self.status: dict[str, Any] = {}
         self._now = 0
         self._entered = False
@@ -226,7 +227,7 @@ class Controller:
         assert p.test is not None
         crit = p.info.get("stability", {})
         now_s = self.phase_end / self.fs
-        verdict = {}
+        verdict: dict = {}
         for pw in sorted(set(p.test.pathways)):
             pts = self._tests.get(pw, [])
             t = np.array([a for a, _ in pts])
@@ -234,6 +235,7 @@ class Controller:
             verdict[pw] = check_stability(t, y, now_s, crit)
         data = {f"S{pw + 1}": v.to_dict() for pw, v in verdict.items()}
         text = "; ".join(f"S{pw + 1}: {v.reason}" for pw, v in verdict.items())
+        self.last_gate = {"time_s": round(now_s, 3), **data}
         if all(v.stable for v in verdict.values()):
             docs.append(Event(self.phase_end, "baseline_stable", f"baseline stable after "
                               f"{(self.phase_end - self.phase_start) / self.fs / 60:.1f} min ({text})", data))
@@ -409,9 +411,8 @@ class Controller:
         if name == "induce_now":
             if p is None or p.kind != "baseline":
                 return False, "refused: not in a baseline phase"
-            nxt = self.plan.phases[self.phase_index + 1:] if self.phase_index + 1 < len(self.plan.phases) else ()
-            if not any(q.kind in ("induction", "chemical", "drug") for q in nxt):
-                return False, "refused: no induction after this baseline"
+            if self.phase_index + 1 >= len(self.plan.phases):
+                return False, "refused: no phase after this baseline"
             self._force_end = True
             self._gate_wait = False
             self.stimulation_paused = False
@@ -457,4 +458,5 @@ class Controller:
             "finished": self.finished_at is not None,
             "end_reason": self.end_reason or (self.stop_request[0] if self.stop_request else None),
             "alarms": list(self.alarm_log[-10:]),
+            "last_gate": self.last_gate,
         }

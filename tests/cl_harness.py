@@ -5,8 +5,6 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from drivers.sim.device import SimDevice
 from rig.controller import Controller
 from rig.documents import Event, Measured, PhaseStart, RunStop
@@ -32,18 +30,6 @@ class Run:
 
     def phases(self) -> list[PhaseStart]:
         return [d for d in self.docs if isinstance(d, PhaseStart)]
-
-    def slopes(self, pathway: int, phase_kind: str) -> np.ndarray:
-        idx = {p.index for p in self.phases() if p.kind == phase_kind}
-        kinds = {(d.sample, d.pathway): d for d in self.measured}
-        return np.array([float(m.records[0]["slope_mV_per_ms"]) for m in kinds.values()
-                         if m.pathway == pathway and m.phase in idx and m.sweep_index in self._test_sweeps])
-
-    @property
-    def _test_sweeps(self) -> set[int]:
-        from rig.documents import Sweep
-
-        return {d.index for d in self.docs if isinstance(d, Sweep) and d.kind == "test"}
 
 
 def io_phase(intensities: list[float], pathways: tuple[int, ...] = (0,), interval_s: float = 2.0,

@@ -199,8 +199,11 @@ def test_command_objects_with_to_dict_are_accepted():
     assert docs[0].kind == "operator" and docs[0].sample == 1234 and docs[0].data["text"] == "washout"
 
 
-def test_induce_now_is_refused_outside_a_baseline():
+def test_induce_now_is_refused_outside_a_baseline_or_at_the_last_phase():
     plan = h.make_plan([h.follow_up(30)])
     c = Controller(plan, limits=h.LIMITS)
+    c.schedule(100)
+    assert not c.handle_command({"cmd": "induce_now", "source": "ctl"})[0].data["accepted"]
+    c = Controller(h.make_plan([h.baseline(60, 60)]), limits=h.LIMITS)
     c.schedule(100)
     assert not c.handle_command({"cmd": "induce_now", "source": "ctl"})[0].data["accepted"]
