@@ -81,7 +81,7 @@ def make_plan(phases: list[Phase], pathways: tuple[int, ...] = (0,), intensity: 
 
 def run(plan: Plan, model, *, device_cls=SimDevice, device_kw: dict | None = None, commands=None,
         controller: Controller | None = None, stop: threading.Event | None = None,
-        subscribers: list | None = None, block_samples: int = 500, horizon_ms: float = 300.0,
+        subscribers: list | None = None, block_samples: int = 1000, horizon_ms: float = 300.0,
         n_do: int = 0) -> Run:
     dev = device_cls(model, sample_rate_hz=FS, ai_channels=["ai0"], ao_channels=["ao0", "ao1"],
                      do_lines=[f"port0/line{k}" for k in range(n_do)] or None,
