@@ -151,6 +151,9 @@ def test_operator_control_session_serves_during_a_run_and_cleans_up(tmp_path):
     rec = tmp_path / "run.h5"
     with OperatorControl(ctl, rec, keys=True, announce=False) as oc:
         assert oc.keys is None  # stdin is not a terminal under pytest
+        assert oc.server is not None
         assert main(["ctl", "--endpoint", str(oc.server.path), "mark", "hello"]) == 0
         assert ctl.commands.get_nowait()["text"] == "hello"
     assert not oc.server.path.exists()
+    with OperatorControl(ctl, tmp_path / "b.h5", endpoint=False) as oc2:
+        assert oc2.server is None and not list(tmp_path.glob("b.h5*"))

@@ -28,18 +28,20 @@ def make_controller(plan: Any, rig: Any, commands: queue.Queue | None = None) ->
 
 
 class OperatorControl:
-    """Starts the control endpoint next to ``recording`` and, if ``keys`` and stdin is a
-    terminal, the key reader; stops both (endpoint file removed, terminal restored) on exit."""
+    """Starts the control endpoint next to ``recording`` (unless ``endpoint`` is False) and, if
+    ``keys`` and stdin is a terminal, the key reader; stops both (endpoint file removed, terminal
+    restored) on exit."""
 
-    def __init__(self, controller: Controller, recording: Path, *, keys: bool = False,
+    def __init__(self, controller: Controller, recording: Path, *, keys: bool = False, endpoint: bool = True,
                  unix_socket: bool = False, announce: bool = True) -> None:
-        self.server = ControlServer(controller, Path(recording), unix_socket=unix_socket)
+        self.server = ControlServer(controller, Path(recording), unix_socket=unix_socket) if endpoint else None
         self.keys = KeyReader(controller.commands) if keys else None
         self.announce = announce
 
     def __enter__(self) -> OperatorControl:
-        self.server.start()
-        if self.announce:
+        if self.server is not None:
+            self.server.start()
+        if self.server is not None and self.announce:
             print(f"rig: control endpoint {self.server.path} (rig ctl status)", file=sys.stderr, flush=True)
         if self.keys is not None and not self.keys.start():
             self.keys = None
@@ -50,4 +52,5 @@ class OperatorControl:
             if self.keys is not None:
                 self.keys.close()
         finally:
-            self.server.close()
+            if self.server is not None:
+                self.server.close()
