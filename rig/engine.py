@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -48,6 +48,7 @@ class _Pending:
     phase: int
     first: int
     end: int
+    early: tuple[Measured, list, float] | None = None  # measured + decided (ms) once its windows were in
 
 
 @dataclass
@@ -178,7 +179,39 @@ class Engine:
         idx = np.arange(a, b) % self.ring_len
         return self.ring[:, idx]
 
+    def _analysis_tail(self) -> int:
+        """Samples after a sweep's last pulse that its measurement reads (windows + smoothing)."""
+        d = self.windows.to_dict()
+        ends = [float(v[1]) for v in d.values() if isinstance(v, list)]
+        widths = [float(v) for v in d.values() if isinstance(v, (int, float))]
+        return int(np.ceil((max(ends) + max(widths, default=0.0) + 0.5) * self.fs / 1000.0)) + 1
+
+    def _measure(self, p: _Pending, upto: int) -> tuple[Measured, list, float]:
+        """Measure samples [p.first, upto) of a sweep and let the controller decide on it."""
+        t0 = time.perf_counter()
+        counts = self._slice(p.first, upto)
+        pulses = p.stim.sample + np.asarray(p.stim.pulse_offsets, dtype=np.int64)
+        trace = counts[self.field_channel].astype(np.float64) * self._mV_per_count[self.field_channel]
+        records = detector.measure_pulses(trace, pulses - p.first, self.fs, self.windows, self._clip_mV)
+        meas = Measured(-1, p.stim.pathway, p.phase, p.stim.sample, records)
+        decisions = self.ctl.on_measured(meas)
+        # closed-loop latency: the block holding the last analysed sample arrived → decision made
+        t1 = time.perf_counter()
+        self.stats.control_latency_ms.append((t1 - self._t_block) * 1e3)
+        return meas, decisions, (t1 - t0) * 1e3
+
+    def _decide_early(self) -> None:
+        """The controller decides on a sweep as soon as its analysis windows have arrived; the
+        sweep is recorded (same measurement) when its last sample has arrived."""
+        tail = self._analysis_tail()
+        for p in self._pending:
+            if p.early is None and p.first >= self.acquired_until - self.ring_len:
+                upto = min(p.end, p.stim.sample + p.stim.pulse_offsets[-1] + tail)
+                if upto <= self.acquired_until:
+                    p.early = self._measure(p, upto)
+
     def _cut_ready(self) -> None:
+        self._decide_early()
         ready = [p for p in self._pending if p.end <= self.acquired_until]
         if not ready:
             return
@@ -196,16 +229,13 @@ class Engine:
                 wall_time=time.time(),
             )
             t_ready = time.perf_counter()
-            trace = counts[self.field_channel].astype(np.float64) * self._mV_per_count[self.field_channel]
-            records = detector.measure_pulses(trace, pulses - p.first, self.fs, self.windows, self._clip_mV)
-            meas = Measured(self._sweep_index, p.stim.pathway, p.phase, p.stim.sample, records)
-            decisions = self.ctl.on_measured(meas)  # decided now, recorded after the sweep
-            self.stats.control_latency_ms.append((time.perf_counter() - self._t_block) * 1e3)
+            meas, decisions, measure_ms = p.early if p.early is not None else self._measure(p, p.end)
+            meas = replace(meas, sweep_index=self._sweep_index)
             self.emit(sweep)
             self.emit(meas)
             for d in decisions:
                 self.emit(d)
-            self.stats.loop_latency_ms.append((time.perf_counter() - t_ready) * 1e3)
+            self.stats.loop_latency_ms.append((time.perf_counter() - t_ready) * 1e3 + measure_ms)
             self._sweep_index += 1
             self.stats.sweeps += 1
 

@@ -310,3 +310,21 @@ def test_drug_phase_after_an_extended_baseline_switches_its_valve_on_the_sample_
     assert [(e.sample, e.data["state"]) for e in valves] == [(start, 1), (start + int(60 * h.FS), 0)]
     tests_in_drug = [s for s in sweeps(run, "test") if start <= s.stim_sample < start + int(60 * h.FS)]
     assert len(tests_in_drug) == 12  # test pulses continue during the wash-in
+
+
+def test_early_decision_measures_exactly_what_the_full_sweep_gives(two_pathway_run):
+    """The controller decides once a sweep's analysis windows are in; the stored measurement must
+    equal the detector run on the whole recorded sweep."""
+    from rig import detector
+
+    run = two_pathway_run
+    sw = {d.index: d for d in sweeps(run)}
+    mV = run.engine.scaling.mV_per_count[0]
+    assert len(run.measured) == len(sw) > 100
+    for m in run.measured[::7]:
+        s = sw[m.sweep_index]
+        full = detector.measure_pulses(s.counts[0].astype(np.float64) * mV, s.pulse_samples - s.start_sample,
+                                       h.FS, run.engine.windows, run.engine._clip_mV)
+        for f in full.dtype.names:  # field by field: NaN (not measurable) equals NaN
+            np.testing.assert_array_equal(m.records[f], full[f], err_msg=f)
+    assert len(run.engine.stats.control_latency_ms) == len(sw)

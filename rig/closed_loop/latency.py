@@ -6,8 +6,8 @@
 * ``output_horizon_ms``: from a decision to the first output sample it can affect — the samples
   already written ahead at the moment of the decision (median over the run; the rig's
   ``engine.horizon_ms`` plus up to one block).
-* ``sweep_tail_ms``: the sweep's samples after the analysis windows end (the engine cuts a sweep
-  when its last sample has arrived, so a decision waits for them too).
+* ``loop_window_after_pulse_ms``: how long after a (last) pulse the analysis windows, and so the
+  earliest decision, end — the engine decides as soon as they are in, not at the end of the sweep.
 Reference in the same run: the detector alone on the same kind of sweep (``loop_detector_ms_p50``).
 """
 
@@ -126,7 +126,6 @@ def bench_loop(speed: float = 20.0) -> dict:
         t0 = time.perf_counter()
         detector.measure_pulses(x, np.array([pre]), fs, eng.windows)
         t_det.append((time.perf_counter() - t0) * 1e3)
-    win_end_ms = max(float(v[1]) for v in eng.windows.to_dict().values() if isinstance(v, list))
     return {
         "loop_latency_ms_p50": float(np.nanpercentile(lat, 50)),
         "loop_latency_ms_p99": float(np.nanpercentile(lat, 99)),
@@ -135,7 +134,7 @@ def bench_loop(speed: float = 20.0) -> dict:
         "loop_detector_ms_p50": float(np.median(t_det)),
         "output_horizon_ms": float(np.median(ahead) / fs * 1e3) if ahead else float(horizon / fs * 1e3),
         "output_horizon_configured_ms": float(rig.engine.horizon_ms),
-        "sweep_tail_ms": post / fs * 1e3 - win_end_ms,
+        "loop_window_after_pulse_ms": eng._analysis_tail() / fs * 1e3,
         "loop_block_ms": block / fs * 1e3,
         "loop_speed": speed,
         "loop_stop_reason": stop.reason,
