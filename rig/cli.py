@@ -14,7 +14,19 @@ import sys
 from rig import __version__
 from rig.errors import RunFailure, UserError
 
-COMMAND_MODULES = ("run", "check", "summary", "analyze", "bench", "devices", "selftest", "ctl")
+COMMAND_MODULES = (
+    "run",
+    "check",
+    "summary",
+    "analyze",
+    "bench",
+    "devices",
+    "selftest",
+    "schema",
+    "recover",
+    "export",
+    "ctl",
+)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -83,7 +83,38 @@ class ValveChange:
 
 @dataclass(frozen=True)
 class Phase:
-    """One phase of the experiment (baseline, drug, induction, follow-up, …)."""
+    """One phase of the experiment (baseline, drug, induction, follow-up, …).
+
+    ``kind`` and what the phase holds (``rig.expand`` builds them from the protocol file):
+
+    - ``io_curve``: ``stimuli`` of kind "io" with explicit ``intensity_uA``, ascending, pathways
+      alternating. info: ``intensities_uA`` (list), ``repeats``, ``pathways`` (indices); with a
+      closed-loop rule also ``rule`` = "percent_of_max" + ``percent``, or ``rule`` =
+      "below_pop_spike" + ``margin_percent`` (set the test intensity of those pathways after the curve).
+    - ``baseline``: ``test``; a gated baseline has ``max_duration_samples`` and info
+      ``stability`` = {``max_drift_percent_per_10min``, ``max_halves_diff_percent``, ``window_min``}
+      and ``on_unstable`` = "abort" | "proceed" | "pause".
+    - ``drug``: ``test`` continues; ``valves`` opens the drug's line at sample 0 (it stays open until a
+      ``washout``). info: ``drug`` (name as written, e.g. "basimglurant", "MPEP"),
+      ``concentration_uM``, ``valve`` (rig valve name or None = manual perfusion), ``valve_line``
+      (DO index or None), ``wash_in_s``.
+    - ``washout``: ``test`` continues; ``valves`` closes the lines. info ``drugs``: list of
+      {``drug``, ``concentration_uM``, ``valve``, ``valve_line``} switched off.
+    - ``chemical``: like ``drug`` but the valve closes again on the phase's last sample
+      (e.g. DHPG 100 µM, 5 min). info: ``drug``, ``concentration_uM``, ``valve``, ``valve_line``,
+      ``duration_s``.
+    - ``induction``: ``stimuli`` on one pathway, no test pulses. tbs / train / hfs: one Stimulus
+      (kind "train") per train; lfs: one Stimulus (kind "train", one pulse) per pulse; pp_lfs: one
+      Stimulus (kind "paired") per pair. info: ``protocol`` (pattern), ``pathway``, ``pulses``
+      (total), ``intensity_uA`` (None = test intensity) and the pattern's parameters as written
+      (hfs: ``pulses_per_train``, ``frequency_hz``, ``trains``, ``train_interval_s``; tbs/train:
+      ``pulses_per_burst``, ``intra_burst_hz``, ``bursts``, ``burst_interval_ms``/``burst_hz``,
+      ``trains``, ``train_interval_s``; lfs: ``frequency_hz``; pp_lfs: ``pairs``,
+      ``pair_interval_ms``, ``frequency_hz``).
+    - ``follow_up``: ``test``.
+    - ``paired_pulse``: ``stimuli`` of kind "paired" (pulse_offsets (0, isi)); info
+      ``intervals_ms``, ``repeats``, ``pathways``.
+    """
 
     name: str
     kind: str
@@ -116,8 +147,15 @@ class Plan:
     sweep_pre_samples: int = 400
     sweep_post_samples: int = 1600
     metadata: dict = field(default_factory=dict, compare=False)
-    # closed-loop settings as plain data (alarm rules, allowed operator actions); read by the controller
+    # closed-loop settings as plain data (alarm rules, allowed operator actions); read by the controller.
+    # From the protocol's [alarms] table: {"alarms": {"response_lost_percent": float | None (alarm when
+    # the response is below this % of baseline ...), "response_lost_sweeps": int (... for this many
+    # consecutive sweeps), "response_lost_action", "noise_max_uV": float | None (baseline noise RMS),
+    # "noise_action", "volley_change_percent": float | None (fiber volley change vs baseline),
+    # "volley_action"}}; actions are "continue" | "pause" | "stop"; None disables an alarm.
     closed_loop: dict = field(default_factory=dict, compare=False)
+    # names of the rig's pathways, indexed like Stimulus.pathway (e.g. ("S1", "S2")); may be empty
+    pathway_names: tuple[str, ...] = ()
 
     @property
     def duration_samples(self) -> int:

@@ -71,16 +71,7 @@ def make_device(rig: RigConfig, plan: Plan, seed: int, speed: float | None) -> D
     if speed is None:  # as fast as possible: bigger blocks, same sample-exact contract
         block = max(block, int(rig.sample_rate_hz * 0.1))
     if rig.backend == "sim":
-        from drivers.sim.device import SimDevice
-        from drivers.sim.simple_slice import SimpleSlice
-
-        model = SimpleSlice(rig.sample_rate_hz, len(rig.stim), seed, gain=rig.ai[0].gain)
-        return SimDevice(
-            model, sample_rate_hz=rig.sample_rate_hz, ai_channels=[a.channel for a in rig.ai][: model.n_ai],
-            ao_channels=[s.ao for s in rig.stim], do_lines=list(rig.do_lines),
-            ao_uA_per_V=[s.uA_per_V for s in rig.stim], adc_range_V=rig.ai[0].range_V,
-            block_samples=block, speed=speed,
-        )
+        return make_sim_device(rig, plan, seed, speed, block)
     if rig.backend == "nidaq":
         from drivers.base import DeviceError
         from rig.errors import RunFailure
@@ -93,6 +84,34 @@ def make_device(rig: RigConfig, plan: Plan, seed: int, speed: float | None) -> D
     from rig.errors import RunFailure
 
     raise RunFailure(f"backend {rig.backend!r} is not available in this build; use --sim")
+
+
+def make_slice_model(rig: RigConfig, plan: Plan, seed: int):
+    """The virtual slice the rig's ``[sim]`` section names, with the plan's drugs in its valves."""
+    slice_seed = seed + rig.sim.seed_offset
+    if rig.sim.model == "simple":
+        from drivers.sim.simple_slice import SimpleSlice
+
+        return SimpleSlice(rig.sample_rate_hz, len(rig.stim), slice_seed, gain=rig.ai[0].gain)
+    from drivers.sim.slice import make_slice
+
+    from rig.perfusion import valve_contents
+
+    genotype = rig.sim.genotype or plan.metadata.get("genotype") or "WT"
+    return make_slice(rig.sample_rate_hz, len(rig.stim), slice_seed, genotype=genotype,
+                      electrode=rig.sim.electrode, gain=rig.ai[0].gain, valves=valve_contents(plan))
+
+
+def make_sim_device(rig: RigConfig, plan: Plan, seed: int, speed: float | None, block: int) -> Device:
+    """The simulated DAQ wired as the rig file says, with the virtual slice attached."""
+    from drivers.sim.device import SimDevice
+
+    model = make_slice_model(rig, plan, seed)
+    return SimDevice(
+        model, sample_rate_hz=rig.sample_rate_hz, ai_channels=[a.channel for a in rig.ai][: model.n_ai],
+        ao_channels=rig.ao_channels(), do_lines=list(rig.do_lines), ao_uA_per_V=rig.ao_uA_per_V(),
+        adc_range_V=rig.ai[0].range_V, block_samples=block, speed=speed,
+    )
 
 
 def prepare(opts: RunOptions) -> tuple[Plan, RigConfig, str, str]:
@@ -108,7 +127,9 @@ def run_experiment(opts: RunOptions, stop: threading.Event | None = None) -> Run
     plan, rig, proto_text, rig_text = prepare(opts)
     out = opts.out or default_out_path(plan)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out = unique_path(out)
+    requested, out = out, unique_path(out)
+    if out != requested:
+        eprint(f"rig: {requested} exists (a recording is never overwritten); recording to {out} instead")
     device = make_device(rig, plan, opts.seed, opts.speed)
     provenance = {
         "protocol_path": str(opts.protocol), "protocol_text": proto_text, "rig_text": rig_text,

@@ -30,9 +30,13 @@ class StimLimits:
 
 @dataclass(frozen=True)
 class OutputMap:
-    """Wiring: which AO channel (and optional TTL line) stimulates each pathway."""
+    """Wiring: which AO channel (and optional TTL line) stimulates each pathway.
 
-    ao_for_pathway: tuple[int, ...]
+    ``ao_for_pathway[p]`` is None for a TTL-only pathway (the isolator's intensity is set by hand);
+    ``uA_per_V`` and ``trigger_line_for_pathway`` are indexed by pathway.
+    """
+
+    ao_for_pathway: tuple[int | None, ...]
     uA_per_V: tuple[float, ...]
     n_ao: int
     n_do: int
@@ -40,29 +44,65 @@ class OutputMap:
     ao_limit_V: float = 10.0
 
 
-def check_stimulus(stim: Stimulus, intensity_uA: float, fs: float, limits: StimLimits) -> None:
-    """Raise StimulusLimitError if ``stim`` at ``intensity_uA`` breaks a rig limit."""
+class LimitExceeded(StimulusLimitError):
+    """A limit broken by a stimulus; ``quantity`` names it: intensity | width | charge | overlap |
+    frequency | train."""
+
+    def __init__(self, quantity: str, message: str) -> None:
+        super().__init__(message)
+        self.quantity = quantity
+
+
+def stimulus_problems(stim: Stimulus, intensity_uA: float, fs: float, limits: StimLimits) -> list[LimitExceeded]:
+    """Every rig limit ``stim`` at ``intensity_uA`` breaks (empty when it is safe)."""
+    out = []
     width_us = stim.width_samples / fs * 1e6
     if not np.isfinite(intensity_uA) or abs(intensity_uA) > limits.max_intensity_uA:
-        raise StimulusLimitError(
-            f"intensity {intensity_uA} µA exceeds the rig limit of {limits.max_intensity_uA} µA"
-        )
-    if stim.width_samples < 1 or width_us > limits.max_width_us:
-        raise StimulusLimitError(f"pulse width {width_us:.0f} µs outside 1 sample..{limits.max_width_us} µs")
+        out.append(LimitExceeded(
+            "intensity", f"intensity {intensity_uA:g} µA exceeds the rig limit of {limits.max_intensity_uA:g} µA"))
+    if stim.width_samples < 1 or width_us > limits.max_width_us + 1e-9:
+        out.append(LimitExceeded("width", f"pulse width {width_us:.0f} µs outside 1 sample.."
+                                          f"{limits.max_width_us:g} µs"))
     charge_uC = abs(intensity_uA) * width_us * 1e-6
-    if charge_uC > limits.max_charge_uC:
-        raise StimulusLimitError(f"charge {charge_uC:.3f} µC per phase exceeds {limits.max_charge_uC} µC")
+    if not charge_uC <= limits.max_charge_uC + 1e-12:
+        out.append(LimitExceeded("charge", f"charge {charge_uC:.4g} µC per pulse phase ({intensity_uA:g} µA × "
+                                           f"{width_us:.0f} µs) exceeds the rig limit of {limits.max_charge_uC:g} µC"))
     if stim.n_pulses > 1:
         isi = np.diff(np.asarray(stim.pulse_offsets))
         if np.any(isi <= stim.width_samples * (2 if stim.biphasic else 1)):
-            raise StimulusLimitError("pulses of a train overlap")
-        if fs / isi.min() > limits.max_frequency_hz + 1e-9:
-            raise StimulusLimitError(
-                f"pulse frequency {fs / isi.min():.1f} Hz exceeds {limits.max_frequency_hz} Hz"
-            )
+            out.append(LimitExceeded("overlap", "pulses of a train overlap (interval not longer than the pulse)"))
+        pos = isi[isi > 0]
+        if pos.size and fs / pos.min() > limits.max_frequency_hz + 1e-9:
+            out.append(LimitExceeded("frequency", f"pulse frequency {fs / pos.min():.4g} Hz exceeds the rig limit of "
+                                                  f"{limits.max_frequency_hz:g} Hz"))
         train_s = stim.pulse_offsets[-1] / fs
-        if train_s > limits.max_train_s:
-            raise StimulusLimitError(f"train of {train_s:.1f} s exceeds {limits.max_train_s} s")
+        if train_s > limits.max_train_s + 1e-9:
+            out.append(LimitExceeded("train", f"train of {train_s:.4g} s exceeds the rig limit of "
+                                              f"{limits.max_train_s:g} s"))
+    return out
+
+
+def check_stimulus(stim: Stimulus, intensity_uA: float, fs: float, limits: StimLimits) -> None:
+    """Raise :class:`LimitExceeded` (the first problem) if ``stim`` breaks a rig limit."""
+    problems = stimulus_problems(stim, intensity_uA, fs, limits)
+    if problems:
+        raise problems[0]
+
+
+def check_spacing(onsets: np.ndarray, pulse_samples: int, fs: float, limits: StimLimits) -> None:
+    """Pulses of *different* stimuli on one output: no overlap, no faster than the frequency limit.
+
+    ``onsets`` are absolute pulse onsets (samples) on one output, ``pulse_samples`` the length of
+    one pulse including a biphasic second phase.
+    """
+    if onsets.size < 2:
+        return
+    d = np.diff(np.sort(onsets))
+    if np.any(d <= pulse_samples):
+        raise LimitExceeded("overlap", "pulses of different stimuli overlap on one output")
+    if fs / d.min() > limits.max_frequency_hz + 1e-9:
+        raise LimitExceeded("frequency", f"pulse frequency {fs / d.min():.4g} Hz (pulses {d.min() / fs * 1e3:.4g} ms "
+                                         f"apart) exceeds the rig limit of {limits.max_frequency_hz:g} Hz")
 
 
 def render_block(
@@ -83,12 +123,20 @@ def render_block(
     ao = np.zeros((wiring.n_ao, n))
     do = np.repeat(do_state[:, None], n, axis=1).astype(np.uint8) if wiring.n_do else np.zeros((0, n), np.uint8)
     end = start + n
+    stimuli = list(stimuli)
+    onsets: dict[int, list[int]] = {}
+    widths: dict[int, int] = {}
     for stim, intensity in stimuli:
         check_stimulus(stim, intensity, fs, limits)
+        onsets.setdefault(stim.pathway, []).extend(stim.sample + o for o in stim.pulse_offsets)
+        widths[stim.pathway] = max(widths.get(stim.pathway, 0), stim.width_samples * (2 if stim.biphasic else 1))
+    for pw, on in onsets.items():
+        check_spacing(np.asarray(on, dtype=np.int64), widths[pw], fs, limits)
+    for stim, intensity in stimuli:
         ch = wiring.ao_for_pathway[stim.pathway]
-        volts = intensity / wiring.uA_per_V[ch]
+        volts = intensity / wiring.uA_per_V[stim.pathway]
         if abs(volts) > wiring.ao_limit_V:
-            raise StimulusLimitError(f"{intensity} µA needs {volts:.2f} V, beyond the AO range")
+            raise LimitExceeded("intensity", f"{intensity} µA needs {volts:.2f} V, beyond the AO range")
         trig = (
             wiring.trigger_line_for_pathway[stim.pathway]
             if stim.pathway < len(wiring.trigger_line_for_pathway)
@@ -100,7 +148,7 @@ def render_block(
             phases = ((p0, volts),) + (((p0 + w, -volts),) if stim.biphasic else ())
             for s0, v in phases:
                 a, b = max(s0, start), min(s0 + w, end)
-                if a < b:
+                if a < b and ch is not None:
                     ao[ch, a - start : b - start] = v
             if trig is not None:
                 a, b = max(p0, start), min(p0 + w * (2 if stim.biphasic else 1), end)

@@ -19,14 +19,13 @@ import time
 
 import numpy as np
 
-from drivers.sim.device import SimDevice
-from drivers.sim.simple_slice import SimpleSlice
 from rig import detector
 from rig.controller import Controller
 from rig.documents import Sweep
 from rig.engine import ChannelScaling, Engine
 from rig.plan import Phase, Plan, Stimulus, TestSchedule
 from rig.rigfile import load_rig
+from rig.runner import make_sim_device
 
 
 def _plan(fs: float, width: int, pre: int, post: int) -> Plan:
@@ -94,11 +93,7 @@ def bench_loop(speed: float = 20.0) -> dict:
     pre, post = int(0.02 * fs), int(0.08 * fs)
     plan = _plan(fs, width, pre, post)
     block = max(1, int(round(rig.engine.block_ms / 1000 * fs)))
-    n_el = len(rig.stim)
-    dev = SimDevice(SimpleSlice(fs, n_el, 1, gain=rig.ai[0].gain), sample_rate_hz=fs,
-                    ai_channels=[rig.ai[0].channel], ao_channels=[s.ao for s in rig.stim],
-                    ao_uA_per_V=[s.uA_per_V for s in rig.stim], adc_range_V=rig.ai[0].range_V,
-                    block_samples=block, speed=speed)
+    dev = make_sim_device(rig, plan, 1, speed, block)  # the rig file's slice model and wiring
     ctl = Controller(plan, limits=rig.stim_limits())
     scaling = ChannelScaling([rig.ai[0].range_V], [rig.ai[0].gain])
     display = _DisplaySim(float(scaling.mV_per_count[0]))

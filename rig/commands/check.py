@@ -1,34 +1,79 @@
-"""`rig check PROTOCOL`: validate a protocol against a rig and summarise the plan."""
+"""`rig check PROTOCOL [--rig RIG] [--json]`: validate a protocol against a rig, summarise the plan.
+
+Exit 0 with the plan summary; exit 2 with one line per problem on stderr
+(``file:line: field.path: message``). ``--json`` prints one object on stdout either way:
+``valid``, ``errors`` [{path, message, file, line}], ``duration_s``, ``phases``
+[{name, kind, start_s, end_s, pulses, …}], ``total_pulses``, ``max_intensity_uA``, ….
+Nothing is armed and no device is opened.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from rig.errors import UserError
+from rig.plan import Plan
 from rig.plan_summary import format_plan, plan_summary
-from rig.runner import RunOptions, prepare
+from rig.protocol import expand, load_protocol
+from rig.rigfile import RigConfig, load_rig
+from rig.validation import InvalidFile
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check", help="validate a protocol and summarise its plan")
-    p.add_argument("protocol", type=Path)
-    p.add_argument("--rig", type=Path, default=None)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("protocol", type=Path, help="protocol file (TOML)")
+    p.add_argument("--rig", type=Path, default=None, help="rig file (default: the simulated rig)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def _errors(exc: UserError) -> list[dict]:
+    if isinstance(exc, InvalidFile):
+        return [{"path": e["path"], "message": e["message"], "file": exc.name, "line": e["line"]}
+                for e in exc.errors]
+    return [{"path": "", "message": str(exc), "file": "", "line": None}]
+
+
+def check(protocol: Path, rig_path: Path | None) -> tuple[Plan | None, RigConfig | None, list[UserError]]:
+    """Validate both files; every problem found (the rig's and the protocol's) is returned."""
+    failures: list[UserError] = []
+    proto = rig = None
     try:
-        plan, rig, _, _ = prepare(RunOptions(protocol=args.protocol, rig=args.rig))
+        proto, _ = load_protocol(protocol)
     except UserError as exc:
+        failures.append(exc)
+    try:
+        rig, _ = load_rig(rig_path)
+        if rig.backend == "nidaq":  # wiring the board cannot do (checked without touching it)
+            from rig.nidaq_rig import check_nidaq_rig
+
+            try:
+                check_nidaq_rig(rig)
+            except UserError as exc:
+                msg = str(exc).removeprefix("rig file: ")
+                raise UserError(f"{rig_path or '<default sim rig>'}: {msg}") from None
+    except UserError as exc:
+        failures.append(exc)
+    if failures:
+        return None, rig, failures
+    try:
+        return expand(proto, rig, str(protocol)), rig, []
+    except UserError as exc:
+        return None, rig, [exc]
+
+
+def run(args: argparse.Namespace) -> int:
+    plan, rig, failures = check(args.protocol, args.rig)
+    if failures:
         if args.json:
-            errors = [{"path": ln.split(": ")[1] if ln.count(": ") >= 2 else "", "message": ln}
-                      for ln in str(exc).splitlines()]
-            print(json.dumps({"valid": False, "errors": errors}))
-            return 2
-        raise
+            print(json.dumps({"valid": False, "errors": [e for f in failures for e in _errors(f)]}))
+        for f in failures:
+            for line in (f.lines() if isinstance(f, InvalidFile) else str(f).splitlines()):
+                print(line, file=sys.stderr)
+        return 2
     s = plan_summary(plan, rig)
     print(json.dumps({"valid": True, "errors": [], **s}) if args.json else format_plan(s))
     return 0

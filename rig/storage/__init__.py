@@ -1,6 +1,6 @@
 """Crash-safe HDF5 recordings: the writer (a document subscriber) and the reader."""
 
 from rig.storage.reader import Recording, open_recording
-from rig.storage.writer import RecordingWriter, unique_path
+from rig.storage.writer import RecordingWriter, StorageError, unique_path
 
-__all__ = ["Recording", "RecordingWriter", "open_recording", "unique_path"]
+__all__ = ["Recording", "RecordingWriter", "StorageError", "open_recording", "unique_path"]

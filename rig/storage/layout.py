@@ -1,14 +1,20 @@
 """The HDF5 layout (docs/file-format.md): dataset names, dtypes and the format version.
 
 Every dataset is created before recording starts and only grows (SWMR rule). Strings are
-fixed-length bytes (variable-length strings break SWMR readers).
+fixed-length bytes (variable-length strings break SWMR readers). The file is written with
+``libver=("v110", "v110")``: SWMR needs the 1.10 format, and capping it there keeps every
+h5py/HDF5 ≥ 1.10 able to read it.
 """
 
 from __future__ import annotations
 
+import zlib
+
+import h5py
 import numpy as np
 
-FORMAT_VERSION = "1.0"
+FORMAT_VERSION = "1.1"
+LIBVER = ("v110", "v110")
 
 SWEEP_DTYPE = np.dtype(
     [
@@ -26,6 +32,7 @@ SWEEP_DTYPE = np.dtype(
         ("width_samples", "i4"),
         ("time_s", "f8"),  # stim_sample / sample rate
         ("wall_time", "f8"),  # POSIX seconds when the sweep was cut
+        ("crc32", "u4"),  # zlib.crc32 of this sweep's rows of /samples (little-endian int16, C order)
     ]
 )
 
@@ -41,17 +48,45 @@ STATUS_DTYPE = np.dtype(
     [
         ("sweeps", "i8"),
         ("samples", "i8"),  # samples acquired so far (experiment time on the sample clock)
-        ("gaps", "i8"),
-        ("lost_samples", "i8"),
-        ("late_writes", "i8"),
+        ("gaps", "i8"),  # acquisition gaps (device overruns / restarts), each also an event
+        ("lost_samples", "i8"),  # samples missing in those gaps (stored as zeros)
+        ("overruns", "i8"),  # device-reported buffer overruns (events of kind "overrun")
+        ("late_writes", "i8"),  # output blocks written after their first sample was due
+        ("sweeps_lost", "i8"),  # sweeps discarded or lost (events "sweep_lost" / "sweep_discarded")
         ("complete", "i1"),  # 1 once the run ended and the file was closed cleanly
         ("stop_reason", "S32"),
     ]
 )
 
+#: Event kinds that bump a status counter.
+COUNTED_EVENTS = {"gap": "gaps", "overrun": "overruns", "late_write": "late_writes",
+                  "sweep_lost": "sweeps_lost", "sweep_discarded": "sweeps_lost"}
+
 CHUNK_ROWS = 16384
+DATASETS = ("samples", "sweeps", "pulses", "measurements", "events", "phases", "status")
 
 
 def measurement_dtype(detector_dtype: np.dtype) -> np.dtype:
     """Measurement table row: sweep keys followed by the detector's fields."""
     return np.dtype(MEASUREMENT_KEY_DTYPE + [(n, detector_dtype.fields[n][0]) for n in detector_dtype.names])
+
+
+def counts_crc32(counts_rows: np.ndarray) -> int:
+    """CRC-32 of a sweep's samples as stored: (n_samples, n_ai) int16, little-endian, C order."""
+    a = np.ascontiguousarray(counts_rows, dtype="<i2")
+    return zlib.crc32(a.tobytes()) & 0xFFFFFFFF
+
+
+def create_datasets(f: h5py.File, n_ai: int, meas_dtype: np.dtype, status: np.ndarray,
+                    sweep_dtype: np.dtype = SWEEP_DTYPE) -> None:
+    """Create every dataset of the layout, empty and growable (before SWMR starts).
+
+    ``sweep_dtype`` and ``status.dtype`` may be an older version's (``rig recover`` keeps them).
+    """
+    f.create_dataset("samples", shape=(0, n_ai), maxshape=(None, n_ai), dtype="<i2", chunks=(CHUNK_ROWS, n_ai))
+    f.create_dataset("sweeps", shape=(0,), maxshape=(None,), dtype=sweep_dtype, chunks=(256,))
+    f.create_dataset("pulses", shape=(0,), maxshape=(None,), dtype="<i8", chunks=(1024,))
+    f.create_dataset("measurements", shape=(0,), maxshape=(None,), dtype=meas_dtype, chunks=(256,))
+    f.create_dataset("events", shape=(0,), maxshape=(None,), dtype=EVENT_DTYPE, chunks=(64,))
+    f.create_dataset("phases", shape=(0,), maxshape=(None,), dtype=PHASE_DTYPE, chunks=(64,))
+    f.create_dataset("status", shape=(1,), dtype=status.dtype, data=status)

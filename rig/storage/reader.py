@@ -9,6 +9,9 @@ import h5py
 import numpy as np
 
 from rig.errors import UserError
+from rig.storage.layout import counts_crc32
+
+TABLES = ("samples", "sweeps", "pulses", "measurements", "events", "phases", "status")
 
 
 class Recording:
@@ -18,14 +21,17 @@ class Recording:
         self.f = f
         self.path = path
         self.attrs = dict(f.attrs)
+        self.format_version = str(self.attrs.get("format_version", ""))
         self.sample_rate_hz = float(self.attrs.get("sample_rate_hz", np.nan))
         self.mV_per_count = np.asarray(self.attrs.get("ai_mV_per_count", [1.0]), dtype=float)
+        self.mV_offset = np.asarray(self.attrs.get("ai_mV_offset", np.zeros(len(self.mV_per_count))), dtype=float)
         self.refresh()
 
     def refresh(self) -> None:
         """Reload every table (SWMR: ``dset.refresh()``, never ``dset.id.refresh()``)."""
-        for name in ("samples", "sweeps", "pulses", "measurements", "events", "phases", "status"):
-            self.f[name].refresh()
+        if self.f.swmr_mode:
+            for name in TABLES:
+                self.f[name].refresh()
         self.sweep_table = self.f["sweeps"][:]
         n = len(self.sweep_table)
         m = self.f["measurements"][:]
@@ -33,10 +39,16 @@ class Recording:
         self.event_table = self.f["events"][:]
         self.phase_table = self.f["phases"][:]
         self.status = self.f["status"][0]
+        self.n_sample_rows = int(self.f["samples"].shape[0])
+        self.n_pulse_rows = int(self.f["pulses"].shape[0])
 
     @property
     def n_sweeps(self) -> int:
         return len(self.sweep_table)
+
+    @property
+    def n_ai(self) -> int:
+        return int(self.f["samples"].shape[1])
 
     @property
     def events(self) -> list[dict]:
@@ -56,19 +68,51 @@ class Recording:
         return [{"index": int(r["index"]), "name": r["name"].decode(), "kind": r["kind"].decode(),
                  "start_sample": int(r["start_sample"])} for r in self.phase_table]
 
+    @property
+    def windows(self) -> dict:
+        """Analysis windows (ms from the pulse) at the start; later changes are events of kind ``windows``."""
+        try:
+            return json.loads(self.attrs.get("windows", "{}"))
+        except ValueError:
+            return {}
+
+    @property
+    def metadata(self) -> dict:
+        """The protocol's metadata block (subject, drug, experimenter…)."""
+        try:
+            return json.loads(self.attrs.get("metadata", "{}"))
+        except ValueError:
+            return {}
+
     def sweep_counts(self, i: int) -> np.ndarray:
         """Raw int16 ADC counts of sweep ``i``, shape (n_samples, n_ai)."""
         r = self.sweep_table[i]
         return self.f["samples"][r["offset"] : r["offset"] + r["n_samples"]]
 
     def sweep_mV(self, i: int, channel: int = 0) -> np.ndarray:
-        """Sweep ``i`` of one AI channel in mV at the electrode (float64)."""
-        return self.sweep_counts(i)[:, channel].astype(np.float64) * self.mV_per_count[channel]
+        """Sweep ``i`` of one AI channel in mV at the electrode (float64): counts × scale + offset."""
+        counts = self.sweep_counts(i)[:, channel].astype(np.float64)
+        return counts * self.mV_per_count[channel] + self.mV_offset[channel]
 
     def pulse_samples(self, i: int) -> np.ndarray:
         """Absolute onset sample of every pulse of sweep ``i``."""
         r = self.sweep_table[i]
         return self.f["pulses"][r["pulse_offset"] : r["pulse_offset"] + r["n_pulses"]]
+
+    def sweep_ok(self, i: int) -> bool:
+        """True if sweep ``i`` lies inside /samples and /pulses and its CRC-32 matches."""
+        r = self.sweep_table[i]
+        if r["offset"] < 0 or r["n_samples"] <= 0 or r["offset"] + r["n_samples"] > self.n_sample_rows:
+            return False
+        if r["pulse_offset"] < 0 or r["pulse_offset"] + r["n_pulses"] > self.n_pulse_rows:
+            return False
+        if "crc32" not in self.sweep_table.dtype.names:
+            return True
+        return counts_crc32(self.sweep_counts(i)) == int(r["crc32"])
+
+    def verify(self) -> list[int]:
+        """Row numbers of sweeps that fail :meth:`sweep_ok` (empty for a sound file)."""
+        return [i for i in range(self.n_sweeps) if not self.sweep_ok(i)]
 
     @property
     def duration_s(self) -> float:
@@ -89,13 +133,21 @@ class Recording:
         self.close()
 
 
+def open_h5(path: Path) -> h5py.File:
+    """Open read-only: as a SWMR reader (live or crashed file), else plainly. Raises OSError."""
+    try:
+        return h5py.File(path, "r", libver="latest", swmr=True)
+    except OSError:
+        return h5py.File(path, "r")
+
+
 def open_recording(path: str | Path) -> Recording:
     """Open a recording read-only (works while it is being written, and after a crash)."""
     p = Path(path)
     if not p.is_file():
         raise UserError(f"{p}: no such recording")
     try:
-        f = h5py.File(p, "r", libver="latest", swmr=True)
+        f = open_h5(p)
     except OSError as exc:
         raise UserError(f"{p}: not a readable HDF5 recording ({exc}); try `rig recover {p}`") from exc
     if "format_version" not in f.attrs or "sweeps" not in f:
