@@ -328,3 +328,28 @@ def test_early_decision_measures_exactly_what_the_full_sweep_gives(two_pathway_r
         for f in full.dtype.names:  # field by field: NaN (not measurable) equals NaN
             np.testing.assert_array_equal(m.records[f], full[f], err_msg=f)
     assert len(run.engine.stats.control_latency_ms) == len(sw)
+
+
+@pytest.mark.parametrize("name", ["auto_tbs_ltp.toml", "auto_two_pathway_tbs.toml"])
+def test_shipped_auto_protocols_give_the_controller_what_it_needs(name):
+    from pathlib import Path
+
+    from rig.closed_loop.alarms import merge_settings
+    from rig.controller import io_rule
+    from rig.runner import RunOptions, prepare
+
+    plan, rig, _, _ = prepare(RunOptions(protocol=Path(__file__).parent.parent / "protocols" / name))
+    io, base, ind, fu = plan.phases
+    assert io.kind == "io_curve" and io_rule(io.info) == {"rule": "percent_of_max", "percent": 40.0}
+    assert {s.kind for s in io.stimuli} == {"io"} and {s.pathway for s in io.stimuli} == set(plan.pathways)
+    assert base.gated and base.info["on_unstable"] == "abort"
+    assert base.info["stability"] == {"max_drift_percent_per_10min": 5.0, "max_halves_diff_percent": 10.0,
+                                      "window_min": 20.0}
+    assert base.max_duration_samples == 2 * base.duration_samples
+    assert ind.kind == "induction" and {s.pathway for s in ind.stimuli} == {0}
+    assert fu.kind == "follow_up"
+    alarms = merge_settings(plan.closed_loop["alarms"])
+    assert alarms["response_lost"]["action"] == "pause" and alarms["volley_change"]["enabled"]
+    c = h.Controller(plan, limits=rig.stim_limits())
+    stims, _, docs = c.schedule(int(60 * plan.sample_rate_hz))
+    assert stims and all(s.kind == "io" for s, _, _ in stims)
