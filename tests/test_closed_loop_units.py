@@ -106,7 +106,7 @@ def test_alarm_monitor_fires_once_per_episode_and_rearms():
 
 def test_volley_noise_and_saturation_alarms_on_records():
     mon = AlarmMonitor({"volley_change": {"enabled": True}})
-    for _ in range(5):
+    for _ in range(10):  # references: slope after 5, volley after 10 sweeps
         assert mon.on_test(1, _rec()) == []
     out = [a for _ in range(2) for a in mon.on_test(1, _rec(volley=-0.05))]
     assert out == []  # the median of the last 5 has not moved yet
@@ -120,8 +120,12 @@ def test_volley_noise_and_saturation_alarms_on_records():
 
 def test_volley_alarm_stays_disarmed_when_the_volley_is_not_measurable():
     mon = AlarmMonitor({"volley_change": {"enabled": True}})
-    for v in (-0.01, 0.004, -0.02, 0.01, -0.003):  # noise, no volley
+    for v in (-0.01, 0.004, -0.02, 0.01, -0.003) * 2:  # noise, no volley
         mon.on_test(0, _rec(volley=v))
+    assert [a for _ in range(10) for a in mon.on_test(0, _rec(volley=-0.2))] == []
+    mon = AlarmMonitor({"volley_change": {"enabled": True}})
+    for _ in range(10):  # a steady volley, but smaller than 2 × the 25 µV noise
+        mon.on_test(0, _rec(volley=-0.04))
     assert [a for _ in range(10) for a in mon.on_test(0, _rec(volley=-0.2))] == []
 
 

@@ -2,9 +2,9 @@
 
 Each alarm fires once when its condition has held for ``sweeps`` consecutive test sweeps of a
 pathway (the volley: when the median of the last ``sweeps`` volleys has moved), and re-arms when
-the condition clears. References (slope and fiber volley) are the
-medians of the first ``reference_sweeps`` valid test sweeps after the intensity was last set, so
-an intensity change never looks like a lost response. Actions: ``continue`` (record only),
+the condition clears. References are the medians of the first
+``reference_sweeps`` (slope) or 10 (fiber volley) clean test sweeps after the intensity was last
+set, so an intensity change never looks like a lost response. Actions: ``continue`` (record only),
 ``pause`` (stop stimulating; acquisition and storage go on) or ``stop`` (end the run, outputs
 zeroed). Settings come from ``Plan.closed_loop["alarms"]``, merged over :data:`DEFAULT_ALARMS`.
 """
@@ -28,12 +28,14 @@ DEFAULT_ALARMS: dict[str, dict] = {
     # a clipped sample inside a measurement window for N sweeps
     "saturation": {"enabled": True, "sweeps": 1, "action": "continue"},
     # median fiber volley of the last N sweeps changed by more than percent % of its reference
-    # (off unless configured; armed only when the reference volley is ≥ 3× its own spread)
+    # (off unless configured; armed only when the reference volley (median of the first 10 clean
+    # sweeps) is ≥ 2 × the baseline noise SD and ≥ 4 × its own spread)
     "volley_change": {"enabled": False, "percent": 40.0, "sweeps": 5, "action": "continue"},
     # samples lost by the acquisition (any gap)
     "gap": {"enabled": True, "action": "continue"},
 }
 REFERENCE_SWEEPS = 5
+VOLLEY_REFERENCE_SWEEPS = 10
 _SAT = int(detector.SATURATED)
 _NO_RESP = int(detector.NO_RESPONSE)
 
@@ -105,6 +107,8 @@ class _PathwayState:
     ref_slope: float | None = None
     ref_volley: float | None = None
     recent_volleys: list[float] = field(default_factory=list)
+    noises: list[float] = field(default_factory=list)
+    volley_done: bool = False  # reference taken (or found unmeasurable)
     counts: dict[str, int] = field(default_factory=dict)
     latched: set[str] = field(default_factory=set)
 
@@ -128,6 +132,8 @@ class AlarmMonitor:
         st.slopes.clear()
         st.volleys.clear()
         st.recent_volleys.clear()
+        st.noises.clear()
+        st.volley_done = False
         st.ref_slope = st.ref_volley = None
 
     def _update(self, st: _PathwayState, name: str, cond: bool, pathway: int, text: str, data: dict,
@@ -161,14 +167,17 @@ class AlarmMonitor:
                      f"S{pathway + 1}: noise {noise_uV:.0f} µV RMS > {cfg_n['max_uV']:g} µV",
                      {"noise_uV": round(noise_uV, 1)}, out)
         clean = not (flags & _SAT) and noise_uV <= float(cfg_n["max_uV"]) and math.isfinite(slope)
+        if clean and not flags & _NO_RESP and not st.volley_done and math.isfinite(volley):
+            st.volleys.append(volley)
+            st.noises.append(noise_uV / 1000.0)
+            if len(st.volleys) >= VOLLEY_REFERENCE_SWEEPS:
+                st.volley_done = True
+                st.ref_volley = self._volley_reference(st.volleys, st.noises)
         if st.ref_slope is None:
             if clean and not flags & _NO_RESP:
                 st.slopes.append(slope)
-                if math.isfinite(volley):
-                    st.volleys.append(volley)
                 if len(st.slopes) >= self.n_ref:
                     st.ref_slope = float(np.median(st.slopes))
-                    st.ref_volley = self._volley_reference(st.volleys)
             return out
         cfg_r = self.cfg["response_lost"]
         pct = float(cfg_r["percent_of_baseline"])
@@ -189,14 +198,15 @@ class AlarmMonitor:
                              "electrode moved?)", {"change_percent": round(change, 1)}, out, need=1)
         return out
 
-    def _volley_reference(self, volleys: list[float]) -> float | None:
-        """Median volley (mV), or None when it is not clearly measurable (|median| < 3 × its spread)."""
-        if len(volleys) < self.n_ref:
-            return None
+    @staticmethod
+    def _volley_reference(volleys: list[float], noises_mV: list[float]) -> float | None:
+        """Median volley (mV) of the reference sweeps, or None when the volley is not clearly
+        measurable: smaller than 2 × the baseline noise SD, or than 4 × its own spread."""
         v = np.asarray(volleys)
         med = float(np.median(v))
         spread = 1.4826 * float(np.median(np.abs(v - med)))
-        return med if med != 0.0 and abs(med) >= 3.0 * spread else None
+        noise = float(np.median(noises_mV)) if noises_mV else 0.0
+        return med if med < 0.0 and abs(med) >= 4.0 * spread and abs(med) >= 2.0 * noise else None
 
     def on_gap(self, lost_samples: int, fs: float) -> list[Alarm]:
         cfg = self.cfg["gap"]
