@@ -83,7 +83,7 @@ class Controller:
         self.induced = False
         self.commands: queue.Queue = commands if commands is not None else queue.Queue()
         self.external_events: queue.Queue = queue.Queue()  # (kind, text, data) from other threads
-        self.alarms = AlarmMonitor(cl.get("alarms"), self.slope_field)
+        self.alarms = AlarmMonitor(cl.get("alarms"), self.slope_field, name=self.name)
         self.tracker = IntensityTracker(cl.get("tracking"))
         self.alarm_log: list[dict] = []
         self.last_gate: dict = {}  # the latest baseline verdict (for status)
@@ -99,6 +99,11 @@ class Controller:
         self._update_status()
 
     # -- the plan ----------------------------------------------------------------------------
+    def name(self, pathway: int) -> str:
+        """The pathway's name from the rig file (S1, S2, …)."""
+        names = getattr(self.plan, "pathway_names", ()) or ()
+        return names[pathway] if 0 <= pathway < len(names) else f"S{pathway + 1}"
+
     @property
     def phase(self) -> Phase:
         return self.plan.phases[self.phase_index]
@@ -233,8 +238,8 @@ class Controller:
             t = np.array([a for a, _ in pts])
             y = np.array([b for _, b in pts])
             verdict[pw] = check_stability(t, y, now_s, crit)
-        data = {f"S{pw + 1}": v.to_dict() for pw, v in verdict.items()}
-        text = "; ".join(f"S{pw + 1}: {v.reason}" for pw, v in verdict.items())
+        data = {f"{self.name(pw)}": v.to_dict() for pw, v in verdict.items()}
+        text = "; ".join(f"{self.name(pw)}: {v.reason}" for pw, v in verdict.items())
         self.last_gate = {"time_s": round(now_s, 3), **data}
         if all(v.stable for v in verdict.values()):
             docs.append(Event(self.phase_end, "baseline_stable", f"baseline stable after "
@@ -282,7 +287,7 @@ class Controller:
             if len(json.dumps(data)) > EVENT_DATA_BYTES:
                 data.pop("points")
             docs.append(Event(self.phase_end, "io_fit",
-                              f"S{pw + 1}: Boltzmann vmax {fit.vmax:.3f} mV/ms, I50 {fit.i50_uA:.1f} µA, "
+                              f"{self.name(pw)}: Boltzmann vmax {fit.vmax:.3f} mV/ms, I50 {fit.i50_uA:.1f} µA, "
                               f"k {fit.k_uA:.1f} µA, R² {fit.r2:.3f}" + ("" if fit.ok else f" — {fit.message}"),
                               data))
             if rule is None:  # an I/O curve without a rule: recorded, intensity unchanged
@@ -292,13 +297,13 @@ class Controller:
                                       min_uA=self.min_uA, max_uA=top)
             if choice is None:
                 docs.append(Event(self.phase_end, "intensity_set",
-                                  f"S{pw + 1}: kept {self.intensity_uA[pw]:g} µA (no usable fit)",
+                                  f"{self.name(pw)}: kept {self.intensity_uA[pw]:g} µA (no usable fit)",
                                   {"pathway": pw, "intensity_uA": self.intensity_uA[pw], "rule": rule,
                                    "changed": False}))
                 continue
             self._set_intensity(pw, choice.intensity_uA)
             docs.append(Event(self.phase_end, "intensity_set",
-                              f"S{pw + 1}: {choice.intensity_uA:g} µA ({choice.reason})",
+                              f"{self.name(pw)}: {choice.intensity_uA:g} µA ({choice.reason})",
                               {"pathway": pw, "intensity_uA": choice.intensity_uA, "raw_uA": _r(choice.raw_uA, 3),
                                "rule": rule, "clamped": choice.clamped, "resolution_uA": self.resolution_uA,
                                "changed": True}))
@@ -335,7 +340,8 @@ class Controller:
                 if q != self.intensity_uA[doc.pathway]:
                     old = self.intensity_uA[doc.pathway]
                     self.intensity_uA[doc.pathway] = q  # alarms keep their reference: tracking holds the response
-                    docs.append(Event(doc.sample, "intensity_set", f"S{doc.pathway + 1}: {old:g} → {q:g} µA (tracking)",
+                    docs.append(Event(doc.sample, "intensity_set",
+                                      f"{self.name(doc.pathway)}: {old:g} → {q:g} µA (tracking)",
                                       {"pathway": doc.pathway, "intensity_uA": q, "previous_uA": old,
                                        "rule": "tracking", "clamped": clamped, **why}))
         return docs
@@ -436,7 +442,7 @@ class Controller:
             q, clamped = quantize(new, self.resolution_uA, self.min_uA, self.max_uA)
             self._set_intensity(int(pw), q)
             self.tracker.restart(int(pw))
-            return True, f"S{int(pw) + 1} at {q:g} µA" + (" (clamped)" if clamped else "")
+            return True, f"{self.name(int(pw))} at {q:g} µA" + (" (clamped)" if clamped else "")
         return False, "not handled by the controller"
 
     # -- status ------------------------------------------------------------------------------

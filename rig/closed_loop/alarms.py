@@ -12,6 +12,7 @@ zeroed). Settings come from ``Plan.closed_loop["alarms"]``, merged over :data:`D
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -117,8 +118,9 @@ class AlarmMonitor:
     """Per-pathway alarm state; feed it every test sweep's first-pulse record."""
 
     def __init__(self, settings: dict | None = None, slope_field: str = "slope_mV_per_ms",
-                 reference_sweeps: int = REFERENCE_SWEEPS) -> None:
+                 reference_sweeps: int = REFERENCE_SWEEPS, name: Callable[[int], str] | None = None) -> None:
         self.cfg = merge_settings(settings)
+        self.name = name or (lambda pw: f"S{pw + 1}")
         self.slope_field = slope_field
         self.n_ref = reference_sweeps
         self._pw: dict[int, _PathwayState] = {}
@@ -161,10 +163,10 @@ class AlarmMonitor:
         out: list[Alarm] = []
         # saturation and noise first: they make the other measurements meaningless
         self._update(st, "saturation", bool(flags & _SAT), pathway,
-                     f"S{pathway + 1}: clipped samples in the measurement window", {}, out)
+                     f"{self.name(pathway)}: clipped samples in the measurement window", {}, out)
         cfg_n = self.cfg["noise"]
         self._update(st, "noise", noise_uV > float(cfg_n["max_uV"]), pathway,
-                     f"S{pathway + 1}: noise {noise_uV:.0f} µV RMS > {cfg_n['max_uV']:g} µV",
+                     f"{self.name(pathway)}: noise {noise_uV:.0f} µV RMS > {cfg_n['max_uV']:g} µV",
                      {"noise_uV": round(noise_uV, 1)}, out)
         clean = not (flags & _SAT) and noise_uV <= float(cfg_n["max_uV"]) and math.isfinite(slope)
         if clean and not flags & _NO_RESP and not st.volley_done and math.isfinite(volley):
@@ -185,7 +187,7 @@ class AlarmMonitor:
         lost = bool(flags & _NO_RESP) or (math.isfinite(rel) and rel < pct)
         if not flags & _SAT:
             self._update(st, "response_lost", lost, pathway,
-                         f"S{pathway + 1}: response lost ({rel:.0f} % of reference < {pct:g} %)",
+                         f"{self.name(pathway)}: response lost ({rel:.0f} % of reference < {pct:g} %)",
                          {"percent_of_reference": None if not math.isfinite(rel) else round(rel, 1)}, out)
         cfg_v = self.cfg["volley_change"]
         if st.ref_volley is not None and math.isfinite(volley) and clean:
@@ -194,7 +196,7 @@ class AlarmMonitor:
             if len(st.recent_volleys) >= n:
                 change = (float(np.median(st.recent_volleys)) - st.ref_volley) / abs(st.ref_volley) * 100.0
                 self._update(st, "volley_change", abs(change) > float(cfg_v["percent"]), pathway,
-                             f"S{pathway + 1}: fiber volley changed {change:+.0f} % (median of {n} sweeps; "
+                             f"{self.name(pathway)}: fiber volley changed {change:+.0f} % (median of {n} sweeps; "
                              "electrode moved?)", {"change_percent": round(change, 1)}, out, need=1)
         return out
 
