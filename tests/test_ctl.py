@@ -157,3 +157,13 @@ def test_operator_control_session_serves_during_a_run_and_cleans_up(tmp_path):
     assert not oc.server.path.exists()
     with OperatorControl(ctl, tmp_path / "b.h5", endpoint=False) as oc2:
         assert oc2.server is None and not list(tmp_path.glob("b.h5*"))
+
+
+def test_stop_key_needs_a_second_press(tmp_path):
+    q: queue.Queue = queue.Queue()
+    with open(os.devnull, "w") as sink:
+        kr = KeyReader(q, stream=None, echo=sink)
+        assert kr.key("s") is None and q.empty()
+        assert kr.key("s") == {"cmd": "stop", "source": "terminal"}
+        assert kr.key("e")["data"] == {"seconds": 300.0}
+        assert kr.key("+") == {"cmd": "intensity", "pathway": 0, "delta_uA": 5.0, "source": "terminal"}
