@@ -89,6 +89,7 @@ class Controller:
         self.tracker = IntensityTracker(cl.get("tracking"))
         self.alarm_log: list[dict] = []
         self.last_gate: dict = {}  # the latest baseline verdict (for status)
+        self.windows_changes: list[tuple[str, tuple[float, float]]] = []  # for the engine (set_windows)
         self.status: dict[str, Any] = {}
         self._now = 0
         self._entered = False
@@ -436,6 +437,17 @@ class Controller:
             self._gate_wait = False
             self.stimulation_paused = False
             return True, f"baseline extended by {secs:g} s"
+        if name == "set_windows":
+            d = c.get("data") or {}
+            w, new = d.get("window"), d.get("new_ms")
+            if not isinstance(w, str) or not isinstance(new, (list, tuple)) or len(new) != 2:
+                return False, "refused: needs data = {window: name, new_ms: [start, end]}"
+            try:
+                ms = (float(new[0]), float(new[1]))
+            except (TypeError, ValueError):
+                return False, "refused: new_ms must be two numbers (ms)"
+            self.windows_changes.append((w, ms))
+            return True, f"{w} window {ms[0]:g}–{ms[1]:g} ms for the sweeps measured from now (engine)"
         if name == "intensity":
             pw, delta = c.get("pathway"), c.get("delta_uA")
             if pw is None or delta is None or not 0 <= int(pw) < len(self.intensity_uA):
@@ -446,6 +458,11 @@ class Controller:
             self.tracker.restart(int(pw))
             return True, f"{self.name(int(pw))} at {q:g} µA" + (" (clamped)" if clamped else "")
         return False, "not handled by the controller"
+
+    def take_windows_changes(self) -> list[tuple[str, tuple[float, float]]]:
+        """Engine hook: detector window changes the operator asked for since the last call."""
+        out, self.windows_changes = self.windows_changes, []
+        return out
 
     # -- status ------------------------------------------------------------------------------
     def _update_status(self) -> None:

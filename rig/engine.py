@@ -278,6 +278,13 @@ class Engine:
                 self._cut_ready()
                 for d in self.ctl.poll(self.acquired_until):  # operator commands, outside events
                     self.emit(d)
+                for name, ms in self.ctl.take_windows_changes():  # operator: move a detector window
+                    try:
+                        self.windows = self.windows.replace(**{name: ms})
+                        self.emit(Event(self.acquired_until, "windows", f"{name} window {ms[0]:g}–{ms[1]:g} ms",
+                                        {"windows": self.windows.to_dict()}))
+                    except (TypeError, ValueError) as exc:
+                        self.emit(Event(self.acquired_until, "windows_refused", str(exc)[:200], {"window": name}))
                 if self.ctl.stop_request is not None:  # operator stop or a "stop" alarm
                     reason, message = self.ctl.stop_request
                     break

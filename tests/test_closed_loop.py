@@ -353,3 +353,13 @@ def test_shipped_auto_protocols_give_the_controller_what_it_needs(name):
     c = h.Controller(plan, limits=rig.stim_limits())
     stims, _, docs = c.schedule(int(60 * plan.sample_rate_hz))
     assert stims and all(s.kind == "io" for s, _, _ in stims)
+
+
+def test_operator_moves_a_detector_window_for_the_following_sweeps():
+    plan = h.make_plan([h.follow_up(60)])
+    ctl = h.Controller(plan, limits=h.LIMITS)
+    ctl.commands.put({"cmd": "set_windows", "source": "gui", "data": {"window": "slope", "new_ms": [3.5, 5.0]}})
+    ctl.commands.put({"cmd": "set_windows", "source": "gui", "data": {"window": "nonsense", "new_ms": [1, 2]}})
+    run = h.run(plan, quiet_slice(), controller=ctl)
+    assert run.engine.windows.slope == (3.5, 5.0)
+    assert len(run.events("windows")) == 1 and run.events("windows_refused")[0].data["window"] == "nonsense"

@@ -186,6 +186,12 @@ def test_commands_are_recorded_with_source_and_refusals_are_explicit():
     assert c.intensity_uA[0] == 800.0 and docs[0].data["accepted"]  # clamped to the rig limit
     docs = c.handle_command({"cmd": "set_windows", "source": "gui"})
     assert not docs[0].data["accepted"]
+    docs = c.handle_command({"cmd": "set_windows", "source": "gui",
+                             "data": {"window": "slope", "old_ms": [3, 4.5], "new_ms": [2.8, 4.0]}})
+    assert docs[0].data["accepted"] and c.take_windows_changes() == [("slope", (2.8, 4.0))]
+    assert c.take_windows_changes() == []
+    docs = c.handle_command({"cmd": "reanalyse", "source": "gui"})
+    assert not docs[0].data["accepted"] and "not handled" in docs[0].text
     docs = c.handle_command({"cmd": "extend_baseline", "data": {"seconds": 60}, "source": "ctl"})
     assert docs[0].data["accepted"] and c.phase_end == int(120 * h.FS)
     docs = c.handle_command({"cmd": "stop", "source": "ctl"})
