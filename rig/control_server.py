@@ -89,7 +89,7 @@ class ControlServer:
             raise ValueError(f"control endpoint must listen on loopback, not {host}")
         self.ctl = controller
         self.recording = Path(recording)
-        self.path = endpoint_path(self.recording)
+        self.path: Path | None = endpoint_path(self.recording)
         self.token = secrets.token_urlsafe(32)
         self.unix_socket = unix_socket
         self.host = host
@@ -113,8 +113,13 @@ class ControlServer:
             info = {"transport": "tcp", "host": self.host, "port": srv.server_address[1]}
         srv.control = self  # type: ignore[attr-defined]
         self._server = srv
-        write_private(self.path, json.dumps({**info, "token": self.token, "pid": os.getpid(),
-                                             "recording": str(self.recording)}))
+        try:
+            write_private(self.path, json.dumps({**info, "token": self.token, "pid": os.getpid(),
+                                                 "recording": str(self.recording)}))
+        except OSError:
+            self.path = None  # not ours: never remove it
+            self.close()
+            raise
         self._thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1},
                                         name="rig-control", daemon=True)
         self._thread.start()
@@ -123,7 +128,10 @@ class ControlServer:
     def close(self) -> None:
         """Stop serving; remove the endpoint file and the socket (idempotent)."""
         if self._server is not None:
-            self._server.shutdown()
+            if self._thread is not None:  # shutdown() waits for serve_forever: only if it runs
+                self._server.shutdown()
+                self._thread.join(2.0)
+                self._thread = None
             self._server.server_close()
             self._server = None
         for p in (self.path, self.sock_path):

@@ -167,3 +167,16 @@ def test_stop_key_needs_a_second_press(tmp_path):
         assert kr.key("s") == {"cmd": "stop", "source": "terminal"}
         assert kr.key("e")["data"] == {"seconds": 300.0}
         assert kr.key("+") == {"cmd": "intensity", "pathway": 0, "delta_uA": 5.0, "source": "terminal"}
+
+
+def test_a_run_goes_on_when_its_endpoint_cannot_start(tmp_path, capsys):
+    from rig.closed_loop.session import OperatorControl
+
+    ctl = _controller()
+    rec = tmp_path / "run.h5"
+    (tmp_path / "run.h5.ctl.json").write_text("{}")  # a stale endpoint file is never overwritten
+    with OperatorControl(ctl, rec) as oc:
+        assert oc.server is None
+    assert "unavailable" in capsys.readouterr().err
+    assert [d.kind for d in ctl.poll(10)] == ["control_unavailable"]
+    assert (tmp_path / "run.h5.ctl.json").read_text() == "{}"  # left as it was

@@ -34,13 +34,21 @@ class OperatorControl:
 
     def __init__(self, controller: Controller, recording: Path, *, keys: bool = False, endpoint: bool = True,
                  unix_socket: bool = False, announce: bool = True) -> None:
+        self.ctl = controller
         self.server = ControlServer(controller, Path(recording), unix_socket=unix_socket) if endpoint else None
         self.keys = KeyReader(controller.commands) if keys else None
         self.announce = announce
 
     def __enter__(self) -> OperatorControl:
         if self.server is not None:
-            self.server.start()
+            try:
+                self.server.start()
+            except OSError as exc:  # the run goes on without its endpoint, and says so
+                print(f"rig: control endpoint unavailable ({exc}); rig ctl cannot reach this run",
+                      file=sys.stderr, flush=True)
+                self.ctl.external_events.put(("control_unavailable", f"control endpoint unavailable: {exc}", {}))
+                self.server.close()
+                self.server = None
         if self.server is not None and self.announce:
             print(f"rig: control endpoint {self.server.path} (rig ctl status)", file=sys.stderr, flush=True)
         if self.keys is not None and not self.keys.start():
