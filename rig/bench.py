@@ -62,7 +62,13 @@ def _bench_detector() -> dict:
     return bench_detector()
 
 
-BENCHES = {"pipeline": bench_pipeline, "detector": _bench_detector}
+def _bench_storage() -> dict:
+    from rig.storage.bench import bench_storage
+
+    return bench_storage()
+
+
+BENCHES = {"pipeline": bench_pipeline, "detector": _bench_detector, "storage": _bench_storage}
 
 
 def run_benches(only: list[str] | None = None) -> dict:

@@ -25,7 +25,7 @@ COMMAND_MODULES = (
     "schema",
     "recover",
     "export",
-    "ctl",
+    "validate_sim",
 )
 
 

@@ -148,14 +148,23 @@ def test_injected_write_error_stops_the_run_zeroes_outputs_keeps_sweeps(tmp_path
             assert np.array_equal(r.sweep_counts(i), g.sweep_counts(i))
 
 
+@pytest.fixture(scope="module")
+def ref_path(tmp_path_factory):
+    return record(tmp_path_factory.mktemp("ref"), "ref.h5")
+
+
 @pytest.mark.skipif(not hasattr(resource, "RLIMIT_FSIZE"), reason="needs RLIMIT_FSIZE")
-def test_disk_full_exits_1_with_one_line_and_a_readable_file(tmp_path):
-    """A file-size limit (ulimit -f) stands in for a full disk: write() fails with EFBIG."""
-    ref = record(tmp_path, "ref.h5")
+@pytest.mark.parametrize("limit_bytes", [150_000, 189_000, 250_000])
+def test_disk_full_exits_1_with_one_line_and_a_readable_file(tmp_path, ref_path, limit_bytes):
+    """A file-size limit (ulimit -f) stands in for a full disk: write() fails with EFBIG.
+
+    The limits hit different writes (a new /samples chunk, a flush's metadata).
+    """
+    ref = ref_path
     out = tmp_path / "limited.h5"
 
     def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (250_000, 250_000))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_bytes, limit_bytes))
 
     r = subprocess.run([sys.executable, "-m", "rig.cli", "run", str(short_protocol(tmp_path)), "--speed", "max",
                         "--seed", str(SEED), "--out", str(out), "--no-gui"],
@@ -212,3 +221,16 @@ def test_the_docs_reading_example_runs_on_a_recording(rec_path, monkeypatch):
         assert np.array_equal(ns["mV"], r.sweep_mV(5))
         assert len(ns["slopes"]) == r.n_sweeps and ns["windows"] == r.windows
         assert [k for _, k, _ in ns["events"]] == [e["kind"] for e in r.events]
+
+
+def test_a_trailing_unwritten_sweep_row_is_not_listed(rec_path, tmp_path):
+    """What a disk-full during the last flush can leave: /sweeps one row longer, the row all zeros."""
+    import shutil
+
+    p = tmp_path / "tail.h5"
+    shutil.copyfile(rec_path, p)
+    with h5py.File(p, "r+") as f:
+        n = f["sweeps"].shape[0]
+        f["sweeps"].resize(n + 1, axis=0)
+    with open_recording(p) as r:
+        assert r.n_sweeps == n and r.verify() == []

@@ -87,6 +87,6 @@ def create_datasets(f: h5py.File, n_ai: int, meas_dtype: np.dtype, status: np.nd
     f.create_dataset("sweeps", shape=(0,), maxshape=(None,), dtype=sweep_dtype, chunks=(256,))
     f.create_dataset("pulses", shape=(0,), maxshape=(None,), dtype="<i8", chunks=(1024,))
     f.create_dataset("measurements", shape=(0,), maxshape=(None,), dtype=meas_dtype, chunks=(256,))
-    f.create_dataset("events", shape=(0,), maxshape=(None,), dtype=EVENT_DTYPE, chunks=(64,))
+    f.create_dataset("events", shape=(0,), maxshape=(None,), dtype=EVENT_DTYPE, chunks=(16,))
     f.create_dataset("phases", shape=(0,), maxshape=(None,), dtype=PHASE_DTYPE, chunks=(64,))
-    f.create_dataset("status", shape=(1,), dtype=status.dtype, data=status)
+    f.create_dataset("status", shape=(1,), maxshape=(1,), dtype=status.dtype, data=status, chunks=(1,))

@@ -32,15 +32,18 @@ class Recording:
         if self.f.swmr_mode:
             for name in TABLES:
                 self.f[name].refresh()
-        self.sweep_table = self.f["sweeps"][:]
-        n = len(self.sweep_table)
+        self.n_sample_rows = int(self.f["samples"].shape[0])
+        self.n_pulse_rows = int(self.f["pulses"].shape[0])
+        table = self.f["sweeps"][:]
+        n = len(table)
+        while n and not self._row_in_bounds(table[n - 1], n - 1):
+            n -= 1  # a row a failed last flush left unwritten (zeros) is not a listed sweep
+        self.sweep_table = table[:n]
         m = self.f["measurements"][:]
         self.measurements = m[m["sweep_index"] < n]
         self.event_table = self.f["events"][:]
         self.phase_table = self.f["phases"][:]
         self.status = self.f["status"][0]
-        self.n_sample_rows = int(self.f["samples"].shape[0])
-        self.n_pulse_rows = int(self.f["pulses"].shape[0])
 
     @property
     def n_sweeps(self) -> int:
@@ -99,12 +102,15 @@ class Recording:
         r = self.sweep_table[i]
         return self.f["pulses"][r["pulse_offset"] : r["pulse_offset"] + r["n_pulses"]]
 
+    def _row_in_bounds(self, r: np.void, i: int) -> bool:
+        return bool(r["index"] == i and r["n_samples"] > 0 and 0 <= r["offset"]
+                    and r["offset"] + r["n_samples"] <= self.n_sample_rows
+                    and 0 <= r["pulse_offset"] and r["pulse_offset"] + r["n_pulses"] <= self.n_pulse_rows)
+
     def sweep_ok(self, i: int) -> bool:
-        """True if sweep ``i`` lies inside /samples and /pulses and its CRC-32 matches."""
+        """True if sweep ``i`` lies inside /samples and /pulses, is row ``i``, and its CRC-32 matches."""
         r = self.sweep_table[i]
-        if r["offset"] < 0 or r["n_samples"] <= 0 or r["offset"] + r["n_samples"] > self.n_sample_rows:
-            return False
-        if r["pulse_offset"] < 0 or r["pulse_offset"] + r["n_pulses"] > self.n_pulse_rows:
+        if not self._row_in_bounds(r, i):
             return False
         if "crc32" not in self.sweep_table.dtype.names:
             return True
@@ -116,8 +122,9 @@ class Recording:
 
     @property
     def duration_s(self) -> float:
-        """Experiment time on the sample clock."""
-        return float(self.status["samples"]) / self.sample_rate_hz
+        """Experiment time on the sample clock (0 before the run started)."""
+        fs = self.sample_rate_hz
+        return float(self.status["samples"]) / fs if np.isfinite(fs) and fs > 0 else 0.0
 
     @property
     def complete(self) -> bool:

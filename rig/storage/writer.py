@@ -282,7 +282,8 @@ class RecordingWriter:
         rows["phase"] = doc.phase
         rows["sample"] = doc.sample
         for name in doc.records.dtype.names:
-            rows[name] = doc.records[name]
+            if name in rows.dtype.names:  # the layout's fields (the detector's MEASUREMENT_DTYPE)
+                rows[name] = doc.records[name]
         self._append("measurements", rows)
         if self._pending is not None and int(self._pending["index"][0]) == doc.sweep_index:
             self._commit()

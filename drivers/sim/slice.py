@@ -1,0 +1,187 @@
+"""The realistic virtual CA1 slice (a :class:`drivers.sim.model.SliceModel`).
+
+``respond`` finds the pulses in the stimulus current of each electrode (a pulse = contiguous
+nonzero samples; intensity = max |µA|; a biphasic pulse counts once), applies each one to the
+synaptic state at its onset (event driven, :mod:`drivers.sim.plasticity`), and adds the evoked
+waveform — fiber volley, fEPSP, population spike — into the samples it covers, carrying the tail
+into later blocks. The stimulus artifact, noise, line pickup and drift come from
+:func:`drivers.sim.waveform.synth_background`. Drugs reach the slice through the bath
+(:mod:`drivers.sim.pharmacology`): DO lines open perfusion valves. Output: volts at the
+amplifier output (electrode volts × gain), not quantized (the device's ADC clips and quantizes).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from drivers.sim.pharmacology import Bath
+from drivers.sim.plasticity import Synapses, recruitment, sigmoid
+from drivers.sim.slice_params import SliceParams, draw_slice_params
+from drivers.sim.waveform import build_kernels, normal_table, synth_background
+
+_DRIFT_STEP = 64  # samples between drift grid points (linear interpolation between)
+_DRIFT_FREQS_HZ = np.geomspace(0.001, 0.5, 12)
+_MAX_STEP_S = 1.0  # longest closed-form step of the slow state
+
+
+class RealisticSlice:
+    """A virtual slice with ``len(params.pathways)`` stimulating electrodes and ``params.n_ai``
+    recording channels. Deterministic per ``params.seed``; independent of the block partition."""
+
+    def __init__(self, params: SliceParams, valves=(), bath: dict[str, float] | None = None
+                 ) -> None:
+        p = self.params = params
+        self.n_ai = p.n_ai
+        self.n_el = len(p.pathways)
+        self.fs = p.sample_rate_hz
+        self.kernels = build_kernels(p)
+        self.bath = Bath(valves, bath)
+        self.syn = Synapses(p)
+        rng = np.random.default_rng([p.seed & 0xFFFFFFFF, 0xB0B])
+        self._table = normal_table()
+        self._keys = np.array([rng.integers(1, 2**63, dtype=np.uint64) for _ in range(self.n_ai)],
+                              dtype=np.uint64)
+        alpha = 1.0 - math.exp(-2 * math.pi * p.noise_corner_hz / self.fs)
+        self._lp_alpha = alpha
+        self._noise_sd = np.full(self.n_ai, p.noise_uV * 1e-3 * math.sqrt((2 - alpha) / alpha))
+        self._lp_state = np.zeros(self.n_ai)
+        self._hum_amp = np.array([[p.line_uV * 1e-3, 0.3 * p.line_uV * 1e-3]] * self.n_ai)
+        self._hum_w = 2 * math.pi * p.line_hz / self.fs
+        self._hum_phase = rng.uniform(0, 2 * math.pi, self.n_ai)
+        f = _DRIFT_FREQS_HZ * np.exp(rng.uniform(-0.2, 0.2, (self.n_ai, _DRIFT_FREQS_HZ.size)))
+        amp = f ** -0.5
+        amp *= p.drift_uV * 1e-3 / np.sqrt(0.5 * (amp ** 2).sum(axis=1, keepdims=True))
+        self._drift_f, self._drift_a = f, amp
+        self._drift_ph = rng.uniform(0, 2 * math.pi, f.shape)
+        cpl = np.array(p.coupling, dtype=float)  # (n_ai, n_el)
+        self._coupling = cpl
+        self._art_gain = cpl * np.array([pw.artifact_mV_per_uA for pw in p.pathways])[None, :]
+        self._art_decay = math.exp(-1.0 / (self.fs * p.artifact_tau_ms * 1e-3))
+        self._art_state = np.zeros(self.n_el)
+        self._pulse_state = np.zeros((self.n_el, 3))
+        self._sweep_rng = [np.random.default_rng([p.seed & 0xFFFFFFFF, 0x5EE, k])
+                           for k in range(self.n_el)]
+        self._active: list[tuple[int, np.ndarray]] = []
+        self._next = 0
+        self._state_sample = 0
+        self._ttl_prev: dict[int, int] = {}
+        self.pulses_delivered = 0
+
+    # --- state advance ---------------------------------------------------------------------------
+    def _advance_to(self, sample: int) -> None:
+        if sample <= self._state_sample:
+            return
+        left = (sample - self._state_sample) / self.fs
+        while left > 0:
+            step = min(_MAX_STEP_S, left)
+            self.bath.advance(step)
+            self.syn.advance(step, self.bath)
+            left -= step
+        self._state_sample = sample
+
+    def _evoke(self, el: int, onset: int, i_uA: float) -> None:
+        p, pw = self.params, self.params.pathways[el]
+        fepsp_f, fv_f = self.syn.pulse(el, i_uA, self.bath)
+        cv = p.sweep_cv
+        s2 = math.log1p(cv * cv)
+        var = math.exp(self._sweep_rng[el].normal(-0.5 * s2, math.sqrt(s2)))
+        rundown = math.exp(-p.rundown_per_h * onset / self.fs / 3600.0)
+        epsp = pw.epsp_max_mV * fepsp_f * var * rundown
+        fv = pw.fv_max_mV * fv_f
+        x0 = -p.ps_threshold_frac / p.ps_slope_frac
+        rel = epsp / pw.epsp_max_mV
+        ps = p.ps_max_mV * max(0.0, sigmoid(rel / p.ps_slope_frac + x0) - sigmoid(x0))
+        k = self.kernels
+        shape = fv * k.fv + epsp * k.epsp + ps * k.ps
+        self._active.append((onset, self._coupling[:, el:el + 1] * shape[None, :]))
+        self.pulses_delivered += 1
+
+    # --- the SliceModel contract -------------------------------------------------------------------
+    def respond(self, start: int, stim_uA: np.ndarray, ttl: np.ndarray) -> np.ndarray:
+        """Field potential (n_ai, n) in volts at the amplifier output for samples [start, start+n)."""
+        if start < self._next:
+            raise ValueError(f"respond: start {start} overlaps samples already produced "
+                             f"(next is {self._next})")
+        stim = np.ascontiguousarray(stim_uA, dtype=np.float64)
+        n = stim.shape[1]
+        if stim.shape[0] != self.n_el:
+            raise ValueError(f"respond: stim has {stim.shape[0]} electrodes, slice has {self.n_el}")
+        out = np.empty((self.n_ai, n))
+        pulses = np.empty((n + self.n_el, 3))
+        n_found = synth_background(
+            start, stim, out, self._keys, self._table, self._noise_sd, self._lp_alpha,
+            self._lp_state, self._hum_amp, self._hum_w, self._hum_phase, self._drift_f, self._drift_a,
+            self._drift_ph, _DRIFT_STEP, self.fs,
+            self._art_gain, self._art_decay, self._art_state, self._pulse_state, pulses)
+        events: list[tuple[int, int, int, float]] = []  # (sample, kind 0 valve / 1 pulse, idx, val)
+        for j in range(n_found):
+            events.append((int(pulses[j, 1]), 1, int(pulses[j, 0]), float(pulses[j, 2])))
+        if ttl is not None and self.bath.valves:
+            for line in self.bath.lines:
+                if line >= ttl.shape[0]:
+                    continue
+                x = ttl[line].astype(np.int8)
+                prev = self._ttl_prev.get(line, 0)
+                idx = np.flatnonzero(np.diff(x, prepend=np.int8(prev)))
+                for i in idx:
+                    events.append((start + int(i), 0, line, float(x[i])))
+                if n:
+                    self._ttl_prev[line] = int(x[-1])
+        events.sort()
+        for sample, kind, idx, val in events:
+            self._advance_to(sample)
+            if kind == 0:
+                self.bath.set_line(idx, int(val))
+            else:
+                self._evoke(idx, sample, val)
+        end = start + n
+        keep = []
+        for onset, wave in self._active:
+            a = max(onset, start) - onset
+            b = min(onset + wave.shape[1], end) - onset
+            if b > a:
+                out[:, onset + a - start:onset + b - start] += wave[:, a:b]
+            if onset + wave.shape[1] > end:
+                keep.append((onset, wave))
+        self._active = keep
+        self._next = end
+        out *= self.params.gain * 1e-3
+        return out
+
+    # --- introspection for tests and docs (never used by the measurement pipeline) -----------------
+    def efficacy(self, el: int) -> float:
+        """Synaptic efficacy of pathway ``el`` (1 = naive). For model tests only."""
+        return self.syn.efficacy(el)
+
+    def intensity_for(self, fraction: float, el: int = 0) -> float:
+        """µA evoking ``fraction`` of pathway ``el``'s maximal fEPSP in the naive slice — what an
+        experimenter reads off the I/O curve when setting the test intensity (e.g. 0.4)."""
+        pw = self.params.pathways[el]
+        lo, hi = 0.0, 20.0 * pw.i50_epsp_uA
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            if recruitment(mid, pw.i50_epsp_uA, pw.slope_uA) < fraction:
+                lo = mid
+            else:
+                hi = mid
+        return 0.5 * (lo + hi)
+
+
+def make_slice(sample_rate_hz: float, n_electrodes: int, seed: int, *, genotype: str = "WT",
+               electrode: str = "concentric", gain: float = 1000.0, valves=(),
+               bath: dict[str, float] | None = None, n_ai: int = 1, **overrides: float
+               ) -> RealisticSlice:
+    """A realistic slice for SimDevice.
+
+    ``n_electrodes`` stimulating electrodes (one pathway each, all converging on the recording
+    site), ``n_ai`` recording channels, ``seed`` draws the slice. ``genotype``: WT | Fmr1-KO |
+    mGluR5-KO. ``electrode``: concentric | tungsten (I/O presets). ``gain``: amplifier gain.
+    ``valves``: (DO line, drug, µM) perfusion reservoirs, open while the line is high.
+    ``bath``: {drug: µM} present (pre-incubated, at equilibrium) from the start.
+    ``overrides``: population means of any :class:`SliceParams` field (docs/simulation.md).
+    """
+    p = draw_slice_params(sample_rate_hz, n_electrodes, seed, genotype=genotype,
+                          electrode=electrode, gain=gain, n_ai=n_ai, **overrides)
+    return RealisticSlice(p, valves=valves, bath=bath)
