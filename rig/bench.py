@@ -68,7 +68,18 @@ def _bench_storage() -> dict:
     return bench_storage()
 
 
-BENCHES = {"pipeline": bench_pipeline, "detector": _bench_detector, "storage": _bench_storage}
+def _bench_slice() -> dict:
+    from drivers.sim.bench import bench_slice
+
+    return bench_slice()
+
+
+BENCHES = {
+    "pipeline": bench_pipeline,
+    "detector": _bench_detector,
+    "storage": _bench_storage,
+    "slice": _bench_slice,
+}
 
 
 def run_benches(only: list[str] | None = None) -> dict:

@@ -45,8 +45,8 @@ def test_tbs_summary_numbers(capsys):
     assert [t["start_s"] for t in tbs["trains"]] == pytest.approx([1200.02, 1210.02, 1220.02])
     assert tbs["trains"][0]["end_s"] - tbs["trains"][0]["start_s"] == pytest.approx(1.8301)
     assert follow["pulses"] == 180 and doc["total_pulses"] == 360
-    assert doc["max_intensity_uA"] == 100.0 and doc["max_charge_per_pulse_phase_uC"] == pytest.approx(0.01)
-    assert tbs["total_charge_uC"] == pytest.approx(120 * 0.01)
+    assert doc["max_intensity_uA"] == 150.0 and doc["max_charge_per_pulse_phase_uC"] == pytest.approx(0.015)
+    assert tbs["total_charge_uC"] == pytest.approx(120 * 0.015)
     code, text, _ = run(capsys, "check", str(PROTOCOLS / "tbs_ltp.toml"))
     assert "tbs: 3 trains 10 s apart, each 10 bursts × 4 pulses @ 100 Hz, burst onsets 200 ms apart" in text
 

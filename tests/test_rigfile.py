@@ -18,7 +18,7 @@ def test_default_sim_rig():
     assert rig.do_lines == ["port0/line0", "port0/line1", "port0/line2"]
     assert rig.ao_channels() == ["ao0", "ao1"] and rig.ao_uA_per_V() == [100.0, 100.0]
     assert rig.ai[0].terminal == "differential" and rig.ai[0].gain == 1000
-    assert rig.sim.model == "simple" and rig.sim.electrode == "concentric" and rig.sim.genotype is None
+    assert rig.sim.model == "realistic" and rig.sim.electrode == "concentric" and rig.sim.genotype is None
     wiring = rig.output_map()
     assert wiring.n_ao == 2 and wiring.n_do == 3 and wiring.trigger_line_for_pathway == (None, None)
     lim = rig.stim_limits()

@@ -65,7 +65,7 @@ def test_induction_phase_rendered_in_odd_blocks_lands_on_planned_samples(name):
     got = p0 - 5000 + rising_edges(ao[0])
     assert got.tolist() == planned
     assert len(planned) == ph.info["pulses"]
-    assert np.all(ao[0][ao[0] != 0] == pytest.approx(1.0))  # 100 µA / (100 µA/V)
+    assert np.all(ao[0][ao[0] != 0] == pytest.approx(1.5))  # 150 µA / (100 µA/V)
     assert np.all(ao[1] == 0) and ao[0, -1] == 0
 
 

@@ -72,12 +72,12 @@ class SliceParams:
     ps_slope_frac: float = 0.06  # sigmoid width of the E–S coupling (fraction of epsp_max)
     artifact_tau_ms: float = 0.1  # decay of the stimulus artifact after the pulse
     # --- noise (electrode referred) --------------------------------------------------------
-    noise_uV: float = 25.0  # RMS of the wide-band noise
-    noise_corner_hz: float = 5000.0  # amplifier low-pass (first order) on the noise
+    noise_uV: float = 22.0  # RMS of the wide-band noise
+    noise_corner_hz: float = 8000.0  # amplifier low-pass (first order) on the noise
     line_hz: float = 50.0
     line_uV: float = 6.0  # 50/60 Hz pickup amplitude (fundamental)
     drift_uV: float = 25.0  # RMS of the slow 1/f baseline drift
-    sweep_cv: float = 0.035  # intrinsic pulse-to-pulse CV of the fEPSP (noise adds the rest)
+    sweep_cv: float = 0.030  # intrinsic pulse-to-pulse CV of the fEPSP (noise adds the rest)
     rundown_per_h: float = 0.015  # fractional loss of the evoked response per hour
     # --- short-term plasticity (Tsodyks–Markram with facilitation) + PTP -------------------
     stp_tau_f_s: float = 0.30
