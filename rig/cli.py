@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "recover",
     "export",
     "validate_sim",
+    "report",
     "ctl",
 )
 
