@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "validate_sim",
     "report",
     "view",
+    "ctl",
 )
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -48,6 +48,7 @@ class _Pending:
     phase: int
     first: int
     end: int
+    early: tuple[Measured, list, float] | None = None  # measured + decided (ms) once its windows were in
 
 
 @dataclass
@@ -58,6 +59,8 @@ class EngineStats:
     sweeps: int = 0
     samples: int = 0
     loop_latency_ms: list[float] = field(default_factory=list)
+    # closed loop: arrival of the block holding a sweep's last sample → the controller's decision
+    control_latency_ms: list[float] = field(default_factory=list)
 
 
 class Engine:
@@ -104,6 +107,7 @@ class Engine:
         self.stimulation_off = False  # set after an output underflow: record on, stimulate never again
         self._mV_per_count = scaling.mV_per_count
         self._clip_mV = 32767 * float(self._mV_per_count[field_channel]) * 0.999
+        self._t_block = time.perf_counter()  # arrival of the last block read
 
     # -- documents ---------------------------------------------------------------------------
     def emit(self, doc: object) -> None:
@@ -175,7 +179,39 @@ class Engine:
         idx = np.arange(a, b) % self.ring_len
         return self.ring[:, idx]
 
+    def _analysis_tail(self) -> int:
+        """Samples after a sweep's last pulse that its measurement reads (windows + smoothing)."""
+        d = self.windows.to_dict()
+        ends = [float(v[1]) for v in d.values() if isinstance(v, list)]
+        widths = [float(v) for v in d.values() if isinstance(v, (int, float))]
+        return int(np.ceil((max(ends) + max(widths, default=0.0) + 0.5) * self.fs / 1000.0)) + 1
+
+    def _measure(self, p: _Pending, upto: int) -> tuple[Measured, list, float]:
+        """Measure samples [p.first, upto) of a sweep and let the controller decide on it."""
+        t0 = time.perf_counter()
+        counts = self._slice(p.first, upto)
+        pulses = p.stim.sample + np.asarray(p.stim.pulse_offsets, dtype=np.int64)
+        trace = counts[self.field_channel].astype(np.float64) * self._mV_per_count[self.field_channel]
+        records = detector.measure_pulses(trace, pulses - p.first, self.fs, self.windows, self._clip_mV)
+        meas = Measured(-1, p.stim.pathway, p.phase, p.stim.sample, records)
+        decisions = self.ctl.on_measured(meas)
+        # closed-loop latency: the block holding the last analysed sample arrived → decision made
+        t1 = time.perf_counter()
+        self.stats.control_latency_ms.append((t1 - self._t_block) * 1e3)
+        return meas, decisions, (t1 - t0) * 1e3
+
+    def _decide_early(self) -> None:
+        """The controller decides on a sweep as soon as its analysis windows have arrived; the
+        sweep is recorded (same measurement) when its last sample has arrived."""
+        tail = self._analysis_tail()
+        for p in self._pending:
+            if p.early is None and p.first >= self.acquired_until - self.ring_len:
+                upto = min(p.end, p.stim.sample + p.stim.pulse_offsets[-1] + tail)
+                if upto <= self.acquired_until:
+                    p.early = self._measure(p, upto)
+
     def _cut_ready(self) -> None:
+        self._decide_early()
         ready = [p for p in self._pending if p.end <= self.acquired_until]
         if not ready:
             return
@@ -193,14 +229,13 @@ class Engine:
                 wall_time=time.time(),
             )
             t_ready = time.perf_counter()
-            trace = counts[self.field_channel].astype(np.float64) * self._mV_per_count[self.field_channel]
-            records = detector.measure_pulses(trace, pulses - p.first, self.fs, self.windows, self._clip_mV)
-            meas = Measured(self._sweep_index, p.stim.pathway, p.phase, p.stim.sample, records)
+            meas, decisions, measure_ms = p.early if p.early is not None else self._measure(p, p.end)
+            meas = replace(meas, sweep_index=self._sweep_index)
             self.emit(sweep)
             self.emit(meas)
-            for d in self.ctl.on_measured(meas):
+            for d in decisions:
                 self.emit(d)
-            self.stats.loop_latency_ms.append((time.perf_counter() - t_ready) * 1e3)
+            self.stats.loop_latency_ms.append((time.perf_counter() - t_ready) * 1e3 + measure_ms)
             self._sweep_index += 1
             self.stats.sweeps += 1
 
@@ -229,17 +264,34 @@ class Engine:
                     reason, message = "interrupted", "stopped by the operator"
                     break
                 blk = dev.read()
+                self._t_block = time.perf_counter()
                 if blk.start != self.acquired_until or blk.gap:
                     lost = blk.start - self.acquired_until
                     self.stats.gaps += 1
                     self.stats.lost_samples += lost
                     self.emit(Event(self.acquired_until, "gap", f"{lost} samples lost", {"samples": lost}))
                     self._fill_gap(self.acquired_until, lost)
+                    for d in self.ctl.on_gap(blk.start, lost):
+                        self.emit(d)
                 self._store_block(blk.start, blk.data)
                 self.stats.samples = self.acquired_until
                 self._cut_ready()
+                for d in self.ctl.poll(self.acquired_until):  # operator commands, outside events
+                    self.emit(d)
+                for name, ms in self.ctl.take_windows_changes():  # operator: move a detector window
+                    try:
+                        self.windows = self.windows.replace(**{name: ms})
+                        self.emit(Event(self.acquired_until, "windows", f"{name} window {ms[0]:g}–{ms[1]:g} ms",
+                                        {"windows": self.windows.to_dict()}))
+                    except (TypeError, ValueError) as exc:
+                        self.emit(Event(self.acquired_until, "windows_refused", str(exc)[:200], {"window": name}))
+                if self.ctl.stop_request is not None:  # operator stop or a "stop" alarm
+                    reason, message = self.ctl.stop_request
+                    break
                 done = self.ctl.finished_at is not None
                 if done and not self._pending and self.acquired_until >= self.ctl.finished_at:
+                    if self.ctl.end_reason:  # e.g. "aborted": the gated baseline never held
+                        reason, message = self.ctl.end_reason, self.ctl.end_message
                     break
                 self._write_ahead(self.acquired_until + self.horizon)
                 self.emit(Progress(self.acquired_until, self.ctl.plan.duration_samples, self.stats.sweeps))

@@ -1,0 +1,116 @@
+"""`rig ctl`: steer a running experiment through its local control endpoint.
+
+Examples: ``rig ctl mark "washout started"``, ``rig ctl status --json``, ``rig ctl pause``,
+``rig ctl induce-now``, ``rig ctl extend-baseline --minutes 5``, ``rig ctl intensity S1 +10``.
+The endpoint file (``<recording>.ctl.json``, mode 0600) is found with ``--endpoint``, the
+``RIG_CTL_ENDPOINT`` variable, or as the newest one under ``./recordings``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import stat
+import sys
+from pathlib import Path
+
+from rig.errors import RunFailure, UserError
+
+ACTIONS = ("status", "mark", "pause", "resume", "stop", "induce-now", "extend-baseline", "intensity")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ctl", help="steer a running experiment (local control endpoint)")
+    p.add_argument("action", choices=ACTIONS, help="what to do")
+    p.add_argument("args", nargs="*", help="mark: TEXT; intensity: PATHWAY (S1|1) DELTA_UA (e.g. +10)")
+    p.add_argument("--endpoint", type=Path, default=None, help="endpoint file <recording>.ctl.json")
+    p.add_argument("--minutes", type=float, default=5.0, help="extend-baseline: minutes (default 5)")
+    p.add_argument("--json", action="store_true", help="print the reply as JSON on stdout")
+    p.set_defaults(func=run)
+
+
+def find_endpoint(given: Path | None) -> Path:
+    if given is not None:
+        return given
+    env = os.environ.get("RIG_CTL_ENDPOINT")
+    if env:
+        return Path(env)
+    found = sorted(Path("recordings").glob("*.ctl.json"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise UserError("--endpoint: no running experiment found (no recordings/*.ctl.json); give --endpoint FILE")
+    return found[-1]
+
+
+def load_endpoint(path: Path) -> dict:
+    try:
+        st = path.stat()
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read the endpoint file ({exc.strerror or exc})") from exc
+    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise UserError(f"{path}: endpoint file is readable by others (mode {stat.S_IMODE(st.st_mode):o}); "
+                        "refusing to use its token")
+    try:
+        ep = json.loads(text)
+        if not isinstance(ep, dict) or "token" not in ep:
+            raise ValueError("no token")
+    except ValueError as exc:
+        raise UserError(f"{path}: not a control endpoint file ({exc})") from exc
+    return ep
+
+
+def _pathway(text: str) -> int:
+    m = re.fullmatch(r"[Ss]?(\d+)", text)
+    if not m or int(m.group(1)) < 1:
+        raise UserError(f"intensity: pathway {text!r} is not S1, S2, … (or 1, 2, …)")
+    return int(m.group(1)) - 1
+
+
+def build_request(args: argparse.Namespace) -> dict:
+    a = args.action
+    if a == "mark":
+        if not args.args:
+            raise UserError('mark: give the text, e.g. rig ctl mark "washout started"')
+        return {"cmd": "mark", "text": " ".join(args.args)}
+    if a == "intensity":
+        if len(args.args) != 2:
+            raise UserError("intensity: give PATHWAY and DELTA_UA, e.g. rig ctl intensity S1 +10")
+        try:
+            delta = float(args.args[1])
+        except ValueError:
+            raise UserError(f"intensity: {args.args[1]!r} is not a number of µA") from None
+        return {"cmd": "intensity", "pathway": _pathway(args.args[0]), "delta_uA": delta}
+    if args.args:
+        raise UserError(f"{a}: takes no arguments")
+    if a == "extend-baseline":
+        if not 0 < args.minutes <= 24 * 60:
+            raise UserError(f"--minutes: {args.minutes} outside (0, 1440]")
+        return {"cmd": "extend_baseline", "data": {"seconds": args.minutes * 60.0}}
+    return {"cmd": a.replace("-", "_")}
+
+
+def run(args: argparse.Namespace) -> int:
+    from rig.control_server import request
+
+    req = build_request(args)
+    path = find_endpoint(args.endpoint)
+    ep = load_endpoint(path)
+    try:
+        reply = request(ep, {**req, "token": ep["token"]})
+    except (OSError, ValueError) as exc:
+        raise RunFailure(f"cannot reach the run at {path} ({exc}); is it still running?") from exc
+    if args.json:
+        print(json.dumps(reply))
+    if not reply.get("ok"):
+        if not args.json:
+            print(f"rig: refused: {reply.get('error', '?')}", file=sys.stderr)
+        return 2
+    if not args.json:
+        if "status" in reply:
+            for k, v in reply["status"].items():
+                print(f"{k:22s} {v}")
+        else:
+            print(f"rig: {reply.get('queued')} sent", file=sys.stderr)
+    return 0
