@@ -80,12 +80,19 @@ def _bench_display() -> dict:
     return bench_display()
 
 
+def _bench_loop() -> dict:
+    from rig.closed_loop.latency import bench_loop
+
+    return bench_loop()
+
+
 BENCHES = {
     "pipeline": bench_pipeline,
     "detector": _bench_detector,
     "storage": _bench_storage,
     "slice": _bench_slice,
     "display": _bench_display,
+    "loop": _bench_loop,
 }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import platform
+import queue
 import signal
 import socket
 import sys
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from drivers.base import Device
 from rig import __version__
-from rig.controller import Controller
+from rig.closed_loop.session import OperatorControl, make_controller
 from rig.documents import RunStop
 from rig.engine import ChannelScaling, Engine
 from rig.plan import Plan
@@ -39,6 +40,10 @@ class RunOptions:
     speed: float | None = None  # None = as fast as possible
     subscribers: list[Callable[[object], None]] = field(default_factory=list)
     fsync: bool = False
+    commands: queue.Queue | None = None  # operator commands (window, terminal keys, rig ctl)
+    keys: bool = False  # read operator keys from the terminal (headless runs)
+    control: bool = True  # open the local control endpoint for `rig ctl`
+    force_sim: bool = False  # --sim: the simulated device whatever backend the rig file names
 
 
 @dataclass
@@ -94,7 +99,6 @@ def make_slice_model(rig: RigConfig, plan: Plan, seed: int):
 
         return SimpleSlice(rig.sample_rate_hz, len(rig.stim), slice_seed, gain=rig.ai[0].gain)
     from drivers.sim.slice import make_slice
-
     from rig.perfusion import valve_contents
 
     genotype = rig.sim.genotype or plan.metadata.get("genotype") or "WT"
@@ -118,6 +122,8 @@ def prepare(opts: RunOptions) -> tuple[Plan, RigConfig, str, str]:
     """Validate everything before any output is armed (raises UserError)."""
     proto, proto_text = load_protocol(opts.protocol)
     rig, rig_text = load_rig(opts.rig)
+    if opts.force_sim and rig.backend != "sim":
+        rig = rig.model_copy(update={"backend": "sim"})
     plan = expand(proto, rig, str(opts.protocol))
     return plan, rig, proto_text, rig_text
 
@@ -141,12 +147,14 @@ def run_experiment(opts: RunOptions, stop: threading.Event | None = None) -> Run
     scaling = ChannelScaling([a.range_V for a in rig.ai][: len(device.ai_channels)],
                              [a.gain for a in rig.ai][: len(device.ai_channels)])
     horizon = int(rig.engine.horizon_ms / 1000 * rig.sample_rate_hz)
-    engine = Engine(device, Controller(plan), rig.output_map(), rig.stim_limits(), scaling,
+    ctl = make_controller(plan, rig, opts.commands)
+    engine = Engine(device, ctl, rig.output_map(), rig.stim_limits(), scaling,
                     [writer, *opts.subscribers], horizon_samples=horizon, seed=opts.seed, provenance=provenance)
     stop = stop or threading.Event()
     t0 = time.perf_counter()
     try:
-        result = engine.run(stop)
+        with OperatorControl(ctl, out, keys=opts.keys, endpoint=opts.control, announce=sys.stderr.isatty()):
+            result = engine.run(stop)
     finally:
         try:
             writer.close()

@@ -52,12 +52,10 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--out: {args.out} exists; a recording is never overwritten (choose another name)")
     if args.out is not None and not args.out.parent.exists():
         raise UserError(f"--out: directory {args.out.parent} does not exist")
-    rig_path = None if args.sim else args.rig
-    if args.sim and args.rig:
-        rig_path = args.rig  # --sim with a rig file: the rig's wiring and limits, simulated device
     bar = ProgressBar()
-    opts = RunOptions(protocol=args.protocol, rig=rig_path, out=args.out, seed=args.seed, speed=speed,
-                      subscribers=[bar], fsync=args.fsync)
+    # --sim with a rig file: that rig's wiring and limits, on the simulated device
+    opts = RunOptions(protocol=args.protocol, rig=args.rig, out=args.out, seed=args.seed, speed=speed,
+                      subscribers=[bar], fsync=args.fsync, keys=args.no_gui, force_sim=args.sim)
     result, error, signum = _run_gui_or_headless(args, opts, bar)
     bar.draw(final=True)
     if error is not None:
