@@ -144,9 +144,11 @@ class Controller:
                      "intensity_uA": [self._stim_uA(s) for s in p.stimuli][:1]},
                 )
             )
+        drugs = p.info.get("drug") or ", ".join(d.get("drug", "") for d in p.info.get("drugs", []))
         for vc in p.valves:
-            docs.append(Event(self.phase_start + vc.sample, "valve", p.info.get("drug", ""),
-                              {"line": vc.line, "state": vc.state}))
+            what = f"{drugs} {'on' if vc.state else 'off'} (valve line {vc.line})".strip()
+            docs.append(Event(self.phase_start + vc.sample, "valve", what,
+                              {"line": vc.line, "state": vc.state, "drug": drugs}))
 
     def _stim_uA(self, s: Stimulus) -> float:
         return s.intensity_uA if s.intensity_uA is not None else self.intensity_uA[s.pathway]

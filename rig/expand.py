@@ -454,6 +454,16 @@ def expand_checked(proto: Protocol, rig: RigConfig, name: str, text: str = "") -
         test_intensity_uA=tuple(ctx.test_uA), pulse_width_samples=ctx.width, biphasic=ctx.biphasic,
         sweep_pre_samples=ctx.pre, sweep_post_samples=ctx.post,
         metadata={**proto.metadata.model_dump(), "description": proto.experiment.description},
-        closed_loop={"alarms": proto.alarms.model_dump()} if proto.alarms is not None else {},
+        closed_loop=_closed_loop(proto),
         pathway_names=tuple(rig.pathway_names()),
     )
+
+
+def _closed_loop(proto: Protocol) -> dict:
+    """Closed-loop settings as plain data for the controller (alarms, intensity tracking)."""
+    out: dict = {}
+    if proto.alarms is not None:
+        out["alarms"] = proto.alarms.model_dump()
+    if proto.tracking is not None:
+        out["tracking"] = proto.tracking.model_dump()
+    return out

@@ -47,6 +47,7 @@ class Metadata(_Strict):
     drug: str = Field("", max_length=80)
     concentration_uM: float | None = Field(None, ge=0, le=100_000)
     experimenter: str = Field("", max_length=80)
+    species: str = Field("Mus musculus", max_length=80, description="Latin name, as NWB expects")
     notes: str = Field("", max_length=4000)
 
 
@@ -308,6 +309,18 @@ RULES = ("percent_of_max", "below_pop_spike")
 validation.ALLOWED_TAGS.update(kind=PHASE_KINDS, pattern=PATTERNS, rule=RULES)
 
 
+class Tracking(_Strict):
+    """Optional intensity tracking during the baseline only (frozen before the first induction)."""
+
+    enabled: bool = True
+    every_sweeps: int = Field(3, ge=1, le=100, description="test sweeps per pathway between adjustments")
+    gain: float = Field(0.5, gt=0, le=1, description="fraction of the proportional correction applied")
+    max_step_uA: float = Field(10.0, gt=0, le=1000, description="largest change per adjustment (µA)")
+    deadband_percent: float = Field(5.0, ge=0, le=100, description="no change while within this % of the target")
+    target_slope_mV_per_ms: float | None = Field(
+        None, lt=0, description="target fEPSP slope (negative); default: the mean of the first sweeps")
+
+
 class Protocol(_Strict):
     """A protocol file: an ordered list of phases and the settings they share."""
 
@@ -315,5 +328,6 @@ class Protocol(_Strict):
     metadata: Metadata = Metadata()
     stimulation: Stimulation = Stimulation()
     alarms: Alarms | None = None
+    tracking: Tracking | None = None
     phases: list[PhaseSpec] = Field(min_length=1, max_length=100)
     _source: tuple[str, str] = PrivateAttr(default=("", ""))  # (file name, text) it was parsed from

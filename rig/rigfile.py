@@ -48,6 +48,8 @@ class StimChannel(_Strict):
     ao: str | None = Field(None, description="AO channel driving the isolator's analog command; None = TTL only")
     uA_per_V: float = Field(100.0, gt=0, le=1e5, description="isolator scaling, µA per V of command")
     trigger_line: str | None = Field(None, description="DO line gating the isolator (high during each pulse)")
+    resolution_uA: float | None = Field(None, gt=0, le=100, description="isolator step (µA); chosen intensities "
+                                        "are rounded to it (default 1 µA)")
 
     @model_validator(mode="after")
     def _needs_output(self) -> StimChannel:

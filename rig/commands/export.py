@@ -19,7 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--csv", type=Path, default=None, metavar="OUT.csv",
                    help="write the measurement time course, one row per sweep")
     p.add_argument("--force", action="store_true", help="overwrite existing output files")
-    p.add_argument("--species", default=None, help="NWB subject species (default: Mus musculus)")
+    p.add_argument("--species", default=None,
+                   help="NWB subject species when the protocol metadata has none (default: Mus musculus)")
     p.add_argument("--electrical-series", action="store_true",
                    help="NWB sweeps as ElectricalSeries linked to the electrodes (neo 0.14 cannot read these)")
     p.add_argument("--json", action="store_true", help="print what was written as JSON on stdout")

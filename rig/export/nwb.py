@@ -55,6 +55,8 @@ def _subject(meta: dict, species: str):
     from pynwb.file import Subject
 
     sex = meta.get("sex") or "U"
+    if species == SPECIES and meta.get("species"):  # the protocol's metadata unless --species overrides it
+        species = meta["species"]
     kw = {"subject_id": meta.get("animal_id") or "unknown", "species": species, "sex": sex if sex in "FMUO" else "U",
           "genotype": meta.get("genotype") or "unknown"}
     if meta.get("age_days") is not None:
