@@ -139,7 +139,7 @@ class Controller:
                 Event(
                     first,
                     "induction",
-                    f"{p.info.get('protocol', 'train')} on pathway(s) {pws}: {pulses} pulses",
+                    f"{p.info.get('protocol', 'train')} on {', '.join(self.name(q) for q in pws)}: {pulses} pulses",
                     {"kind": p.info.get("protocol", "train"), "pulses": pulses, "pathways": pws,
                      "intensity_uA": [self._stim_uA(s) for s in p.stimuli][:1]},
                 )
