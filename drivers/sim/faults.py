@@ -85,36 +85,15 @@ class FaultSlice(SimpleSlice):
             resp[n0:n1] += 12.0  # V at the ADC: beyond ±10 V, clipped
         return resp
 
-    def respond(self, start: int, stim_uA: np.ndarray, ttl: np.ndarray) -> np.ndarray:
-        n = stim_uA.shape[1]
-        out = self.rng.standard_normal(n) * self.noise_V
-        t = (start + np.arange(n)) / self.fs
-        out += 8e-6 * self.gain * np.sin(2 * np.pi * 50.0 * t)
+    def _background(self, start: int, n: int) -> np.ndarray:
+        out = super()._background(start, n)
         if self.noise_burst is not None:
+            t = (start + np.arange(n)) / self.fs
             t0, t1, uV = self.noise_burst
             sel = (t >= t0) & (t < t1)
             if sel.any():
                 out[sel] += self.rng.standard_normal(int(sel.sum())) * uV * 1e-6 * self.gain
-        if self._pending.size:
-            k = min(n, self._pending.size)
-            out[:k] += self._pending[:k]
-            self._pending = self._pending[k:]
-        active = stim_uA != 0.0
-        for e in range(stim_uA.shape[0]):
-            prev = np.concatenate(([self._prev_active[e]], active[e, :-1]))
-            for i in np.flatnonzero(active[e] & ~prev):
-                j = i
-                while j < n and active[e, j]:
-                    j += 1
-                amp_uA = float(np.abs(stim_uA[e, i:j]).max())
-                self._add_artifact(out, i, j, amp_uA)
-                onset_abs = start + i
-                if onset_abs - self.last_onset[e] <= self.hf_isi:
-                    self.weight[e] += self.pot * (self.w_max - self.weight[e])
-                self.last_onset[e] = onset_abs
-                self._add(out, i, self._response(e, amp_uA, onset_abs / self.fs))
-            self._prev_active[e] = active[e, -1]
-        return out[None, :]
+        return out
 
 
 class GappyDevice(SimDevice):

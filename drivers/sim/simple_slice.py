@@ -57,11 +57,20 @@ class SimpleSlice:
         cv = 1.0 + 0.06 * self.rng.standard_normal()
         return self.max_fepsp_mV * io * self.weight[pathway] * cv
 
-    def respond(self, start: int, stim_uA: np.ndarray, ttl: np.ndarray) -> np.ndarray:
-        n = stim_uA.shape[1]
+    def _response(self, e: int, amp_uA: float, t_s: float) -> np.ndarray:
+        """Evoked response (V at the ADC) to a pulse of ``amp_uA`` on electrode ``e`` at ``t_s``."""
+        return self.template * (self._amplitude_mV(e, amp_uA) * 1e-3 * self.gain)
+
+    def _background(self, start: int, n: int) -> np.ndarray:
+        """Noise and 50 Hz pickup (V at the ADC) for samples [start, start + n)."""
         out = self.rng.standard_normal(n) * self.noise_V
         t = (start + np.arange(n)) / self.fs
         out += 8e-6 * self.gain * np.sin(2 * np.pi * 50.0 * t)
+        return out
+
+    def respond(self, start: int, stim_uA: np.ndarray, ttl: np.ndarray) -> np.ndarray:
+        n = stim_uA.shape[1]
+        out = self._background(start, n)
         # carry over tails of earlier responses
         if self._pending.size:
             k = min(n, self._pending.size)
@@ -70,8 +79,7 @@ class SimpleSlice:
         active = stim_uA != 0.0
         for e in range(stim_uA.shape[0]):
             prev = np.concatenate(([self._prev_active[e]], active[e, :-1]))
-            onsets = np.flatnonzero(active[e] & ~prev)
-            for i in onsets:
+            for i in np.flatnonzero(active[e] & ~prev):
                 j = i
                 while j < n and active[e, j]:
                     j += 1
@@ -81,8 +89,7 @@ class SimpleSlice:
                 if onset_abs - self.last_onset[e] <= self.hf_isi:
                     self.weight[e] += self.pot * (self.w_max - self.weight[e])
                 self.last_onset[e] = onset_abs
-                resp = self.template * (self._amplitude_mV(e, amp_uA) * 1e-3 * self.gain)
-                self._add(out, i, resp)
+                self._add(out, i, self._response(e, amp_uA, onset_abs / self.fs))
             self._prev_active[e] = active[e, -1]
         return out[None, :]
 
