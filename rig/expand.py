@@ -456,6 +456,7 @@ def expand_checked(proto: Protocol, rig: RigConfig, name: str, text: str = "") -
         metadata={**proto.metadata.model_dump(), "description": proto.experiment.description},
         closed_loop=_closed_loop(proto),
         pathway_names=tuple(rig.pathway_names()),
+        analysis_windows={k: (list(v) if isinstance(v, tuple) else v) for k, v in proto.analysis.windows.items()},
     )
 
 

@@ -154,6 +154,8 @@ class Plan:
     # "noise_action", "volley_change_percent": float | None (fiber volley change vs baseline),
     # "volley_action"}}; actions are "continue" | "pause" | "stop"; None disables an alarm.
     closed_loop: dict = field(default_factory=dict, compare=False)
+    # detector window overrides from the protocol's [analysis] table (rig.detector.Windows.from_dict)
+    analysis_windows: dict = field(default_factory=dict, compare=False)
     # names of the rig's pathways, indexed like Stimulus.pathway (e.g. ("S1", "S2")); may be empty
     pathway_names: tuple[str, ...] = ()
 

@@ -321,6 +321,21 @@ class Tracking(_Strict):
         None, lt=0, description="target fEPSP slope (negative); default: the mean of the first sweeps")
 
 
+class Analysis(_Strict):
+    """Online analysis settings: detector windows (ms from the pulse onset) overriding the defaults."""
+
+    windows: dict[str, tuple[float, float] | float] = Field(
+        default_factory=dict,
+        description="e.g. {slope = [2.8, 4.2], baseline = [-5, -0.5], max_slope_width_ms = 0.8}")
+
+    @model_validator(mode="after")
+    def _windows_valid(self) -> Analysis:
+        from rig.detector import Windows
+
+        Windows.from_dict(dict(self.windows))  # raises ValueError naming the window
+        return self
+
+
 class Protocol(_Strict):
     """A protocol file: an ordered list of phases and the settings they share."""
 
@@ -329,5 +344,6 @@ class Protocol(_Strict):
     stimulation: Stimulation = Stimulation()
     alarms: Alarms | None = None
     tracking: Tracking | None = None
+    analysis: Analysis = Analysis()
     phases: list[PhaseSpec] = Field(min_length=1, max_length=100)
     _source: tuple[str, str] = PrivateAttr(default=("", ""))  # (file name, text) it was parsed from

@@ -23,8 +23,10 @@ from pathlib import Path
 from drivers.base import Device
 from rig import __version__
 from rig.closed_loop.session import OperatorControl, make_controller
+from rig.detector import Windows
 from rig.documents import RunStop
 from rig.engine import ChannelScaling, Engine
+from rig.errors import UserError
 from rig.plan import Plan
 from rig.protocol import expand, load_protocol
 from rig.rigfile import RigConfig, load_rig
@@ -44,6 +46,7 @@ class RunOptions:
     keys: bool = False  # read operator keys from the terminal (headless runs)
     control: bool = True  # open the local control endpoint for `rig ctl`
     force_sim: bool = False  # --sim: the simulated device whatever backend the rig file names
+    windows: list[str] = field(default_factory=list)  # NAME=START:END overrides (ms), after the protocol's
 
 
 @dataclass
@@ -125,7 +128,19 @@ def prepare(opts: RunOptions) -> tuple[Plan, RigConfig, str, str]:
     if opts.force_sim and rig.backend != "sim":
         rig = rig.model_copy(update={"backend": "sim"})
     plan = expand(proto, rig, str(opts.protocol))
+    analysis_windows(plan, opts.windows)  # a bad --window is an input error, found before arming
     return plan, rig, proto_text, rig_text
+
+
+def analysis_windows(plan: Plan, overrides: list[str]) -> Windows:
+    """Detector windows: defaults, then the protocol's [analysis] table, then --window overrides."""
+    w = Windows.from_dict(plan.analysis_windows)
+    for spec in overrides:
+        try:
+            w = w.override(spec)
+        except ValueError as exc:
+            raise UserError(f"--window: {exc}") from None
+    return w
 
 
 def run_experiment(opts: RunOptions, stop: threading.Event | None = None) -> RunResult:
@@ -149,7 +164,8 @@ def run_experiment(opts: RunOptions, stop: threading.Event | None = None) -> Run
     horizon = int(rig.engine.horizon_ms / 1000 * rig.sample_rate_hz)
     ctl = make_controller(plan, rig, opts.commands)
     engine = Engine(device, ctl, rig.output_map(), rig.stim_limits(), scaling,
-                    [writer, *opts.subscribers], horizon_samples=horizon, seed=opts.seed, provenance=provenance)
+                    [writer, *opts.subscribers], horizon_samples=horizon, seed=opts.seed, provenance=provenance,
+                    windows=analysis_windows(plan, opts.windows))
     stop = stop or threading.Event()
     t0 = time.perf_counter()
     try:

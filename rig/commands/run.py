@@ -36,6 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, default=None, help="output HDF5 file (never overwritten)")
     p.add_argument("--no-gui", action="store_true", help="headless: progress bar instead of the window")
     p.add_argument("--json", action="store_true", help="print the result summary as JSON on stdout")
+    p.add_argument("--window", action="append", default=[], metavar="NAME=START_MS:END_MS",
+                   help="override a detector window for this run, e.g. slope=2.8:4.2 (repeatable)")
     p.add_argument("--fsync", action="store_true", help="fsync after every sweep (power-loss safety)")
     p.add_argument("--screenshot", type=Path, default=None, metavar="FILE.png",
                    help="save a PNG of the window (rendered offscreen without a display)")
@@ -55,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     bar = ProgressBar()
     # --sim with a rig file: that rig's wiring and limits, on the simulated device
     opts = RunOptions(protocol=args.protocol, rig=args.rig, out=args.out, seed=args.seed, speed=speed,
-                      subscribers=[bar], fsync=args.fsync, keys=args.no_gui, force_sim=args.sim)
+                      subscribers=[bar], fsync=args.fsync, keys=args.no_gui, force_sim=args.sim,
+                      windows=args.window)
     result, error, signum = _run_gui_or_headless(args, opts, bar)
     bar.draw(final=True)
     if error is not None:
