@@ -137,6 +137,10 @@ class Engine:
             for s, i, ph in stims:
                 if self.stimulation_off:
                     continue
+                if s.sample < self.acquired_until:  # outputs fell behind (a gap): it can't be delivered
+                    self.emit(Event(s.sample, "stimulus_missed", f"{s.kind} stimulus not delivered: outputs late",
+                                    {"pathway": s.pathway}))
+                    continue
                 a, b = s.sweep_bounds()
                 self._pending.append(_Pending(s, i, ph, a, b))
                 self._stims.append((s, i))
@@ -173,7 +177,14 @@ class Engine:
         self.acquired_until = start + n
 
     def _fill_gap(self, start: int, n: int) -> None:
-        self._store_block(start, np.zeros((self.ring.shape[0], n)))
+        """Lost samples: no sweep that touches them is recorded; the ring holds zeros there."""
+        hit = [p for p in self._pending if p.first < start + n and p.end > start]
+        for p in hit:
+            self.emit(Event(p.stim.sample, "sweep_discarded", f"{p.stim.kind} sweep lost samples in a gap",
+                            {"gap_start": start, "gap_samples": n}))
+        self._pending = [p for p in self._pending if p not in hit]
+        keep = min(n, self.ring_len)
+        self._store_block(start + n - keep, np.zeros((self.ring.shape[0], keep)))
 
     def _slice(self, a: int, b: int) -> np.ndarray:
         idx = np.arange(a, b) % self.ring_len

@@ -106,7 +106,8 @@ def make_slice_model(rig: RigConfig, plan: Plan, seed: int):
 
     genotype = rig.sim.genotype or plan.metadata.get("genotype") or "WT"
     return make_slice(rig.sample_rate_hz, len(rig.stim), slice_seed, genotype=genotype,
-                      electrode=rig.sim.electrode, gain=rig.ai[0].gain, valves=valve_contents(plan))
+                      electrode=rig.sim.electrode, gain=rig.ai[0].gain, valves=valve_contents(plan),
+                      n_ai=len(rig.ai))
 
 
 def make_sim_device(rig: RigConfig, plan: Plan, seed: int, speed: float | None, block: int) -> Device:

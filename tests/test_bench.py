@@ -28,3 +28,12 @@ def test_bench_json_is_one_document(tmp_path, monkeypatch, capsys):
     assert main(["bench", "--json", "--only", "pipeline"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert "pipeline_realtime_factor" in d
+
+
+def test_sustained_bench_reports_lost_samples_and_cpu():
+    from rig.bench_sustained import bench_sustained
+
+    r = bench_sustained(minutes=0.05, channels=4, rate_hz=20_000.0, window=False)
+    assert r["sustained_channels"] == 4 and r["sustained_experiment_s"] >= 3.0
+    assert r["sustained_lost_samples"] == 0 and r["sustained_gaps"] == 0  # 10 s host buffer: no overflow
+    assert r["sustained_cpu_percent"] > 0

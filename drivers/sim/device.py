@@ -3,7 +3,9 @@
 AI samples for [k, k + n) are computed by the attached slice from the AO/DO samples written for
 that same range; a range with no output written is an output underflow: it is stimulated with
 0 V and counted. Pacing: ``speed`` 1.0 follows the wall clock, N runs N× faster, ``None`` runs as
-fast as possible. The ADC quantizes to 16 bits over ±``adc_range_V``.
+fast as possible. The ADC quantizes to 16 bits over ±``adc_range_V``. When paced, the device
+has a host buffer of ``buffer_s`` seconds like a real board: a reader that falls further behind
+than that loses the oldest samples (overflow, NI −200279), reported as ``Block.gap``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class SimDevice(Device):
         block_samples: int = 2000,
         speed: float | None = 1.0,
         loopback: dict[int, int] | None = None,
+        buffer_s: float = 10.0,
     ) -> None:
         self.slice = slice_model
         self.sample_rate_hz = float(sample_rate_hz)
@@ -45,6 +48,8 @@ class SimDevice(Device):
         self.block_samples = int(block_samples)
         self.speed = speed
         self.loopback = dict(loopback or {})
+        self.buffer_samples = int(buffer_s * self.sample_rate_hz)
+        self.overflows = 0
         self._pending: deque[tuple[int, np.ndarray, np.ndarray]] = deque()
         self._written_until = 0
         self._pos = 0
@@ -113,11 +118,24 @@ class SimDevice(Device):
             raise DeviceError("read on a stopped device")
         n = self.block_samples
         start = self._pos
+        gap = 0
         if self.speed is not None:
-            due = self._t0 + (start + n) / (self.sample_rate_hz * self.speed)
+            rate = self.sample_rate_hz * self.speed
+            due = self._t0 + (start + n) / rate
             delay = due - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
+            lag = int((time.perf_counter() - self._t0) * rate) - (start + n)
+            if lag > self.buffer_samples:  # the board overwrote what we did not read in time
+                gap = max(n, (lag - self.buffer_samples // 2) // n * n)
+                self._acquire(start, gap)  # the slice lives on; those samples are gone
+                self.overflows += 1
+                start += gap
+        volts = self._acquire(start, n)
+        return Block(start, volts, gap)
+
+    def _acquire(self, start: int, n: int) -> np.ndarray:
+        """Run the slice over [start, start + n) with the outputs written for it; ADC volts."""
         ao, do = self._take_outputs(start, n)
         self.last_ao_V = ao[:, -1].copy()
         self.last_do = do[:, -1].copy() if do.shape[0] else self.last_do
@@ -127,7 +145,7 @@ class SimDevice(Device):
             volts[ai_i] = volts[ai_i] + ao[ao_i]
         volts = np.clip(np.round(volts / self.lsb_V), -32768, 32767) * self.lsb_V
         self._pos = start + n
-        return Block(start, volts)
+        return volts
 
     def stop(self) -> None:
         self.zero_outputs()

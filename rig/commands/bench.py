@@ -14,6 +14,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.add_argument("--only", action="append", default=None, metavar="NAME",
                    help=f"run only these benches ({', '.join(BENCHES)})")
+    p.add_argument("--sustained", action="store_true",
+                   help="paced run with the window open: lost samples and CPU (default 8 ch × 50 kHz, 10 min)")
+    p.add_argument("--minutes", type=float, default=10.0, help="--sustained: duration (min)")
+    p.add_argument("--channels", type=int, default=8, help="--sustained: AI channels")
+    p.add_argument("--rate", type=float, default=50_000.0, help="--sustained: sample rate (Hz)")
+    p.add_argument("--no-window", action="store_true", help="--sustained: headless")
     p.set_defaults(func=run)
 
 
@@ -22,7 +28,14 @@ def run(args: argparse.Namespace) -> int:
         bad = [o for o in args.only if o not in BENCHES]
         if bad:
             raise UserError(f"--only: unknown bench {bad[0]!r} (have {', '.join(BENCHES)})")
-    res = run_benches(args.only)
+    if args.sustained:
+        if not (0 < args.minutes <= 600 and 1 <= args.channels <= 32 and 1000 <= args.rate <= 250_000):
+            raise UserError("--sustained: need 0 < --minutes ≤ 600, 1 ≤ --channels ≤ 32, 1000 ≤ --rate ≤ 250000")
+        from rig.bench_sustained import bench_sustained
+
+        res = bench_sustained(args.minutes, args.channels, args.rate, window=not args.no_window)
+    else:
+        res = run_benches(args.only)
     if args.json:
         print(json.dumps(res))
     else:
