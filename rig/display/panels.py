@@ -210,7 +210,7 @@ class SweepPlot:
 class TimeCoursePanel:
     """Slope or amplitude vs experiment time per pathway (% of baseline), phases, events."""
 
-    MAX_SYMBOLS = 1500  # per pathway: a 4 h run at one sweep per 10 s keeps its dots
+    MAX_SYMBOLS = 600  # per pathway: beyond this the dots overlap at window width and cost O(n) per update
 
     def __init__(self, plot: pg.PlotItem) -> None:
         self.plot = plot
