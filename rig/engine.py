@@ -105,6 +105,8 @@ class Engine:
         self._stims: list[tuple[Stimulus, float]] = []
         self._sweep_index = 0
         self.stimulation_off = False  # set after an output underflow: record on, stimulate never again
+        self.propose_after = 5  # baseline test sweeps per pathway averaged to propose windows (0: never)
+        self._first_traces: dict[int, list[tuple[np.ndarray, int]]] = {}
         self._mV_per_count = scaling.mV_per_count
         self._clip_mV = 32767 * float(self._mV_per_count[field_channel]) * 0.999
         self._t_block = time.perf_counter()  # arrival of the last block read
@@ -221,6 +223,28 @@ class Engine:
                 if upto <= self.acquired_until:
                     p.early = self._measure(p, upto)
 
+    def _propose_windows(self, pathway: int, trace: np.ndarray, stim_index: int, phase: int) -> None:
+        """After the first N baseline test sweeps of a pathway, record the windows that their average
+        suggests (``windows_proposed``); the windows in use change only when the operator applies them."""
+        if self.propose_after <= 0 or self.ctl.plan.phases[phase].kind != "baseline":
+            return
+        buf = self._first_traces.setdefault(pathway, [])
+        if len(buf) >= self.propose_after:
+            return
+        buf.append((trace, stim_index))
+        if len(buf) < self.propose_after:
+            return
+        from rig.auto_windows import average_sweeps, propose_windows
+
+        avg, stim = average_sweeps([t for t, _ in buf], [i for _, i in buf], self.propose_after)
+        prop = propose_windows(avg, stim, self.fs, self.windows)
+        names = ("volley", "slope", "peak")
+        text = ", ".join(f"{n} {getattr(prop.windows, n)[0]:.2f}–{getattr(prop.windows, n)[1]:.2f} ms" for n in names)
+        self.emit(Event(self.acquired_until, "windows_proposed",
+                        f"S{pathway + 1}: {text}" if prop.ok else f"S{pathway + 1}: {prop.message}",
+                        {"pathway": pathway, "ok": prop.ok, "windows": prop.windows.to_dict(),
+                         "landmarks_ms": prop.landmarks_ms, "sweeps": self.propose_after}))
+
     def _cut_ready(self) -> None:
         self._decide_early()
         ready = [p for p in self._pending if p.end <= self.acquired_until]
@@ -249,6 +273,10 @@ class Engine:
             self.stats.loop_latency_ms.append((time.perf_counter() - t_ready) * 1e3 + measure_ms)
             self._sweep_index += 1
             self.stats.sweeps += 1
+            if p.stim.kind == "test" and p.stim.n_pulses == 1:
+                ch = self.field_channel
+                trace = counts[ch].astype(np.float64) * self._mV_per_count[ch]
+                self._propose_windows(p.stim.pathway, trace, p.stim.sample - p.first, p.phase)
 
     # -- the run -----------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> RunStop:

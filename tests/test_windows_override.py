@@ -10,8 +10,8 @@ from rig.storage import open_recording
 from tests.conftest import write_short_tbs
 
 
-def _proto(tmp_path, analysis: str):
-    p = write_short_tbs(tmp_path, base_min=0.5, follow_min=0.5)
+def _proto(tmp_path, analysis: str, base_min: float = 0.5):
+    p = write_short_tbs(tmp_path, base_min=base_min, follow_min=0.5)
     p.write_text(p.read_text().replace("[stimulation]", analysis + "\n[stimulation]"))
     return p
 
@@ -43,3 +43,19 @@ def test_bad_cli_window_is_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--window" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_windows_are_proposed_from_the_first_baseline_sweeps_not_applied(tmp_path):
+    p = _proto(tmp_path, "", base_min=1.0)  # 6 baseline sweeps
+    out = tmp_path / "prop.h5"
+    assert main(["run", str(p), "--speed", "max", "--out", str(out), "--no-gui"]) == 0
+    with open_recording(out) as rec:
+        props = [e for e in rec.events if e["kind"] == "windows_proposed"]
+        used = rec.attrs["windows"]
+    assert len(props) == 1
+    d = props[0]["data"]
+    assert d["ok"] and d["sweeps"] == 5 and d["pathway"] == 0
+    a, b = d["windows"]["slope"]
+    assert 1.0 < a < b < 8.0  # a slope window on the rising phase of a CA1 fEPSP
+    assert "windows" not in {e["kind"] for e in rec.events}  # proposing never changes the windows in use
+    assert used is not None
