@@ -203,26 +203,34 @@ class StopOnSignals:
             signal.signal(s, h)
 
 
+class EngineThread(threading.Thread):
+    """Runs one experiment off the main thread; its result or error is handed back, never lost."""
+
+    def __init__(self, opts: RunOptions, stop: threading.Event) -> None:
+        super().__init__(name="rig-engine", daemon=True)
+        self.opts, self.stop = opts, stop
+        self.result: RunResult | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.result = run_experiment(self.opts, self.stop)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            self.error = exc
+
+
 def run_in_thread(opts: RunOptions, on_tick: Callable[[], None] | None = None,
                   tick_s: float = 0.1) -> tuple[RunResult | None, BaseException | None, int | None]:
     """Run the engine on a worker thread; the main thread handles signals and ``on_tick``."""
     stop = threading.Event()
-    box: dict[str, object] = {}
-
-    def work() -> None:
-        try:
-            box["result"] = run_experiment(opts, stop)
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
-            box["error"] = exc
-
     with StopOnSignals(stop) as sig:
-        t = threading.Thread(target=work, name="rig-engine", daemon=True)
+        t = EngineThread(opts, stop)
         t.start()
         while t.is_alive():
             t.join(tick_s)
             if on_tick:
                 on_tick()
-    return box.get("result"), box.get("error"), sig.signum  # type: ignore[return-value]
+    return t.result, t.error, sig.signum
 
 
 def eprint(*a: object) -> None:

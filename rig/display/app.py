@@ -74,7 +74,7 @@ def run_with_window(opts: RunOptions, *, screenshot: Path | None = None,
 
     from rig.display.feed import DisplayFeed
     from rig.display.window import RigWindow
-    from rig.runner import StopOnSignals, default_out_path, prepare, run_experiment
+    from rig.runner import EngineThread, StopOnSignals, default_out_path, prepare
     from rig.storage import unique_path
 
     app = ensure_app(offscreen=screenshot is not None and not display_available())
@@ -87,20 +87,13 @@ def run_with_window(opts: RunOptions, *, screenshot: Path | None = None,
         opts.commands = commands
     opts.subscribers = [*opts.subscribers, feed]
     stop = threading.Event()
-    box: dict[str, object] = {}
-
-    def work() -> None:
-        try:
-            box["result"] = run_experiment(opts, stop)
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
-            box["error"] = exc
-
-    engine = threading.Thread(target=work, name="rig-engine", daemon=True)
+    engine = EngineThread(opts, stop)
+    done = threading.Event()
     offscreen = app.platformName() == "offscreen"
     if close_on_stop is None:
         close_on_stop = offscreen or screenshot is not None
     win = RigWindow(feed, commands, plan=plan, out_path=str(opts.out), theme=theme,
-                    engine_done=lambda: box.keys() >= {"done"}, close_on_stop=close_on_stop,
+                    engine_done=done.is_set, close_on_stop=close_on_stop,
                     title=f"LTP Rig — {plan.name}")
     win.command_listeners.append(_StopFlag(stop))
     if screenshot is not None:
@@ -115,7 +108,7 @@ def run_with_window(opts: RunOptions, *, screenshot: Path | None = None,
             app.processEvents(QtCore.QEventLoop.AllEvents, 30)
             if on_tick is not None:
                 on_tick()
-        box["done"] = True
+        done.set()
         win.tick()  # the last documents, the final screenshot
         if not close_on_stop and win.isVisible():
             app.exec()  # the run is over; the operator closes the window
@@ -125,7 +118,7 @@ def run_with_window(opts: RunOptions, *, screenshot: Path | None = None,
     win.force_close()
     win.deleteLater()
     app.processEvents()
-    return box.get("result"), box.get("error"), sig.signum  # type: ignore[return-value]
+    return engine.result, engine.error, sig.signum
 
 
 def open_viewer(path: Path, *, sweep: int | None = None, theme: str = "dark",
