@@ -17,6 +17,7 @@ from rig import detector as D
 from rig.abf_input import find_stimuli, open_input
 from rig.cli import main
 from rig.fepsp_synth import Synth
+from tests.conftest import baseline_toml
 
 AMPS = (-0.5, -0.3)  # pathway 0, pathway 1 (alternating sweeps)
 
@@ -116,21 +117,7 @@ def test_find_stimuli_paired_pulse_and_flat():
         find_stimuli(np.random.default_rng(0).normal(size=(3, 500)), 20000.0)
 
 
-PROTOCOL = """
-[experiment]
-name = "analyze test"
-
-[stimulation]
-pathways = ["S1", "S2"]
-intensity_uA = [100.0, 100.0]
-width_us = 100.0
-
-[[phases]]
-kind = "baseline"
-name = "baseline"
-duration_min = 1.0
-interval_s = 10.0
-"""
+PROTOCOL = baseline_toml(1.0, 10.0, name="analyze test", pathways=("S1", "S2"))
 
 
 @pytest.fixture(scope="module")

@@ -8,40 +8,9 @@ import numpy as np
 from rig import detector as D
 from rig.cli import main
 from rig.storage import open_recording
+from tests.conftest import tbs_toml
 
-PROTOCOL = """
-[experiment]
-name = "detector online"
-
-[stimulation]
-pathways = ["S1"]
-intensity_uA = [100.0]
-width_us = 100.0
-
-[[phases]]
-kind = "baseline"
-name = "baseline"
-duration_min = 1.0
-interval_s = 10.0
-
-[[phases]]
-kind = "induction"
-name = "TBS"
-pattern = "tbs"
-pathway = "S1"
-pulses_per_burst = 4
-intra_burst_hz = 100.0
-bursts = 3
-burst_interval_ms = 200.0
-trains = 1
-train_interval_s = 10.0
-
-[[phases]]
-kind = "follow_up"
-name = "follow-up"
-duration_min = 1.0
-interval_s = 10.0
-"""
+PROTOCOL = tbs_toml(1.0, 1.0, 10.0, bursts=3, name="detector online")
 
 
 def test_whole_simulated_run_single_signature_and_every_pulse_measured(tmp_path, capsys):

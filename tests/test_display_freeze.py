@@ -13,23 +13,9 @@ from rig.display.app import run_with_window  # noqa: E402
 from rig.documents import Measured, Progress  # noqa: E402
 from rig.runner import RunOptions  # noqa: E402
 from rig.storage import open_recording  # noqa: E402
+from tests.conftest import baseline_toml  # noqa: E402
 
-PROTOCOL = """
-[experiment]
-name = "Freeze"
-description = "12 s baseline, a test pulse every second"
-
-[stimulation]
-pathways = ["S1"]
-intensity_uA = [100.0]
-width_us = 100.0
-
-[[phases]]
-kind = "baseline"
-name = "baseline"
-duration_min = 0.2
-interval_s = 1.0
-"""
+PROTOCOL = baseline_toml(0.2, 1.0, name="Freeze")
 
 
 class Watch:

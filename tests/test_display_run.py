@@ -9,23 +9,9 @@ from PySide6 import QtGui  # noqa: E402
 import rig.progress  # noqa: E402,F401 - imported at collection: ProgressBar binds sys.stderr
 from rig.cli import main  # noqa: E402
 from rig.storage import open_recording  # noqa: E402
+from tests.conftest import baseline_toml  # noqa: E402
 
-PROTOCOL = """
-[experiment]
-name = "Shot"
-description = "40 s baseline"
-
-[stimulation]
-pathways = ["S1"]
-intensity_uA = [100.0]
-width_us = 100.0
-
-[[phases]]
-kind = "baseline"
-name = "baseline"
-duration_min = 0.67
-interval_s = 2.0
-"""
+PROTOCOL = baseline_toml(0.67, 2.0, name="Shot")
 
 
 def test_run_with_window_saves_a_screenshot_and_records_everything(tmp_path, capsys):

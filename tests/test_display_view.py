@@ -12,41 +12,9 @@ from rig.cli import main  # noqa: E402
 from rig.display.app import open_viewer  # noqa: E402
 from rig.runner import RunOptions, run_experiment  # noqa: E402
 from rig.storage import open_recording  # noqa: E402
+from tests.conftest import tbs_toml  # noqa: E402
 
-PROTOCOL = """
-[experiment]
-name = "View"
-description = "short baseline, TBS, follow-up"
-
-[stimulation]
-pathways = ["S1"]
-intensity_uA = [100.0]
-width_us = 100.0
-
-[[phases]]
-kind = "baseline"
-name = "baseline"
-duration_min = 0.5
-interval_s = 2.0
-
-[[phases]]
-kind = "induction"
-name = "TBS"
-pattern = "tbs"
-pathway = "S1"
-pulses_per_burst = 4
-intra_burst_hz = 100.0
-bursts = 10
-burst_interval_ms = 200.0
-trains = 1
-train_interval_s = 10.0
-
-[[phases]]
-kind = "follow_up"
-name = "follow-up"
-duration_min = 0.5
-interval_s = 2.0
-"""
+PROTOCOL = tbs_toml(0.5, 0.5, 2.0, name="View")
 
 
 @pytest.fixture(scope="module")

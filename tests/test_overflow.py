@@ -12,19 +12,9 @@ from drivers.sim.simple_slice import SimpleSlice
 from rig.documents import Sweep
 from rig.runner import RunOptions, run_experiment
 from rig.storage import open_recording
+from tests.conftest import baseline_toml
 
-PROTO = """
-[experiment]
-name = "overflow"
-
-[stimulation]
-intensity_uA = [100.0]
-
-[[phases]]
-kind = "baseline"
-duration_min = 0.1
-interval_s = 0.5
-"""
+PROTO = baseline_toml(0.1, 0.5, name="overflow")
 
 
 def test_sim_device_overflows_when_read_too_late():

@@ -8,19 +8,9 @@ import numpy as np
 
 from rig.documents import Progress
 from rig.runner import RunOptions, run_experiment
+from tests.conftest import baseline_toml
 
-PROTO = """
-[experiment]
-name = "pacing"
-
-[stimulation]
-intensity_uA = [100.0]
-
-[[phases]]
-kind = "baseline"
-duration_min = 0.06
-interval_s = 1.0
-"""
+PROTO = baseline_toml(0.06, 1.0, name="pacing")
 
 
 def test_speed_1_is_paced_by_the_sample_clock(tmp_path):
