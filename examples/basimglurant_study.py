@@ -5,8 +5,8 @@ Design: WT and Fmr1-KO slices; vehicle vs basimglurant at ≥ 3 concentrations (
 baseline and kept on); two paradigms — TBS-LTP (one TBS train: the mGluR5-dependent form) and
 DHPG-LTD (100 µM, 5 min); n slices per group (default 8) from animals that each give slices to
 several groups (metadata: genotype, drug, concentration_uM, animal_id, slice_id). Every recording
-is simulated by ``rig.runner.run_experiment`` (as fast as possible, ``--jobs`` processes), then
-``rig.report.make_report`` builds one report per paradigm, grouped by genotype × drug, and a main
+is simulated by ``rig.experiment.runner.run_experiment`` (as fast as possible, ``--jobs`` processes), then
+``rig.analysis.report.make_report`` builds one report per paradigm, grouped by genotype × drug, and a main
 figure combines them.
 
     python examples/basimglurant_study.py --out study            # full: 2 × 2 × 4 × 8 = 128 recordings
@@ -107,8 +107,8 @@ def supports_drug_phases() -> bool:
     """Whether this build's protocol loader knows ``drug`` and ``chemical`` phases."""
     import tempfile
 
-    from rig.errors import UserError
-    from rig.protocol import load_protocol
+    from rig.core.errors import UserError
+    from rig.protocol.load import load_protocol
 
     c = Condition("dhpg", "WT", "basimglurant", 0.1, 0, "probe", 0)
     with tempfile.TemporaryDirectory() as d:
@@ -152,7 +152,7 @@ def protocol_text(c: Condition, t: Timing, drug_phases: bool = True) -> str:
 
 def _simulate(job: tuple[str, str, int, str | None]) -> tuple[str, float, str]:
     """Worker: run one protocol; returns (file, wall s, error or '')."""
-    from rig.runner import RunOptions, run_experiment
+    from rig.experiment.runner import RunOptions, run_experiment
 
     proto, out, seed, rig = job
     t0 = time.perf_counter()
@@ -197,8 +197,8 @@ def study_figure(reports: dict, path: Path, bin_min: float = 2.0, baseline_min: 
     ``bin_min`` bins, from ``baseline_min`` before the induction) and per-slice magnitudes of every group."""
     import matplotlib.pyplot as plt
 
-    from rig.report import figures
-    from rig.report.timecourse import all_group_timecourses
+    from rig.analysis.report import figures
+    from rig.analysis.report.timecourse import all_group_timecourses
 
     rows = [p for p in PARADIGMS if p in reports]
     with plt.rc_context(figures.STYLE):
@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.n < 2:
         ap.error("--n: at least 2 slices per group")
 
-    from rig.report import make_report
+    from rig.analysis.report import make_report
 
     timing = QUICK if args.quick else FULL
     paradigms = list(args.paradigms)

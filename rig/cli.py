@@ -12,7 +12,7 @@ import os
 import sys
 
 from rig import __version__
-from rig.errors import RunFailure, UserError
+from rig.core.errors import RunFailure, UserError
 
 COMMAND_MODULES = (
     "run",

@@ -17,9 +17,9 @@ import numpy as np
 
 from drivers.base import Device, OutputUnderflowError
 from rig import detector
-from rig.controller import Controller
-from rig.documents import Event, Measured, Progress, RunStart, RunStop, Sweep
-from rig.plan import Stimulus, ValveChange
+from rig.closed_loop.controller import Controller
+from rig.core.documents import Event, Measured, Progress, RunStart, RunStop, Sweep
+from rig.core.plan import Stimulus, ValveChange
 from rig.stimulus import OutputMap, StimLimits, render_block
 
 Subscriber = Callable[[object], None]
@@ -234,7 +234,7 @@ class Engine:
         buf.append((trace, stim_index))
         if len(buf) < self.propose_after:
             return
-        from rig.auto_windows import average_sweeps, propose_windows
+        from rig.detector.proposal import average_sweeps, propose_windows
 
         avg, stim = average_sweeps([t for t, _ in buf], [i for _, i in buf], self.propose_after)
         prop = propose_windows(avg, stim, self.fs, self.windows)

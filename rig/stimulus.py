@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rig.errors import StimulusLimitError
-from rig.plan import Stimulus, ValveChange
+from rig.core.errors import StimulusLimitError
+from rig.core.plan import Stimulus, ValveChange
 
 
 @dataclass(frozen=True)

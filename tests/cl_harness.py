@@ -6,10 +6,10 @@ import threading
 from dataclasses import dataclass, field
 
 from drivers.sim.device import SimDevice
-from rig.controller import Controller
-from rig.documents import Event, Measured, PhaseStart, RunStop
+from rig.closed_loop.controller import Controller
+from rig.core.documents import Event, Measured, PhaseStart, RunStop
+from rig.core.plan import Phase, Plan, Stimulus, TestSchedule
 from rig.engine import ChannelScaling, Engine
-from rig.plan import Phase, Plan, Stimulus, TestSchedule
 from rig.stimulus import OutputMap, StimLimits
 
 FS = 10_000.0

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
-from rig.errors import UserError
-from rig.recover import recover
-from rig.runner import RunOptions, run_experiment
+from rig.core.errors import UserError
+from rig.experiment.runner import RunOptions, run_experiment
 from rig.storage import open_recording
+from rig.storage.recover import recover
 
 SHORT_PROTOCOL = """\
 [experiment]

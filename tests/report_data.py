@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from rig.runner import RunOptions, run_experiment
+from rig.experiment.runner import RunOptions, run_experiment
 
 # The default simulated rig with the simple slice (predictable: TBS potentiates, test pulses alone
 # stay at baseline) and 0.5 s blocks (same sample-exact contract, fewer Python round trips).

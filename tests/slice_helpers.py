@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rig.detector import Windows, measure
+from rig.detector.measurement import Windows, measure
 
 
 def drive(model, fs: float, total_s: float, pulses: list[tuple[float, int, float]],

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from crash_campaign import SHORT_PROTOCOL
 
-from rig.runner import RunOptions, run_experiment
+from rig.experiment.runner import RunOptions, run_experiment
+from tests.crash_campaign import SHORT_PROTOCOL
 
 SEED = 11
 

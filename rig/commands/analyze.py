@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from rig import detector
-from rig.abf_input import SweepSource, open_input
-from rig.auto_windows import average_sweeps, propose_windows
-from rig.errors import UserError
+from rig.analysis.abf_input import SweepSource, open_input
+from rig.core.errors import UserError
+from rig.detector.proposal import average_sweeps, propose_windows
 
 METHODS = tuple(detector.SLOPE_FIELD)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from rig.bench import BENCHES, run_benches
-from rig.errors import UserError
+from rig.bench.suite import BENCHES, run_benches
+from rig.core.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     if args.sustained:
         if not (0 < args.minutes <= 600 and 1 <= args.channels <= 32 and 1000 <= args.rate <= 250_000):
             raise UserError("--sustained: need 0 < --minutes ≤ 600, 1 ≤ --channels ≤ 32, 1000 ≤ --rate ≤ 250000")
-        from rig.bench_sustained import bench_sustained
+        from rig.bench.sustained import bench_sustained
 
         res = bench_sustained(args.minutes, args.channels, args.rate, window=not args.no_window)
     else:

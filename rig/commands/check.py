@@ -14,12 +14,12 @@ import json
 import sys
 from pathlib import Path
 
-from rig.errors import UserError
-from rig.plan import Plan
-from rig.plan_summary import format_plan, plan_summary
-from rig.protocol import expand, load_protocol
-from rig.rigfile import RigConfig, load_rig
-from rig.validation import InvalidFile
+from rig.core.errors import UserError
+from rig.core.plan import Plan
+from rig.protocol.load import expand, load_protocol
+from rig.protocol.plan_summary import format_plan, plan_summary
+from rig.protocol.problems import InvalidFile
+from rig.protocol.rigfile import RigConfig, load_rig
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -48,7 +48,7 @@ def check(protocol: Path, rig_path: Path | None) -> tuple[Plan | None, RigConfig
     try:
         rig, _ = load_rig(rig_path)
         if rig.backend == "nidaq":  # wiring the board cannot do (checked without touching it)
-            from rig.nidaq_rig import check_nidaq_rig
+            from rig.experiment.nidaq_rig import check_nidaq_rig
 
             try:
                 check_nidaq_rig(rig)

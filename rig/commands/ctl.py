@@ -16,7 +16,7 @@ import stat
 import sys
 from pathlib import Path
 
-from rig.errors import RunFailure, UserError
+from rig.core.errors import RunFailure, UserError
 
 ACTIONS = ("status", "mark", "pause", "resume", "stop", "induce-now", "extend-baseline", "intensity")
 
@@ -92,7 +92,7 @@ def build_request(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rig.control_server import request
+    from rig.experiment.control_server import request
 
     req = build_request(args)
     path = find_endpoint(args.endpoint)

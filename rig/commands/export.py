@@ -6,9 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
-from rig.errors import UserError
-from rig.export import check_output, write_atomically
-from rig.runner import eprint
+from rig.analysis.export import check_output, write_atomically
+from rig.core.errors import UserError
+from rig.experiment.runner import eprint
 from rig.storage import open_recording
 
 
@@ -40,13 +40,13 @@ def run(args: argparse.Namespace) -> int:
         if rec.n_sweeps == 0:
             raise UserError(f"{args.file}: holds no sweeps; nothing to export")
         if args.csv is not None:
-            from rig.export.csv import export_csv
+            from rig.analysis.export.csv import export_csv
 
             report["csv"] = write_atomically(args.csv, lambda tmp: export_csv(rec, tmp))
             report["csv"]["output"] = str(args.csv)
             eprint(f"rig: {report['csv']['rows']} sweeps written to {args.csv}")
         if args.nwb is not None:
-            from rig.export.nwb import SPECIES, export_nwb
+            from rig.analysis.export.nwb import SPECIES, export_nwb
 
             species = args.species or SPECIES
             report["nwb"] = write_atomically(

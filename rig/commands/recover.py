@@ -6,10 +6,10 @@ import argparse
 import json
 from pathlib import Path
 
-from rig.errors import RunFailure, UserError
-from rig.export import check_output
-from rig.recover import RecoverError, recover
-from rig.runner import eprint
+from rig.analysis.export import check_output
+from rig.core.errors import RunFailure, UserError
+from rig.experiment.runner import eprint
+from rig.storage.recover import RecoverError, recover
 
 
 def register(sub: argparse._SubParsersAction) -> None:

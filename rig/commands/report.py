@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from rig.errors import UserError
+from rig.core.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,7 +33,7 @@ def expand_inputs(files: list[Path]) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rig.report import make_report  # matplotlib/scipy/statsmodels load only for this command
+    from rig.analysis.report import make_report  # matplotlib/scipy/statsmodels load only for this command
 
     paths = expand_inputs(args.files)
     if not paths:

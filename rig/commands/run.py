@@ -7,11 +7,11 @@ import json
 import signal
 from pathlib import Path
 
-from rig.errors import RunFailure, UserError
-from rig.progress import ProgressBar
-from rig.runner import RunOptions, eprint, run_in_thread
+from rig.analysis.summary import format_summary, summarize
+from rig.core.errors import RunFailure, UserError
+from rig.experiment.progress import ProgressBar
+from rig.experiment.runner import RunOptions, eprint, run_in_thread
 from rig.storage import open_recording
-from rig.summary import format_summary, summarize
 
 
 def parse_speed(text: str) -> float | None:
@@ -92,7 +92,7 @@ def _run_gui_or_headless(args: argparse.Namespace, opts: RunOptions, bar: Progre
     if args.screenshot_at is not None and (args.screenshot is None or args.screenshot_at < 0):
         raise UserError("--screenshot-at: needs --screenshot and a time ≥ 0 s")
     if not args.no_gui:
-        from rig.display.app import display_available, run_with_window
+        from rig.experiment.windowed import display_available, run_with_window
 
         if display_available() or args.screenshot is not None:
             return run_with_window(opts, screenshot=args.screenshot,

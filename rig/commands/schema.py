@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from rig.protocol_models import Protocol
-from rig.rigfile import RigConfig
+from rig.protocol.models import Protocol
+from rig.protocol.rigfile import RigConfig
 
 SCHEMAS = {"protocol": Protocol, "rig": RigConfig}
 

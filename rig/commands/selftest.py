@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from drivers.base import Device, DeviceError
-from rig.errors import RunFailure, UserError
-from rig.rigfile import RigConfig, load_rig
-from rig.runner import eprint
-from rig.selftest import SelftestConfig, format_result, run_selftest
+from rig.core.errors import RunFailure, UserError
+from rig.experiment.runner import eprint
+from rig.experiment.selftest import SelftestConfig, format_result, run_selftest
+from rig.protocol.rigfile import RigConfig, load_rig
 
 
 class NoSlice:
@@ -71,7 +71,7 @@ def build_device(rig: RigConfig, sim: bool, ao: int, ai_spec: str | None) -> tup
                         ao_uA_per_V=[s.uA_per_V for s in rig.stim], block_samples=block,
                         speed=None, loopback={ao: ai})
         return dev, ai
-    from rig.nidaq_rig import nidaq_device_from_rig
+    from rig.experiment.nidaq_rig import nidaq_device_from_rig
 
     if len(rig.ai) < 2 and ai_spec is None:
         raise UserError("selftest: the rig has one AI channel; wire AO to a second one and name "

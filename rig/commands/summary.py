@@ -6,8 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from rig.analysis.summary import format_summary, summarize
 from rig.storage import open_recording
-from rig.summary import format_summary, summarize
 
 
 def register(sub: argparse._SubParsersAction) -> None:

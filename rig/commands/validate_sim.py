@@ -7,7 +7,7 @@ import json
 import math
 import sys
 
-from rig.errors import UserError
+from rig.core.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,7 +28,7 @@ def _fmt(x: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rig.validate_sim import CONDITIONS, run_groups, summarise
+    from rig.bench.validate_sim import CONDITIONS, run_groups, summarise
 
     if args.slices < 2:
         raise UserError("--slices: need at least 2 slices per condition (for a SEM)")

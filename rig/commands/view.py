@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from rig.errors import RunFailure, UserError
+from rig.core.errors import RunFailure, UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,8 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rig.display.app import display_available, ensure_app, open_viewer
     from rig.display.window import save_screenshot
+    from rig.experiment.windowed import display_available, ensure_app, open_viewer
 
     if args.screenshot is not None:
         if args.screenshot.suffix.lower() != ".png":

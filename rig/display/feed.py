@@ -3,8 +3,8 @@
 The engine calls subscribers on the acquisition thread, so :meth:`DisplayFeed.__call__` only does
 ``put_nowait`` and returns. Two bounded queues:
 
-* ``frames`` — full :class:`~rig.documents.Sweep` documents (sample arrays, possibly MBs) and
-  :class:`~rig.documents.Progress`. When it is full the new one is **dropped** and counted
+* ``frames`` — full :class:`~rig.core.documents.Sweep` documents (sample arrays, possibly MBs) and
+  :class:`~rig.core.documents.Progress`. When it is full the new one is **dropped** and counted
   (``dropped_frames``, of which ``dropped_sweeps``): the display skips a picture, the
   recording loses nothing.
 * ``state`` — small documents the picture is built from (RunStart, PhaseStart, Measured, Event,
@@ -21,7 +21,7 @@ import queue
 import threading
 from dataclasses import dataclass
 
-from rig.documents import Progress, Sweep
+from rig.core.documents import Progress, Sweep
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rig.core.documents import Event, Measured, PhaseStart, Progress, RunStart, RunStop, Sweep
 from rig.display.feed import SweepInfo
-from rig.documents import Event, Measured, PhaseStart, Progress, RunStart, RunStop, Sweep
 
 # Event kinds counted as integrity problems (shown red when > 0).
 GAP_EVENT_KINDS = ("gap", "overrun", "overflow", "underflow", "late_write", "lost")

@@ -31,7 +31,7 @@ DEFAULT_ARTIFACT_MS = (0.0, 0.8)
 def detector_windows_ms() -> dict[str, tuple[float, float]]:
     """The detector's default windows (ms from the stimulus) that the sweep panel shows as
     draggable regions (those of :data:`SHOWN_WINDOWS` the detector has)."""
-    from rig.detector import Windows
+    from rig.detector.measurement import Windows
 
     d = Windows().to_dict()
     return {k: (float(d[k][0]), float(d[k][1])) for k in SHOWN_WINDOWS if k in d}
@@ -39,7 +39,7 @@ def detector_windows_ms() -> dict[str, tuple[float, float]]:
 
 def detector_artifact_ms() -> tuple[float, float]:
     """The detector's blanked artifact window (ms), shaded, not movable."""
-    from rig.detector import Windows
+    from rig.detector.measurement import Windows
 
     a = Windows().to_dict().get("artifact", DEFAULT_ARTIFACT_MS)
     return float(a[0]), float(a[1])

@@ -8,8 +8,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from rig.core.plan import Plan
 from rig.display.model import DisplayModel
-from rig.plan import Plan
 
 
 def hms(seconds: float) -> str:

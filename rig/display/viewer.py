@@ -14,9 +14,9 @@ import math
 
 import numpy as np
 
+from rig.core.documents import Event, Measured, PhaseStart, RunStart, RunStop
 from rig.display.feed import SweepInfo
 from rig.display.model import TIME_COURSE_SWEEP_KINDS, DisplayModel
-from rig.documents import Event, Measured, PhaseStart, RunStart, RunStop
 
 KEY_FIELDS = ("sweep_index", "pulse", "pathway", "phase", "sample")
 

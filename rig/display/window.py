@@ -4,7 +4,7 @@ Threading: everything here runs in the GUI thread. Documents arrive through a
 :class:`~rig.display.feed.DisplayFeed` that a QTimer polls at ``refresh_hz`` (≤ ~30 Hz), so there
 is no cross-thread Qt signal at all (PRACTICE.md: a lambda connected to a signal emitted from a
 worker thread runs in that worker under PySide6). Each tick applies every queued document to the
-model, then redraws once (coalescing). Operator actions become :class:`~rig.operator.Command`
+model, then redraws once (coalescing). Operator actions become :class:`~rig.core.commands.Command`
 objects on the command queue; the controller executes and records them.
 
 Shortcuts (also in the buttons' tooltips): S start · P pause · R resume · Ctrl+Q stop (asks) ·
@@ -24,6 +24,8 @@ from pathlib import Path
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from rig.core.commands import Command, post
+from rig.core.plan import Plan
 from rig.display.feed import DisplayFeed
 from rig.display.model import DisplayModel
 from rig.display.panels import (
@@ -35,8 +37,6 @@ from rig.display.panels import (
 )
 from rig.display.status import status_text
 from rig.display.theme import THEMES, Theme
-from rig.operator import Command, post
-from rig.plan import Plan
 
 # (action name, button text, shortcut, tooltip)
 ACTIONS: tuple[tuple[str, str, str, str], ...] = (

@@ -8,7 +8,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from rig.errors import UserError
+from rig.core.errors import UserError
 from rig.storage.layout import counts_crc32
 
 TABLES = ("samples", "sweeps", "pulses", "measurements", "events", "phases", "status")

@@ -33,8 +33,8 @@ import numpy as np
 from h5py import h5s
 
 from rig import detector
-from rig.documents import Event, Measured, PhaseStart, Progress, RunStart, RunStop, Sweep
-from rig.errors import RunFailure
+from rig.core.documents import Event, Measured, PhaseStart, Progress, RunStart, RunStop, Sweep
+from rig.core.errors import RunFailure
 from rig.storage.layout import (
     COUNTED_EVENTS,
     DATASETS,

@@ -1,0 +1,1 @@
+"""Results and offline analysis: the one % of baseline, re-analysis, ABF input, summary, report, export."""

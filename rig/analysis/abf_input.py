@@ -1,0 +1,187 @@
+"""Sweeps to re-analyse, from an Axon ABF file (ABF1/ABF2, read with pyabf) or an LTP Rig HDF5
+recording (``rig.storage.open_recording``), behind one small interface: :class:`SweepSource`.
+
+Where an ABF file does not say when the stimulus was delivered (no digital-output pulse in its
+epoch table), the stimulus is found from the artifact: the first sample whose step to the next
+exceeds 30 % of the largest step in the median sweep, which must stand out ≥ 20× from the
+median step (otherwise the input is rejected). Further artifacts ≥ 2 ms later are further pulses.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rig.core.errors import UserError
+
+_VOLT_UNITS = {"mv": 1.0, "v": 1000.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3}
+
+
+@dataclass
+class SweepSource:
+    """What ``rig analyze`` needs from a recording. Pulse onsets are samples into each sweep."""
+
+    source: str
+    kind: str  # "abf" | "ltp-rig"
+    sample_rate_hz: float
+    n_sweeps: int
+    get_sweep: Callable[[int], np.ndarray]  # i → float64 mV at the electrode
+    get_pulses: Callable[[int], np.ndarray]  # i → int64 onsets into the sweep
+    times_s: np.ndarray
+    pathways: np.ndarray | None = None  # from the file (LTP Rig); None: not recorded
+    windows: dict | None = None  # windows stored with the data, if any
+    clip_mV: float | None = None
+    channel: int = 0
+    channel_name: str = ""
+    notes: list[str] = field(default_factory=list)
+    close: Callable[[], None] = lambda: None
+
+
+def open_input(path: str | Path, channel: int | None = None, stim_ms: float | None = None) -> SweepSource:
+    """Open an ABF or LTP Rig HDF5 file by its signature; anything else is a UserError."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{p}: no such file")
+    with open(p, "rb") as fh:
+        head = fh.read(8)
+    if head[:4] in (b"ABF ", b"ABF2"):
+        return read_abf(p, channel, stim_ms)
+    if head == b"\x89HDF\r\n\x1a\n":
+        return read_recording(p, channel)
+    raise UserError(f"{p}: not an ABF file or an LTP Rig recording (unknown signature)")
+
+
+# -- ABF ---------------------------------------------------------------------------------------
+def _abf_clip_mV(abf, ch: int, to_mV: float) -> float | None:
+    """Electrode mV at the ADC's rails for int16 data (private pyabf fields; None if unknown)."""
+    try:
+        if abf._dtype != np.int16:
+            return None
+        gain, off = float(abf._dataGain[ch]), float(abf._dataOffset[ch])
+    except (AttributeError, IndexError, TypeError):
+        return None
+    rail = min(abs(32767 * gain + off), abs(-32768 * gain + off)) * abs(to_mV)
+    return 0.999 * rail if rail > 0 else None
+
+
+def _digital_stimulus(abf, n_points: int) -> np.ndarray | None:
+    """Rising edges of the first digital output that pulses during sweep 0, if the file says."""
+    try:
+        abf.setSweep(0)
+        for d in range(8):
+            dig = abf.sweepD(d)
+            if dig is None:
+                continue
+            dig = np.asarray(dig)[:n_points]
+            edges = np.flatnonzero((dig[1:] > 0) & (dig[:-1] <= 0)) + 1
+            if edges.size:
+                return edges.astype(np.int64)
+    except Exception:  # noqa: BLE001 - pyabf raises many kinds on headers without epochs
+        return None
+    return None
+
+
+def find_stimuli(sweeps: np.ndarray, fs_hz: float) -> np.ndarray:
+    """Pulse onsets (samples) from the stimulus artifact of the median of ``sweeps`` (n, m)."""
+    med = np.median(np.asarray(sweeps, dtype=np.float64), axis=0)
+    step = np.abs(np.diff(med))
+    if step.size < 10 or not np.all(np.isfinite(step)):
+        raise UserError("cannot find the stimulus: sweeps too short or not finite")
+    big = float(step.max())
+    typical = float(np.median(step)) or 1e-12
+    if big < 20.0 * typical:
+        raise UserError("cannot find the stimulus: no artifact stands out (give --stim-ms)")
+    cand = np.flatnonzero(step > 0.3 * big)
+    gap = max(1, int(round(2.0 * fs_hz / 1000.0)))
+    onsets, prev = [int(cand[0])], int(cand[0])
+    for c in cand[1:]:
+        if c - prev > gap:  # a new artifact, not the same one's next steps
+            onsets.append(int(c))
+        prev = int(c)
+    return np.asarray(onsets, dtype=np.int64) + 1  # step i → i+1 is the artifact's first sample
+
+
+def read_abf(path: Path, channel: int | None = None, stim_ms: float | None = None) -> SweepSource:
+    """Read an episodic ABF1/ABF2 file with pyabf."""
+    try:
+        import pyabf
+    except ImportError as exc:  # pragma: no cover - pyabf is a dependency
+        raise UserError(f"{path}: reading ABF files needs pyabf ({exc})") from exc
+    try:
+        abf = pyabf.ABF(str(path))
+    except Exception as exc:  # noqa: BLE001 - pyabf raises anything on a corrupt file
+        raise UserError(f"{path}: unreadable ABF file ({type(exc).__name__}: {exc})") from exc
+    if getattr(abf, "nOperationMode", 5) == 3:
+        raise UserError(f"{path}: gap-free ABF recordings are not supported (episodic sweeps only)")
+    units = [str(u).strip().lower() for u in abf.adcUnits]
+    if channel is None:
+        volt = [i for i, u in enumerate(units) if u in _VOLT_UNITS]
+        ch = volt[0] if volt else 0
+    else:
+        ch = int(channel)
+    if not 0 <= ch < abf.channelCount:
+        raise UserError(f"{path}: --channel {ch}: the file has channels 0..{abf.channelCount - 1}")
+    to_mV = _VOLT_UNITS.get(units[ch])
+    notes = []
+    if to_mV is None:
+        to_mV = 1.0
+        notes.append(f"channel {ch} is in {abf.adcUnits[ch]!r}, not a voltage: values used as mV")
+    n_pts = int(abf.sweepPointCount)
+    n_sw = int(abf.sweepCount)
+    if n_pts < 10 or n_sw < 1:
+        raise UserError(f"{path}: no sweeps in the file")
+    data = np.asarray(abf.data[ch], dtype=np.float64)
+    if data.size < n_sw * n_pts:
+        raise UserError(f"{path}: file holds {data.size} points, expected {n_sw}×{n_pts}")
+    sweeps = data[: n_sw * n_pts].reshape(n_sw, n_pts) * to_mV
+    fs = float(abf.sampleRate)
+    if stim_ms is not None:
+        pulses = np.array([int(round(stim_ms * fs / 1000.0))], dtype=np.int64)
+        notes.append(f"stimulus given: {stim_ms} ms into each sweep")
+    else:
+        pulses = _digital_stimulus(abf, n_pts)
+        if pulses is not None:
+            notes.append("stimulus from the digital output in the file's epoch table")
+        else:
+            pulses = find_stimuli(sweeps[: min(n_sw, 20)], fs)
+            notes.append("stimulus found from the artifact")
+    return SweepSource(
+        source=str(path), kind="abf", sample_rate_hz=fs, n_sweeps=n_sw,
+        get_sweep=lambda i: sweeps[i], get_pulses=lambda i: pulses,
+        times_s=np.asarray(abf.sweepTimesSec, dtype=np.float64), clip_mV=_abf_clip_mV(abf, ch, to_mV),
+        channel=ch, channel_name=str(abf.adcNames[ch]), notes=notes,
+    )
+
+
+# -- LTP Rig HDF5 --------------------------------------------------------------------------------
+def read_recording(path: Path, channel: int | None = None) -> SweepSource:
+    """An LTP Rig recording through ``rig.storage.open_recording`` (default channel 0)."""
+    from rig.storage import open_recording
+
+    rec = open_recording(path)
+    ch = 0 if channel is None else int(channel)
+    n_ai = len(np.atleast_1d(rec.mV_per_count))
+    if not 0 <= ch < n_ai:
+        rec.close()
+        raise UserError(f"{path}: --channel {ch}: the recording has channels 0..{n_ai - 1}")
+    table = rec.sweep_table
+    windows = getattr(rec, "windows", None)
+    if windows is None and "windows" in rec.attrs:
+        try:
+            windows = json.loads(rec.attrs["windows"])
+        except (TypeError, ValueError):
+            windows = None
+    scale = float(np.atleast_1d(rec.mV_per_count)[ch])
+    return SweepSource(
+        source=str(path), kind="ltp-rig", sample_rate_hz=float(rec.sample_rate_hz),
+        n_sweeps=int(rec.n_sweeps),
+        get_sweep=lambda i: rec.sweep_mV(i, ch),
+        get_pulses=lambda i: np.asarray(rec.pulse_samples(i), np.int64) - int(table["start_sample"][i]),
+        times_s=np.asarray(table["time_s"], dtype=np.float64),
+        pathways=np.asarray(table["pathway"], dtype=np.int64),
+        windows=windows, clip_mV=0.999 * 32767 * abs(scale), channel=ch, close=rec.close,
+    )

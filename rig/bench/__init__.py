@@ -1,0 +1,1 @@
+"""Every benchmark (`rig bench`), `rig validate-sim` and the synthetic fixtures they use."""

@@ -1,0 +1,105 @@
+"""Measured performance. Every figure comes with a reference measured in the same run."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+PROTOCOLS = Path(__file__).resolve().parents[2] / "protocols"
+
+
+def _protocol(name: str | Path) -> Path:
+    p = Path(name) if Path(name).exists() else PROTOCOLS / name
+    if p.exists():
+        return p
+    return Path(str(resources.files("rig.data").joinpath(name)))
+
+
+def bench_pipeline(protocol: str | Path = "tbs_ltp.toml") -> dict:
+    """TBS protocol through device → engine → detector → storage, headless, as fast as possible.
+
+    Reference: the simulated device alone producing the same number of samples (no engine).
+    """
+    from rig.experiment.runner import RunOptions, make_device, prepare, run_experiment
+
+    opts = RunOptions(protocol=_protocol(protocol), seed=1, speed=None)
+    with tempfile.TemporaryDirectory() as d:
+        opts.out = Path(d) / "bench.h5"
+        res = run_experiment(opts)
+        size = os.path.getsize(res.path)
+    exp_s = res.stop.sample / res.engine.fs
+    plan, rig, _, _ = prepare(opts)
+    dev = make_device(rig, plan, 1, None)
+    dev.start()
+    t0 = time.perf_counter()
+    n = 0
+    target = res.stop.sample
+    while n < target:
+        n += dev.read().data.shape[1]
+    dev_s = time.perf_counter() - t0
+    lat = np.asarray(res.engine.stats.loop_latency_ms or [np.nan])
+    return {
+        "pipeline_experiment_s": exp_s,
+        "pipeline_wall_s": res.wall_s,
+        "pipeline_realtime_factor": exp_s / res.wall_s,
+        "device_only_realtime_factor": n / res.engine.fs / dev_s,
+        "pipeline_vs_device_only": (exp_s / res.wall_s) / (n / res.engine.fs / dev_s),
+        "pipeline_sweeps": res.engine.stats.sweeps,
+        "file_bytes": size,
+        "analysis_ms_p50": float(np.nanpercentile(lat, 50)),
+        "analysis_ms_p99": float(np.nanpercentile(lat, 99)),
+    }
+
+
+def _bench_detector() -> dict:
+    from rig.bench.detector import bench_detector
+
+    return bench_detector()
+
+
+def _bench_storage() -> dict:
+    from rig.bench.storage import bench_storage
+
+    return bench_storage()
+
+
+def _bench_slice() -> dict:
+    from rig.bench.sim import bench_slice
+
+    return bench_slice()
+
+
+def _bench_display() -> dict:
+    from rig.bench.display import bench_display
+
+    return bench_display()
+
+
+def _bench_loop() -> dict:
+    from rig.bench.loop_latency import bench_loop
+
+    return bench_loop()
+
+
+BENCHES = {
+    "pipeline": bench_pipeline,
+    "detector": _bench_detector,
+    "storage": _bench_storage,
+    "slice": _bench_slice,
+    "display": _bench_display,
+    "loop": _bench_loop,
+}
+
+
+def run_benches(only: list[str] | None = None) -> dict:
+    out: dict = {}
+    for name, fn in BENCHES.items():
+        if only and name not in only:
+            continue
+        out.update(fn())
+    return out

@@ -1,0 +1,303 @@
+"""Calibration of the virtual slice through the real pipeline (``rig validate-sim``).
+
+Each condition is run on a group of simulated slices, every slice as a complete experiment:
+plan (rig.core.plan) → Controller → Engine → SimDevice with the realistic slice → detector → HDF5
+(RecordingWriter). The result is read back from the file with :func:`rig.storage.open_recording`:
+the fEPSP initial slope of the test sweeps, as % of the baseline mean, averaged over the 10 min
+that end at the condition's target time. Nothing reads the model's internal state; the only thing
+taken from the slice is the test intensity (40 % of its maximal fEPSP, what the experimenter sets
+from an I/O curve).
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import threading
+import zlib
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rig.core.plan import Phase, Plan, Stimulus, TestSchedule, ValveChange
+
+FS = 10000.0  # the PRACTICE.md recordings were sampled at 10 kHz; halves the run time
+TEST_EVERY_S = 20.0
+BASELINE_MIN = 20.0
+DRUG_VALVE = "drug_A"  # the default rig's first perfusion valve …
+DRUG_LINE = 0  # … is DO output 0
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One calibration condition (published target, pass range, how to run it)."""
+
+    name: str
+    target: str  # published value, as text
+    lo: float  # pass range (% of baseline), inclusive
+    hi: float
+    induction: str  # none | tbs1 | tbs3 | hfs2 | lfs | dhpg
+    genotype: str = "WT"
+    at_min: float = 60.0  # measured in the 10 min ending this long after the induction onset
+    dhpg_uM: float = 100.0
+    bath: dict = field(default_factory=dict)  # pre-incubated drugs (µM)
+    wash_in: tuple = ()  # (drug, µM) perfused from the start of the baseline (valve line 0)
+    overrides: dict = field(default_factory=dict)
+    n_pathways: int = 1
+    pathway: int = 0  # which pathway this row reports
+    source: str = ""
+    baseline_min: float = BASELINE_MIN
+
+
+BASIM_SAT_UM = 0.1  # 100 nM basimglurant: ≈ 99 % of mGluR5 bound (K_d 1.1 nM)
+BASIM_KO_UM = 0.003  # 3 nM: ≈ 73 % bound, the partial occupancy used to normalise Fmr1-KO
+BARNES = {"mltd_gain": 3.5}  # lab/age scaling of the early DHPG-LTD (docs/simulation.md)
+
+CONDITIONS: tuple[Condition, ...] = (
+    Condition("DHPG 100 µM 5 min, WT", "88 ± 4", 80, 96, "dhpg", source="Huber 2002"),
+    Condition("DHPG 100 µM 5 min, Fmr1-KO", "77 ± 3", 71, 83, "dhpg", "Fmr1-KO",
+              source="Huber 2002"),
+    Condition("DHPG 50 µM 5 min, WT (Barnes lab)", "77 ± 5", 67, 87, "dhpg", dhpg_uM=50.0,
+              overrides=BARNES, source="Barnes 2015"),
+    Condition("DHPG 50 µM 5 min, Fmr1-KO (Barnes lab)", "63 ± 4", 55, 71, "dhpg", "Fmr1-KO",
+              dhpg_uM=50.0, overrides=BARNES, source="Barnes 2015"),
+    Condition("DHPG 100 µM, mGluR5-KO", "≈ 100", 95, 105, "dhpg", "mGluR5-KO",
+              source="Huber, Roder & Bear 2001"),
+    Condition("DHPG 100 µM, WT + basimglurant 100 nM", "≈ 100", 95, 105, "dhpg",
+              bath={"basimglurant": BASIM_SAT_UM}, source="saturating NAM"),
+    Condition("DHPG 100 µM, Fmr1-KO + basimglurant 3 nM", "WT range 80–96", 80, 96, "dhpg",
+              "Fmr1-KO", bath={"basimglurant": BASIM_KO_UM}, source="Michalon 2012"),
+    Condition("TBS 3 trains", "140–200", 140, 200, "tbs3", source="CA1 TBS LTP"),
+    Condition("TBS 1 train + MPEP 40 µM", "< 115", -math.inf, 115, "tbs1",
+              wash_in=("MPEP", 40.0), source="Frontiers Cell Neurosci 2016"),
+    Condition("TBS 3 trains + MPEP 40 µM", "> 120", 120, math.inf, "tbs3",
+              wash_in=("MPEP", 40.0), source="PMC311286"),
+    Condition("HFS 2 × 100 Hz 1 s, 40 min", "185 ± 7 (160–210)", 160, 210, "hfs2", at_min=40.0,
+              source="Molecular Brain 2014"),
+    Condition("LFS 900 @ 1 Hz", "70–90", 70, 90, "lfs", source="Dudek & Bear 1992"),
+    Condition("no induction, 90 min", "90–110", 90, 110, "none", at_min=70.0,
+              source="stable baseline"),
+    Condition("two-pathway TBS: S1", "potentiated (> 120)", 120, math.inf, "tbs3",
+              n_pathways=2, pathway=0, source="input specificity"),
+    Condition("two-pathway TBS: S2", "90–110", 90, 110, "tbs3", n_pathways=2, pathway=1,
+              source="input specificity"),
+)
+
+
+def _s(seconds: float) -> int:
+    return int(round(seconds * FS))
+
+
+def _tbs(trains: int) -> tuple[Stimulus, ...]:
+    offs = tuple(_s(b * 0.2) + _s(k * 0.01) for b in range(10) for k in range(4))
+    return tuple(Stimulus(sample=_s(1.0 + 10.0 * t), pathway=0, kind="train", pulse_offsets=offs,
+                          label=f"TBS train {t + 1}/{trains}") for t in range(trains))
+
+
+def _hfs(trains: int) -> tuple[Stimulus, ...]:
+    offs = tuple(_s(k * 0.01) for k in range(100))
+    return tuple(Stimulus(sample=_s(1.0 + 20.0 * t), pathway=0, kind="train", pulse_offsets=offs,
+                          label=f"HFS train {t + 1}/{trains}") for t in range(trains))
+
+
+def build_plan(c: Condition) -> tuple[Plan, int]:
+    """The experiment for one condition, and the sample at which the induction starts."""
+    pw = tuple(range(c.n_pathways))
+    every = _s(TEST_EVERY_S / c.n_pathways)  # pathways alternate; each sampled every 20 s
+    test = TestSchedule(every, pw)
+    valves = washout = ()
+    if c.wash_in:
+        valves = (ValveChange(0, DRUG_LINE, 1),)
+    phases = [Phase("baseline", "baseline", _s(c.baseline_min * 60), test=test, valves=valves)]
+    if c.induction == "none":
+        follow_s = c.at_min * 60.0
+    elif c.induction == "dhpg":
+        phases.append(Phase("DHPG", "drug", _s(300.0), test=test,
+                            valves=(ValveChange(0, DRUG_LINE, 1),), info={"drug": "DHPG"}))
+        follow_s = c.at_min * 60.0 - 300.0
+        washout = (ValveChange(0, DRUG_LINE, 0),)  # valve closes when the follow-up starts
+    elif c.induction == "lfs":
+        phases.append(Phase("LFS", "induction", _s(900.0), test=TestSchedule(_s(1.0), (0,), 0,
+                                                                            kind="lfs"),
+                            info={"protocol": "lfs"}))
+        follow_s = c.at_min * 60.0 - 900.0
+    else:
+        stims = {"tbs1": _tbs(1), "tbs3": _tbs(3), "hfs2": _hfs(2)}[c.induction]
+        dur = stims[-1].sample + stims[-1].pulse_offsets[-1] + _s(5.0)
+        phases.append(Phase(c.induction, "induction", dur, stimuli=stims,
+                            info={"protocol": c.induction}))
+        follow_s = c.at_min * 60.0 - dur / FS
+    phases.append(Phase("follow-up", "follow_up", _s(follow_s + 1.0), test=test, valves=washout))
+    plan = Plan(name=c.name, sample_rate_hz=FS, phases=tuple(phases), pathways=pw,
+                test_intensity_uA=tuple(100.0 for _ in pw), pulse_width_samples=2)
+    return plan, _s(c.baseline_min * 60)
+
+
+def run_slice(c: Condition, seed: int, workdir: str | None = None) -> list[float]:
+    """Run one slice through the pipeline; % of baseline for every pathway (from the file)."""
+    from drivers.sim.device import SimDevice
+    from drivers.sim.slice import make_slice
+    from rig.closed_loop.controller import Controller
+    from rig.engine import ChannelScaling, Engine
+    from rig.protocol.rigfile import load_rig
+    from rig.storage import RecordingWriter
+    from rig.storage.reader import open_recording
+
+    rig, _ = load_rig(None)  # the shipped simulator rig: S1, S2, valves drug_A … (DO 0 …)
+    if rig.valve_index(DRUG_VALVE) != DRUG_LINE:
+        raise RuntimeError(f"the default rig's valve {DRUG_VALVE} is not DO line {DRUG_LINE}")
+    plan, t_ind = build_plan(c)
+    valves = ()
+    if c.induction == "dhpg":
+        valves = ((DRUG_LINE, "DHPG", c.dhpg_uM),)
+    elif c.wash_in:
+        valves = ((DRUG_LINE, c.wash_in[0], c.wash_in[1]),)
+    model = make_slice(FS, len(rig.stim), seed, genotype=c.genotype, valves=valves,
+                       bath=dict(c.bath), gain=rig.ai[0].gain, **c.overrides)
+    intens = [round(model.intensity_for(0.4, e), 1) for e in range(len(rig.stim))]
+    plan = Plan(plan.name, plan.sample_rate_hz, plan.phases, plan.pathways,
+                tuple(intens[p] for p in plan.pathways), plan.pulse_width_samples)
+    block = _s(1.0)
+    dev = SimDevice(model, sample_rate_hz=FS, ai_channels=[rig.ai[0].channel],
+                    ao_channels=rig.ao_channels(), do_lines=list(rig.do_lines),
+                    ao_uA_per_V=rig.ao_uA_per_V(), adc_range_V=rig.ai[0].range_V,
+                    block_samples=block, speed=None)
+    with tempfile.TemporaryDirectory(dir=workdir) as d:
+        path = Path(d) / "run.h5"
+        writer = RecordingWriter(path, 1, {"condition": c.name, "seed": seed})
+        scaling = ChannelScaling([rig.ai[0].range_V], [rig.ai[0].gain])
+        engine = Engine(dev, Controller(plan), rig.output_map(), rig.stim_limits(), scaling,
+                        [writer], horizon_samples=2 * block, seed=seed)
+        try:
+            stop = engine.run(threading.Event())
+        finally:
+            writer.close()
+        if stop.reason != "completed":
+            raise RuntimeError(f"{c.name} seed {seed}: run {stop.reason}: {stop.message}")
+        with open_recording(path) as rec:
+            return percent_of_baseline(rec, t_ind, c.at_min, c.n_pathways)
+
+
+def percent_of_baseline(rec, t_ind: int, at_min: float, n_pathways: int) -> list[float]:
+    """Mean test-sweep slope in the 10 min ending ``at_min`` after sample ``t_ind``, as % of the
+    mean baseline slope (test sweeps before ``t_ind``), per pathway. Flagged records excluded."""
+    sw = rec.sweep_table
+    m = rec.measurements
+    m = m[m["pulse"] == 0]
+    kind = dict(zip(sw["index"].tolist(), sw["kind"].tolist(), strict=True))
+    is_test = np.array([kind.get(int(i)) == b"test" for i in m["sweep_index"]])
+    ok = is_test & (m["flags"] == 0) & np.isfinite(m["slope_mV_per_ms"])
+    t0 = t_ind + (at_min - 10.0) * 60.0 * rec.sample_rate_hz
+    t1 = t_ind + at_min * 60.0 * rec.sample_rate_hz
+    out = []
+    for p in range(n_pathways):
+        sel = ok & (m["pathway"] == p)
+        base = m["slope_mV_per_ms"][sel & (m["sample"] < t_ind)]
+        late = m["slope_mV_per_ms"][sel & (m["sample"] > t0) & (m["sample"] <= t1)]
+        out.append(float(100.0 * late.mean() / base.mean()) if base.size and late.size else math.nan)
+    return out
+
+
+def _seed(c: Condition, k: int, base_seed: int) -> int:
+    # slices differ between conditions (independent groups); two-pathway rows share their slices
+    key = c.name.split(":")[0]
+    return base_seed + (zlib.crc32(key.encode()) % 100000) * 100 + k
+
+
+def _job(args: tuple[Condition, int]) -> list[float]:
+    return run_slice(*args)
+
+
+def run_groups(conditions: list[Condition], n: int, base_seed: int = 0, processes: int = 2,
+               progress: Callable[[str], None] | None = None) -> dict[str, list[list[float]]]:
+    """Run each distinct experiment on ``n`` slices; {condition key: [per-slice % lists]}."""
+    keys: dict[str, Condition] = {}
+    for c in conditions:
+        keys.setdefault(c.name.split(":")[0], c)
+    jobs = [(c, _seed(c, k, base_seed)) for c in keys.values() for k in range(n)]
+    results: dict[str, list[list[float]]] = {k: [] for k in keys}
+    if processes > 1:
+        with ProcessPoolExecutor(processes) as ex:
+            for (c, _), r in zip(jobs, ex.map(_job, jobs), strict=True):
+                results[c.name.split(":")[0]].append(r)
+                if progress:
+                    progress(f"{c.name}: {r[0]:.0f} %")
+    else:
+        for c, s in jobs:
+            r = run_slice(c, s)
+            results[c.name.split(":")[0]].append(r)
+            if progress:
+                progress(f"{c.name}: {r[0]:.0f} %")
+    return results
+
+
+def summarise(conditions: list[Condition], results: dict[str, list[list[float]]]) -> list[dict]:
+    """One row per condition: {condition, target, measured_mean, measured_sem, n, pass}."""
+    rows = []
+    by_name = {}
+    for c in conditions:
+        vals = np.array([r[c.pathway] for r in results[c.name.split(":")[0]]], dtype=float)
+        vals = vals[np.isfinite(vals)]
+        mean = float(vals.mean()) if vals.size else math.nan
+        sem = float(vals.std(ddof=1) / math.sqrt(vals.size)) if vals.size > 1 else math.nan
+        ok = bool(vals.size and c.lo <= mean <= c.hi)
+        by_name[c.name] = mean
+        rows.append({"condition": c.name, "target": c.target, "measured_mean": round(mean, 2),
+                     "measured_sem": round(sem, 2), "n": int(vals.size), "pass": ok,
+                     "pass_range": [c.lo, c.hi], "source": c.source})
+    wt, ko = by_name.get(CONDITIONS[0].name), by_name.get(CONDITIONS[1].name)
+    if wt is not None and ko is not None:  # Huber 2002: KO below WT
+        for r in rows:
+            if r["condition"] == CONDITIONS[1].name:
+                r["pass"] = bool(r["pass"] and ko < wt)
+                r["target"] += " (and < WT)"
+    return rows
+
+
+def concentration_response(concs_nM: list[float], n: int, base_seed: int = 0, processes: int = 2
+                           ) -> list[dict]:
+    """DHPG-LTD (100 µM, 5 min; % at 60 min) vs pre-incubated basimglurant, WT and Fmr1-KO."""
+    conds = []
+    for g in ("WT", "Fmr1-KO"):
+        for cn in concs_nM:
+            conds.append(Condition(f"CR {g} basimglurant {cn:g} nM", "", -math.inf, math.inf,
+                                   "dhpg", g, bath={"basimglurant": cn * 1e-3} if cn else {}))
+    res = run_groups(conds, n, base_seed, processes)
+    out = []
+    for c in conds:
+        v = np.array([r[0] for r in res[c.name]], dtype=float)
+        out.append({"genotype": c.genotype, "basimglurant_nM": c.bath.get("basimglurant", 0) * 1e3,
+                    "measured_mean": float(v.mean()),
+                    "measured_sem": float(v.std(ddof=1) / math.sqrt(v.size)), "n": int(v.size)})
+    return out
+
+
+def plot_concentration_response(rows: list[dict], path: str | Path) -> None:
+    """Figure: % of baseline at 60 min vs basimglurant (log axis; 0 nM drawn at the left)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    pos = sorted({r["basimglurant_nM"] for r in rows if r["basimglurant_nM"] > 0})
+    zero_x = pos[0] / 10 if pos else 0.01
+    for g, col in (("WT", "k"), ("Fmr1-KO", "tab:red")):
+        rr = [r for r in rows if r["genotype"] == g]
+        x = [r["basimglurant_nM"] or zero_x for r in rr]
+        ax.errorbar(x, [r["measured_mean"] for r in rr], [r["measured_sem"] for r in rr],
+                    marker="o", color=col, capsize=3, label=g)
+    ax.axhspan(80, 96, color="0.85", zorder=0, label="WT target (Huber 2002, ±2 SEM)")
+    ax.axhline(100, color="0.5", lw=0.8, ls="--")
+    ax.set_xscale("log")
+    ax.set_xticks([zero_x, *pos], ["0", *[f"{p:g}" for p in pos]])
+    ax.set_xlabel("basimglurant (nM, pre-incubated)")
+    ax.set_ylabel("fEPSP slope 60 min after DHPG (% baseline)")
+    ax.set_title("DHPG-LTD (100 µM, 5 min) vs basimglurant\nsimulated slices through the pipeline")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

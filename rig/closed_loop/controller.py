@@ -1,0 +1,489 @@
+"""The controller: walks the plan, hands the engine the next stimuli, takes the closed-loop decisions
+and the operator's commands.
+
+It holds the run state that decides *what* to stimulate (current phase and its end, test
+intensity per pathway, paused or not); the engine decides nothing. Decisions take effect at the
+first sample not yet written to the device (``generated_until``), so the plan is expanded lazily:
+a gated baseline is extended one test cycle at a time, and the phases after it simply start later.
+
+Closed-loop decisions (each recorded as an :class:`Event` with its data):
+``io_fit`` / ``intensity_set``     end of an ``io_curve`` phase: Boltzmann fit, pop-spike threshold, rule
+``baseline_extended`` / ``baseline_stable`` / ``baseline_unstable``   the gated baseline
+``alarm``                          response lost, noise, saturation, volley change, gap
+``operator`` / ``operator_refused`` every command received, with its source
+``tracking_frozen``                intensity tracking stops before the first induction
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import queue
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from rig import detector
+from rig.closed_loop.alarms import Alarm, AlarmMonitor
+from rig.closed_loop.gate import check_stability
+from rig.closed_loop.io_fit import choose_intensity, fit_boltzmann, pop_spike_threshold, quantize
+from rig.closed_loop.tracking import IntensityTracker
+from rig.core.documents import Event, Measured, PhaseStart
+from rig.core.plan import Phase, Plan, Stimulus, ValveChange
+from rig.stimulus import StimLimits
+
+EVENT_DATA_BYTES = 1000  # the file's event data field holds 1024 bytes of JSON
+# a record with these flags never enters a decision
+_BAD = int(detector.SATURATED) | int(detector.WINDOW_OUTSIDE) | int(detector.NONFINITE)
+
+
+def io_rule(info: dict) -> dict | None:
+    """The intensity rule of an io_curve phase: ``info["set_intensity"]`` = {"rule": …, …}, or the
+    rule's fields flat in ``info`` (``rule``, ``percent`` / ``margin_percent``); None = no rule."""
+    if isinstance(info.get("set_intensity"), dict):
+        return dict(info["set_intensity"])
+    if info.get("rule"):
+        return {k: info[k] for k in ("rule", "percent", "margin_percent", "fallback_percent") if k in info}
+    return None
+
+
+def _r(v: float, nd: int = 4) -> float | None:
+    return None if v is None or not math.isfinite(v) else round(float(v), nd)
+
+
+class Controller:
+    """Expands the plan lazily into absolute-time stimuli as the write-ahead horizon advances.
+
+    ``limits`` (the rig's) clamp every intensity the controller chooses; ``resolution_uA`` is the
+    isolator's step (1 µA if the rig file gives none). ``commands`` is the operator command queue
+    (dicts or objects with ``to_dict()``), drained by :meth:`poll` once per acquired block.
+    """
+
+    def __init__(self, plan: Plan, *, limits: StimLimits | None = None, resolution_uA: float | None = None,
+                 commands: queue.Queue | None = None) -> None:
+        self.plan = plan
+        self.fs = float(plan.sample_rate_hz)
+        cl = plan.closed_loop or {}
+        self.limits = limits or StimLimits()
+        self.resolution_uA = float(resolution_uA or cl.get("isolator_resolution_uA", 1.0))
+        width_us = plan.pulse_width_samples / self.fs * 1e6
+        self.max_uA = min(self.limits.max_intensity_uA, self.limits.max_charge_uC / (width_us * 1e-6))
+        self.min_uA = self.resolution_uA
+        self.slope_field = cl.get("slope_field", "slope_mV_per_ms")
+        self.intensity_uA = list(plan.test_intensity_uA)
+        self.phase_index = 0
+        self.phase_start = 0
+        self.phase_end = plan.phases[0].duration_samples if plan.phases else 0
+        self.generated_until = 0
+        self.finished_at: int | None = None
+        self.end_reason: str | None = None  # "aborted" when the controller ends the run
+        self.end_message = ""
+        self.stop_request: tuple[str, str] | None = None  # (reason, message): engine stops now
+        self.phase_starts: list[int] = []
+        self.stimulation_paused = False
+        self.induced = False
+        self.commands: queue.Queue = commands if commands is not None else queue.Queue()
+        self.external_events: queue.Queue = queue.Queue()  # (kind, text, data) from other threads
+        self.alarms = AlarmMonitor(cl.get("alarms"), self.slope_field, name=self.name)
+        self.tracker = IntensityTracker(cl.get("tracking"))
+        self.alarm_log: list[dict] = []
+        self.last_gate: dict = {}  # the latest baseline verdict (for status)
+        self.windows_changes: list[tuple[str, tuple[float, float]]] = []  # for the engine (set_windows)
+        self.status: dict[str, Any] = {}
+        self._now = 0
+        self._entered = False
+        self._issued: dict[tuple[int, int], tuple[str, float, int]] = {}  # (sample, pathway) → kind, µA, phase
+        self._io: dict[int, list[tuple[float, float, float, int]]] = {}  # pathway → (µA, slope, pop, flags)
+        self._tests: dict[int, list[tuple[float, float]]] = {}  # pathway → (t s, slope) of this phase
+        self._hold_since: int | None = None
+        self._gate_wait = False  # gated baseline paused at its maximum, waiting for the operator
+        self._force_end = False  # induce_now: end the current phase at the next decision point
+        self._update_status()
+
+    # -- the plan ----------------------------------------------------------------------------
+    def name(self, pathway: int) -> str:
+        """The pathway's name from the rig file (S1, S2, …)."""
+        names = getattr(self.plan, "pathway_names", ()) or ()
+        return names[pathway] if 0 <= pathway < len(names) else f"S{pathway + 1}"
+
+    @property
+    def phase(self) -> Phase:
+        return self.plan.phases[self.phase_index]
+
+    def _gated(self, p: Phase) -> bool:
+        return p.gated or "stability" in p.info
+
+    def _enter_phase(self, docs: list) -> None:
+        p = self.phase
+        self.phase_starts.append(self.phase_start)
+        self.phase_end = self.phase_start + p.duration_samples
+        self._tests = {}
+        self._hold_since = None
+        self._gate_wait = False
+        self._force_end = False
+        docs.append(PhaseStart(self.phase_index, p.name, p.kind, self.phase_start))
+        docs.append(Event(self.phase_start, "phase", f"{p.name} ({p.kind})", {"index": self.phase_index}))
+        if p.kind == "io_curve":
+            self._io = {}
+        if p.kind == "induction":
+            if not self.induced and self.tracker.freeze():
+                docs.append(Event(self.phase_start, "tracking_frozen", "intensity tracking frozen before induction",
+                                  {"intensity_uA": list(self.intensity_uA)}))
+            self.induced = True
+        if p.kind == "induction" and p.stimuli:
+            pulses = sum(s.n_pulses for s in p.stimuli)
+            first = self.phase_start + min(s.sample for s in p.stimuli)
+            pws = sorted({s.pathway for s in p.stimuli})
+            docs.append(
+                Event(
+                    first,
+                    "induction",
+                    f"{p.info.get('protocol', 'train')} on {', '.join(self.name(q) for q in pws)}: {pulses} pulses",
+                    {"kind": p.info.get("protocol", "train"), "pulses": pulses, "pathways": pws,
+                     "intensity_uA": [self._stim_uA(s) for s in p.stimuli][:1]},
+                )
+            )
+        drugs = p.info.get("drug") or ", ".join(d.get("drug", "") for d in p.info.get("drugs", []))
+        for vc in p.valves:
+            what = f"{drugs} {'on' if vc.state else 'off'} (valve line {vc.line})".strip()
+            docs.append(Event(self.phase_start + vc.sample, "valve", what,
+                              {"line": vc.line, "state": vc.state, "drug": drugs}))
+
+    def _stim_uA(self, s: Stimulus) -> float:
+        return s.intensity_uA if s.intensity_uA is not None else self.intensity_uA[s.pathway]
+
+    def schedule(self, until: int) -> tuple[list[tuple[Stimulus, float, int]], list[ValveChange], list]:
+        """Stimuli (with resolved µA) and valve changes with onset in [generated_until, until).
+
+        Also returns the documents (phase starts, decisions at phase ends) this advance creates.
+        """
+        stims: list[tuple[Stimulus, float, int]] = []
+        valves: list[ValveChange] = []
+        docs: list = []
+        while self.finished_at is None and self.generated_until < until:
+            if not self._entered:
+                self._enter_phase(docs)
+                self._entered = True
+            p, p0 = self.phase, self.phase_start
+            seg_end = min(until, self.phase_end)
+            r0, r1 = self.generated_until - p0, seg_end - p0
+            if not self.stimulation_paused:
+                if p.test is not None:
+                    for rel, pw in p.test.pulse_times(r0, r1):
+                        s = Stimulus(
+                            sample=p0 + rel, pathway=pw, kind=p.test.kind,
+                            width_samples=self.plan.pulse_width_samples, biphasic=self.plan.biphasic,
+                            pre_samples=self.plan.sweep_pre_samples, post_samples=self.plan.sweep_post_samples,
+                        )
+                        stims.append((s, self.intensity_uA[pw], self.phase_index))
+                for s in p.stimuli:
+                    if r0 <= s.sample < r1:
+                        stims.append((replace(s, sample=s.sample + p0), self._stim_uA(s), self.phase_index))
+            for vc in p.valves:
+                if r0 <= vc.sample < r1:
+                    valves.append(ValveChange(vc.sample + p0, vc.line, vc.state))
+            self.generated_until = seg_end
+            if seg_end == self.phase_end and self._phase_end_decision(docs):
+                if self.phase_index + 1 < len(self.plan.phases):
+                    self.phase_index += 1
+                    self.phase_start = self.phase_end
+                    self._entered = False
+                else:
+                    self.finished_at = self.phase_end
+        for s, uA, ph in stims:
+            self._issued[(s.sample, s.pathway)] = (s.kind, uA, ph)
+        stims.sort(key=lambda t: t[0].sample)
+        self._update_status()
+        return stims, valves, docs
+
+    # -- decisions at a phase end ------------------------------------------------------------
+    def _outstanding(self, kinds: tuple[str, ...]) -> int:
+        return sum(1 for (_, _), (k, _, ph) in self._issued.items() if ph == self.phase_index and k in kinds)
+
+    def _hold(self) -> bool:
+        """Extend the phase by a short step while measurements are still on their way.
+
+        Holds at most the longest sweep + 1 s; returns False when the hold has run out."""
+        if self._hold_since is None:
+            self._hold_since = self.phase_end
+        if self.phase_end - self._hold_since >= self.plan.max_sweep_samples() + int(self.fs):
+            return False
+        self.phase_end += max(1, int(0.05 * self.fs))
+        return True
+
+    def _phase_end_decision(self, docs: list) -> bool:
+        """At the current phase end: True = go on to the next phase; False = the phase was extended
+        (or the run finished)."""
+        p = self.phase
+        if self._force_end:
+            return True
+        if p.kind == "io_curve":
+            if self._outstanding(("io",)) and self._hold():
+                return False
+            self._apply_io(docs)
+            return True
+        if not self._gated(p) or p.test is None:
+            return True
+        if self._gate_wait:  # paused at the maximum: wait for the operator
+            self.phase_end += max(1, int(0.05 * self.fs))
+            return False
+        if self._outstanding((p.test.kind,)) and self._hold():
+            return False
+        self._hold_since = None
+        return self._gate(p, docs)
+
+    def _gate(self, p: Phase, docs: list) -> bool:
+        assert p.test is not None
+        crit = p.info.get("stability", {})
+        now_s = self.phase_end / self.fs
+        verdict: dict = {}
+        for pw in sorted(set(p.test.pathways)):
+            pts = self._tests.get(pw, [])
+            t = np.array([a for a, _ in pts])
+            y = np.array([b for _, b in pts])
+            verdict[pw] = check_stability(t, y, now_s, crit)
+        data = {f"{self.name(pw)}": v.to_dict() for pw, v in verdict.items()}
+        text = "; ".join(f"{self.name(pw)}: {v.reason}" for pw, v in verdict.items())
+        self.last_gate = {"time_s": round(now_s, 3), **data}
+        if all(v.stable for v in verdict.values()):
+            docs.append(Event(self.phase_end, "baseline_stable", f"baseline stable after "
+                              f"{(self.phase_end - self.phase_start) / self.fs / 60:.1f} min ({text})", data))
+            return True
+        max_end = self.phase_start + (p.max_duration_samples or p.duration_samples)
+        step = int(p.info.get("extend_step_s", 0) * self.fs) or p.test.interval_samples * len(p.test.pathways)
+        if self.phase_end < max_end:
+            new_end = min(self.phase_end + step, max_end)
+            docs.append(Event(self.phase_end, "baseline_extended",
+                              f"baseline extended by {(new_end - self.phase_end) / self.fs:.0f} s ({text})",
+                              {**data, "new_end_s": round(new_end / self.fs, 3)}))
+            self.phase_end = new_end
+            return False
+        action = p.info.get("on_unstable", "abort")
+        docs.append(Event(self.phase_end, "baseline_unstable",
+                          f"baseline not stable by its maximum: {action} ({text})", {**data, "action": action}))
+        if action == "proceed":
+            return True
+        if action == "pause":
+            self._gate_wait = True
+            self.stimulation_paused = True
+            docs.append(Event(self.phase_end, "paused", "waiting for the operator: resume or induce_now "
+                              "continues the protocol, extend_baseline tests on"))
+            self.phase_end += max(1, int(0.05 * self.fs))
+            return False
+        # abort: the run ends here, nothing more is generated; the engine zeroes the outputs
+        self.finished_at = self.phase_end
+        self.end_reason, self.end_message = "aborted", f"baseline not stable by its maximum ({text})"
+        return False
+
+    def _apply_io(self, docs: list) -> None:
+        rule = io_rule(self.phase.info)
+        for pw in sorted(self._io):
+            pts = self._io[pw]
+            ok = [q for q in pts if not (q[3] & _BAD) and math.isfinite(q[1])]
+            x = np.array([q[0] for q in ok])
+            y = -np.array([q[1] for q in ok])
+            fit = fit_boltzmann(x, y)
+            thr = pop_spike_threshold(np.array([q[0] for q in ok]), np.array([q[2] for q in ok]))
+            xs = np.unique(x)
+            means = [[_r(v, 2), _r(float(np.mean(y[x == v]))), int(np.sum(x == v))] for v in xs]
+            data = {"pathway": pw, "fit": fit.to_dict(), "pop_spike_threshold_uA": thr,
+                    "means": means, "points": [[_r(a, 2), _r(b)] for a, b in zip(x, y, strict=True)]}
+            if len(json.dumps(data)) > EVENT_DATA_BYTES:
+                data.pop("points")
+            docs.append(Event(self.phase_end, "io_fit",
+                              f"{self.name(pw)}: Boltzmann vmax {fit.vmax:.3f} mV/ms, I50 {fit.i50_uA:.1f} µA, "
+                              f"k {fit.k_uA:.1f} µA, R² {fit.r2:.3f}" + ("" if fit.ok else f" — {fit.message}"),
+                              data))
+            if rule is None:  # an I/O curve without a rule: recorded, intensity unchanged
+                continue
+            top = min(self.max_uA, float(x.max())) if x.size else self.max_uA  # never above the tested range
+            choice = choose_intensity(fit, rule, thr, resolution_uA=self.resolution_uA,
+                                      min_uA=self.min_uA, max_uA=top)
+            if choice is None:
+                docs.append(Event(self.phase_end, "intensity_set",
+                                  f"{self.name(pw)}: kept {self.intensity_uA[pw]:g} µA (no usable fit)",
+                                  {"pathway": pw, "intensity_uA": self.intensity_uA[pw], "rule": rule,
+                                   "changed": False}))
+                continue
+            self._set_intensity(pw, choice.intensity_uA)
+            docs.append(Event(self.phase_end, "intensity_set",
+                              f"{self.name(pw)}: {choice.intensity_uA:g} µA ({choice.reason})",
+                              {"pathway": pw, "intensity_uA": choice.intensity_uA, "raw_uA": _r(choice.raw_uA, 3),
+                               "rule": rule, "clamped": choice.clamped, "resolution_uA": self.resolution_uA,
+                               "changed": True}))
+
+    def _set_intensity(self, pw: int, uA: float) -> None:
+        self.intensity_uA[pw] = uA
+        self.alarms.reset_reference(pw)
+
+    # -- measurements ------------------------------------------------------------------------
+    def on_measured(self, doc: Measured) -> list:
+        """Closed-loop hook, called for every measured sweep: returns the decisions (documents)."""
+        kind, uA, ph = self._issued.pop((doc.sample, doc.pathway), ("", math.nan, doc.phase))
+        if len(doc.records) == 0:
+            return []
+        rec = doc.records[0]
+        slope = float(rec[self.slope_field])
+        flags = int(rec["flags"])
+        docs: list = []
+        if kind == "io":
+            pop = float(rec["pop_spike_mV"]) if "pop_spike_mV" in rec.dtype.names else 0.0
+            self._io.setdefault(doc.pathway, []).append((uA, slope, pop, flags))
+            return docs
+        if kind != "test":
+            return docs
+        if ph == self.phase_index and not flags & _BAD and math.isfinite(slope):
+            self._tests.setdefault(doc.pathway, []).append((doc.sample / self.fs, slope))
+        for a in self.alarms.on_test(doc.pathway, rec):
+            docs.extend(self._raise_alarm(a, doc.sample))
+        if self.phase.kind == "baseline" and not self.induced and not flags & _BAD:
+            prop = self.tracker.on_test(doc.pathway, slope, self.intensity_uA[doc.pathway])
+            if prop is not None:
+                new, why = prop
+                q, clamped = quantize(new, self.resolution_uA, self.min_uA, self.max_uA)
+                if q != self.intensity_uA[doc.pathway]:
+                    old = self.intensity_uA[doc.pathway]
+                    self.intensity_uA[doc.pathway] = q  # alarms keep their reference: tracking holds the response
+                    docs.append(Event(doc.sample, "intensity_set",
+                                      f"{self.name(doc.pathway)}: {old:g} → {q:g} µA (tracking)",
+                                      {"pathway": doc.pathway, "intensity_uA": q, "previous_uA": old,
+                                       "rule": "tracking", "clamped": clamped, **why}))
+        return docs
+
+    def on_gap(self, sample: int, lost_samples: int) -> list:
+        """Engine hook: samples were lost before ``sample``."""
+        return [d for a in self.alarms.on_gap(lost_samples, self.fs) for d in self._raise_alarm(a, sample)]
+
+    def _raise_alarm(self, a: Alarm, sample: int) -> list:
+        docs = [Event(sample, "alarm", f"{a.name}: {a.text} → {a.action}",
+                      {"alarm": a.name, "pathway": a.pathway, "action": a.action, **a.data})]
+        self.alarm_log.append({"alarm": a.name, "pathway": a.pathway, "action": a.action, "sample": sample})
+        if a.action == "pause" and not self.stimulation_paused:
+            self.stimulation_paused = True
+            docs.append(Event(sample, "paused", f"stimulation paused by the {a.name} alarm"))
+        elif a.action == "stop":
+            self.stop_request = ("aborted", f"alarm {a.name}: {a.text}")
+        return docs
+
+    # -- operator ----------------------------------------------------------------------------
+    def poll(self, now_sample: int) -> list:
+        """Engine hook, once per acquired block: drain operator commands and outside events."""
+        self._now = now_sample
+        docs: list = []
+        while True:
+            try:
+                kind, text, data = self.external_events.get_nowait()
+            except queue.Empty:
+                break
+            docs.append(Event(now_sample, kind, text, data))
+        while True:
+            try:
+                cmd = self.commands.get_nowait()
+            except queue.Empty:
+                break
+            docs.extend(self.handle_command(cmd))
+        self._update_status()
+        return docs
+
+    def handle_command(self, cmd: Any) -> list:
+        """Act on one operator command (dict or object with ``to_dict()``); always recorded as an
+        ``operator`` event with its source and whether it was accepted."""
+        c: dict = dict(cmd) if isinstance(cmd, dict) else cmd.to_dict()
+        name = str(c.get("cmd", ""))
+        source = str(c.get("source", "?"))
+        sample = max(self._now, 0)
+        accepted, note = self._apply_command(name, c, sample)
+        rec = {k: v for k, v in c.items() if k in ("cmd", "pathway", "delta_uA", "text", "data", "source")
+               and v not in (None, "", {})}
+        text = f"{name} from {source}" + (f": {c['text']}" if c.get("text") else "") + (f" ({note})" if note else "")
+        data = {**rec, "accepted": accepted, "effective_sample": self.generated_until}
+        docs = [Event(sample, "operator", text, data)]
+        self._update_status()
+        return docs
+
+    def _apply_command(self, name: str, c: dict, sample: int) -> tuple[bool, str]:
+        p = self.phase if self.finished_at is None else None
+        if name == "mark":
+            return True, ""
+        if name == "pause":
+            self.stimulation_paused = True
+            return True, "stimulation paused"
+        if name == "resume":
+            self.stimulation_paused = False
+            if self._gate_wait:
+                self._gate_wait = False
+                self._force_end = True
+                return True, "protocol continues after the baseline"
+            return True, "stimulation resumed"
+        if name == "stop":
+            self.stop_request = ("interrupted", f"stopped by the operator ({c.get('source', '?')})")
+            return True, "run stops, outputs zeroed"
+        if name == "induce_now":
+            if p is None or p.kind != "baseline":
+                return False, "refused: not in a baseline phase"
+            if self.phase_index + 1 >= len(self.plan.phases):
+                return False, "refused: no phase after this baseline"
+            self._force_end = True
+            self._gate_wait = False
+            self.stimulation_paused = False
+            self.phase_end = self.generated_until
+            return True, "baseline ended now"
+        if name == "extend_baseline":
+            if p is None or p.kind != "baseline":
+                return False, "refused: not in a baseline phase"
+            secs = float((c.get("data") or {}).get("seconds", 300.0))
+            if not 0 < secs <= 24 * 3600:
+                return False, f"refused: extension of {secs} s"
+            self.phase_end = max(self.phase_end, self.generated_until) + int(secs * self.fs)
+            self._gate_wait = False
+            self.stimulation_paused = False
+            return True, f"baseline extended by {secs:g} s"
+        if name == "set_windows":
+            d = c.get("data") or {}
+            w, new = d.get("window"), d.get("new_ms")
+            if not isinstance(w, str) or not isinstance(new, (list, tuple)) or len(new) != 2:
+                return False, "refused: needs data = {window: name, new_ms: [start, end]}"
+            try:
+                ms = (float(new[0]), float(new[1]))
+            except (TypeError, ValueError):
+                return False, "refused: new_ms must be two numbers (ms)"
+            self.windows_changes.append((w, ms))
+            return True, f"{w} window {ms[0]:g}–{ms[1]:g} ms for the sweeps measured from now (engine)"
+        if name == "intensity":
+            pw, delta = c.get("pathway"), c.get("delta_uA")
+            if pw is None or delta is None or not 0 <= int(pw) < len(self.intensity_uA):
+                return False, "refused: needs a wired pathway and delta_uA"
+            new = self.intensity_uA[int(pw)] + float(delta)
+            q, clamped = quantize(new, self.resolution_uA, self.min_uA, self.max_uA)
+            self._set_intensity(int(pw), q)
+            self.tracker.restart(int(pw))
+            return True, f"{self.name(int(pw))} at {q:g} µA" + (" (clamped)" if clamped else "")
+        return False, "not handled by the controller"
+
+    def take_windows_changes(self) -> list[tuple[str, tuple[float, float]]]:
+        """Engine hook: detector window changes the operator asked for since the last call."""
+        out, self.windows_changes = self.windows_changes, []
+        return out
+
+    # -- status ------------------------------------------------------------------------------
+    def _update_status(self) -> None:
+        p = self.plan.phases[self.phase_index] if self.plan.phases else None
+        self.status = {  # replaced as a whole: safe to read from another thread
+            "plan": self.plan.name,
+            "sample": self._now,
+            "time_s": round(self._now / self.fs, 3),
+            "phase_index": self.phase_index,
+            "phase": p.name if p else "",
+            "phase_kind": p.kind if p else "",
+            "phase_start_s": round(self.phase_start / self.fs, 3),
+            "phase_end_s": round(self.phase_end / self.fs, 3),
+            "paused": self.stimulation_paused,
+            "waiting_for_operator": self._gate_wait,
+            "intensity_uA": list(self.intensity_uA),
+            "induced": self.induced,
+            "finished": self.finished_at is not None,
+            "end_reason": self.end_reason or (self.stop_request[0] if self.stop_request else None),
+            "alarms": list(self.alarm_log[-10:]),
+            "last_gate": self.last_gate,
+        }

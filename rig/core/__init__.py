@@ -1,0 +1,1 @@
+"""Run-independent vocabulary: plan, documents, events, operator commands, scheduler protocol, errors."""

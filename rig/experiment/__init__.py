@@ -1,0 +1,1 @@
+"""Running an experiment: assembly, runner, windowed run, NI rig, selftest, keys, control endpoint."""

@@ -1,0 +1,45 @@
+"""A terminal progress bar for headless runs (stderr, redrawn at most a few times a second)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from rig.core.documents import Progress, RunStart
+
+
+class ProgressBar:
+    """A document subscriber that records the latest progress; ``draw()`` runs on the main thread."""
+
+    def __init__(self, stream=None, width: int = 30) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.width = width
+        self.fs = 1.0
+        self.sample = 0
+        self.total = 1
+        self.sweeps = 0
+        self.t0 = time.perf_counter()
+        self._last = 0.0
+        self.tty = hasattr(stream, "isatty") and stream.isatty()
+
+    def __call__(self, doc: object) -> None:
+        if isinstance(doc, RunStart):
+            self.fs = doc.sample_rate_hz
+            self.total = max(1, doc.planned_samples)
+        elif isinstance(doc, Progress):
+            self.sample, self.total, self.sweeps = doc.sample, max(1, doc.planned_samples), doc.sweeps
+
+    def draw(self, final: bool = False) -> None:
+        """Redraw (a TTY only: logs and pipes get the summary, not a stream of bars)."""
+        now = time.perf_counter()
+        if not self.tty or self.sample == 0 or (not final and now - self._last < 0.2):
+            return
+        self._last = now
+        frac = min(1.0, self.sample / self.total)
+        fill = int(frac * self.width)
+        exp_min = self.sample / self.fs / 60
+        rate = self.sample / self.fs / max(now - self.t0, 1e-9)
+        line = (f"[{'#' * fill}{'.' * (self.width - fill)}] {frac * 100:5.1f}%  "
+                f"{exp_min:6.1f}/{self.total / self.fs / 60:.1f} min  {self.sweeps} sweeps  {rate:6.0f}× real time")
+        self.stream.write("\r" + line + ("\n" if final else ""))
+        self.stream.flush()

@@ -1,6 +1,0 @@
-"""Results across experiments: time courses, group statistics, figures and report.html."""
-
-from rig.report.build import Report, make_report
-from rig.report.collect import Excluded, Experiment, collect, load_experiment
-
-__all__ = ["Excluded", "Experiment", "Report", "collect", "load_experiment", "make_report"]

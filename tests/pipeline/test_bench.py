@@ -1,0 +1,39 @@
+"""`rig bench` reports numbers with their references (no wall-clock assertions)."""
+
+from __future__ import annotations
+
+import json
+
+from rig.bench.suite import bench_pipeline
+from rig.cli import main
+from tests.conftest import write_short_tbs
+
+
+def test_pipeline_bench_reports_ratio_against_device_only(tmp_path):
+    r = bench_pipeline(write_short_tbs(tmp_path, base_min=1, follow_min=1))
+    assert r["pipeline_realtime_factor"] > 0 and r["device_only_realtime_factor"] > 0
+    assert r["pipeline_sweeps"] == 6 + 1 + 6
+    assert abs(r["pipeline_vs_device_only"] - r["pipeline_realtime_factor"] / r["device_only_realtime_factor"]) < 1e-9
+
+
+def test_bench_rejects_unknown_name(capsys):
+    assert main(["bench", "--only", "nope", "--json"]) == 2
+    assert "nope" in capsys.readouterr().err
+
+
+def test_bench_json_is_one_document(tmp_path, monkeypatch, capsys):
+    import rig.bench.suite as b
+
+    monkeypatch.setitem(b.BENCHES, "pipeline", lambda: bench_pipeline(write_short_tbs(tmp_path, 0.5, 0.5)))
+    assert main(["bench", "--json", "--only", "pipeline"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert "pipeline_realtime_factor" in d
+
+
+def test_sustained_bench_reports_lost_samples_and_cpu():
+    from rig.bench.sustained import bench_sustained
+
+    r = bench_sustained(minutes=0.05, channels=4, rate_hz=20_000.0, window=False)
+    assert r["sustained_channels"] == 4 and r["sustained_experiment_s"] >= 3.0
+    assert r["sustained_lost_samples"] == 0 and r["sustained_gaps"] == 0  # 10 s host buffer: no overflow
+    assert r["sustained_cpu_percent"] > 0

@@ -1,0 +1,11 @@
+"""rig.bench.detector returns the keys `rig bench` publishes (no timing asserted)."""
+
+from rig.bench.detector import bench_detector
+
+
+def test_bench_detector_keys():
+    res = bench_detector(n_calls=200, n_reference=20, cold=False)
+    for key in ("detector_us_median", "detector_us_p99", "reference_us_median", "speedup"):
+        assert res[key] > 0
+    assert res["detector_matches_reference"] is True
+    assert res["detector_us_p99"] >= res["detector_us_median"]
