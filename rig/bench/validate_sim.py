@@ -24,7 +24,7 @@ import numpy as np
 
 from rig.core.plan import Phase, Plan, Stimulus, TestSchedule, ValveChange
 
-FS = 10000.0  # the PRACTICE.md recordings were sampled at 10 kHz; halves the run time
+FS = 10000.0  # the real CA1 recordings of docs/architecture.md were sampled at 10 kHz; halves the run time
 TEST_EVERY_S = 20.0
 BASELINE_MIN = 20.0
 DRUG_VALVE = "drug_A"  # the default rig's first perfusion valve …

@@ -2,7 +2,7 @@
 
 Threading: everything here runs in the GUI thread. Documents arrive through a
 :class:`~rig.display.feed.DisplayFeed` that a QTimer polls at ``refresh_hz`` (≤ ~30 Hz), so there
-is no cross-thread Qt signal at all (PRACTICE.md: a lambda connected to a signal emitted from a
+is no cross-thread Qt signal at all (measured: a lambda connected to a signal emitted from a
 worker thread runs in that worker under PySide6). Each tick applies every queued document to the
 model, then redraws once (coalescing). Operator actions become :class:`~rig.core.commands.Command`
 objects on the command queue; the controller executes and records them.
