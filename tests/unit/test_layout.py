@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,7 +146,8 @@ def test_modules_are_small_and_rig_has_few_top_level_modules():
 
 
 def test_engine_does_not_load_the_closed_loop_or_scipy():
-    code = "import sys, rig.engine; print(sorted(m for m in sys.modules if m == 'scipy' or m.startswith('rig.closed_loop')))"
+    code = ("import sys, rig.engine; "
+            "print(sorted(m for m in sys.modules if m == 'scipy' or m.startswith('rig.closed_loop')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]", out.stdout
 
