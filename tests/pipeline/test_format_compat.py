@@ -1,0 +1,29 @@
+"""Recordings made by earlier releases stay readable (a fixture of each stored format version).
+
+``tests/fixtures/recording_format_1_1.h5`` was written by the release with file format 1.1
+(``tests.conftest.tbs_toml(2, 3, 10)``, seed 7, simulated slice): 31 sweeps, TBS at 2 min.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from rig.storage import open_recording
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "recording_format_1_1.h5"
+
+
+def test_reader_opens_a_format_1_1_recording():
+    with open_recording(FIXTURE) as rec:
+        assert rec.complete and rec.n_sweeps == 31
+        assert str(rec.attrs["format_version"]) == "1.1"
+
+
+def test_summary_of_a_format_1_1_recording_gives_its_result():
+    r = subprocess.run([sys.executable, "-m", "rig.cli", "summary", str(FIXTURE), "--json"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["sweeps"] == 31
+    assert abs(doc["ltp_percent"] - 107.8) < 0.05
