@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 from pathlib import Path
 from unittest import mock
 
@@ -144,18 +143,3 @@ def test_selftest_runs_through_the_engine(monkeypatch, tmp_path, capsys):
     res = json.loads(capsys.readouterr().out)
     assert seen == res["expected"] and res["passed"]
 
-
-def test_stop_flag_still_stops_an_assembled_run(tmp_path):
-    from rig.experiment.assemble import assemble_run
-    from rig.protocol.load import expand, load_protocol
-
-    rig, _ = load_rig(None)
-    proto, _ = load_protocol(ROOT / "protocols" / "tbs_ltp.toml")
-    plan = expand(proto, rig, "tbs")
-    run = assemble_run(plan, rig, out=tmp_path / "a.h5")
-    stop = threading.Event()
-    stop.set()
-    try:
-        assert run.engine.run(stop).reason == "interrupted"
-    finally:
-        run.close()
