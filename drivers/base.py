@@ -17,6 +17,16 @@ class DeviceError(RuntimeError):
     """A fatal device failure: the run must stop safely."""
 
 
+class SampleRateError(DeviceError):
+    """The device does not run at the sample rate asked for (e.g. the board coerced it): the
+    run is refused before any output is armed. ``requested_hz`` / ``actual_hz`` say by how much."""
+
+    def __init__(self, message: str, requested_hz: float, actual_hz: float) -> None:
+        super().__init__(message)
+        self.requested_hz = requested_hz
+        self.actual_hz = actual_hz
+
+
 class OutputUnderflowError(DeviceError):
     """The stimulus outputs ran dry (written too late). Outputs are at 0 V / low and stay
     disabled for the rest of the run; acquisition continues. The engine records an event and

@@ -2,27 +2,42 @@
 
 One thread runs :meth:`Engine.run`. Each device block goes into a ring buffer of int16 ADC
 counts; outputs are rendered and written ``horizon_samples`` ahead of the samples acquired; a
-sweep is cut as soon as its last sample has arrived, measured, and streamed to the subscribers
-(storage first: a sweep is on disk before the next one is cut). All exits zero the outputs.
+sweep is cut as soon as its last sample has arrived, measured, and streamed to the subscribers.
+What to stimulate comes from a :class:`rig.core.scheduler.Scheduler` (the closed-loop controller).
+
+Subscribers come in two kinds. *Critical* sinks (storage) get every document first: a sweep is on
+disk before the next one is cut, and an exception in one stops the run safely (outputs zeroed,
+reason ``error``). *Observers* (display feed, progress, control endpoint, user subscribers) get
+it next: an exception in one is caught and recorded as an ``observer_error`` event (at most one
+per observer per :data:`OBSERVER_REPORT_S` of samples, with the count; see
+:mod:`rig.core.subscribers`) and the run goes on. All exits zero the outputs.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from drivers.base import Device, OutputUnderflowError
+from drivers.base import Device, OutputUnderflowError, SampleRateError
 from rig import detector
-from rig.closed_loop.controller import Controller
 from rig.core.documents import Event, Measured, Progress, RunStart, RunStop, Sweep
 from rig.core.plan import Stimulus, ValveChange
+from rig.core.scheduler import Scheduler
+from rig.core.subscribers import Fanout, Subscriber
 from rig.stimulus import OutputMap, StimLimits, render_block
 
-Subscriber = Callable[[object], None]
+OBSERVER_REPORT_S = 10.0  # an observer that keeps failing is reported at most this often (sample time)
+RATE_TOLERANCE = 1e-9  # relative: the device must run at the plan's sample rate
+
+
+def check_sample_rate(plan_hz: float, device_hz: float) -> None:
+    """Refuse a device that does not run at the plan's (the rig file's) sample rate."""
+    if not abs(device_hz - plan_hz) <= RATE_TOLERANCE * plan_hz:
+        raise SampleRateError(f"sample rate: the device runs at {device_hz:.6g} Hz, the plan (rig file "
+                              f"sample_rate_hz) needs {plan_hz:.6g} Hz", plan_hz, device_hz)
 
 
 @dataclass
@@ -69,32 +84,34 @@ class Engine:
     def __init__(
         self,
         device: Device,
-        controller: Controller,
+        controller: Scheduler,
         wiring: OutputMap,
         limits: StimLimits,
         scaling: ChannelScaling,
-        subscribers: list[Subscriber],
+        critical: list[Subscriber],
         *,
+        observers: list[Subscriber] = (),
         horizon_samples: int,
         windows: detector.Windows | None = None,
         field_channel: int = 0,
         seed: int | None = None,
         provenance: dict | None = None,
     ) -> None:
+        plan = controller.plan
+        check_sample_rate(float(plan.sample_rate_hz), float(device.sample_rate_hz))
         self.dev = device
         self.ctl = controller
         self.wiring = wiring
         self.limits = limits
         self.scaling = scaling
-        self.subscribers = subscribers
         self.horizon = int(horizon_samples)
         self.windows = windows or detector.Windows()
         self.field_channel = field_channel
         self.seed = seed
         self.provenance = provenance or {}
-        self.fs = device.sample_rate_hz
+        self.fs = float(plan.sample_rate_hz)  # one rate: the rig file's, carried by the plan
+        self.fanout = Fanout(critical, observers, lambda: self.acquired_until, int(OBSERVER_REPORT_S * self.fs))
         self.stats = EngineStats()
-        plan = controller.plan
         ring = max(int(10 * self.fs), 2 * (plan.max_sweep_samples() + self.horizon + 2 * device.block_samples))
         self.ring = np.zeros((len(device.ai_channels), ring), dtype=np.int16)
         self.ring_len = ring
@@ -113,16 +130,12 @@ class Engine:
 
     # -- documents ---------------------------------------------------------------------------
     def emit(self, doc: object) -> None:
-        for sub in self.subscribers:
-            sub(doc)
+        """Critical sinks first (their errors stop the run), then the observers (never)."""
+        self.fanout.emit(doc)
 
     def _emit_safely(self, doc: object) -> None:
         """Emit on the exit path: one failing subscriber must not stop the others."""
-        for sub in self.subscribers:
-            try:
-                sub(doc)
-            except Exception:  # noqa: BLE001 - the original error is already propagating
-                pass
+        self.fanout.emit_safely(doc)
 
     # -- outputs -----------------------------------------------------------------------------
     def _write_ahead(self, target: int) -> None:
@@ -345,6 +358,8 @@ class Engine:
                 for p in self._pending:
                     self._emit_safely(Event(p.first, "sweep_discarded", f"incomplete {p.stim.kind} sweep at stop"))
                 self._emit_safely(Event(self.acquired_until, "outputs_zeroed", reason))
+                self.fanout.report_pending()
                 stop_doc = RunStop(self.acquired_until, reason, message, self.stats.gaps, self.stats.lost_samples)
                 self._emit_safely(stop_doc)
         return stop_doc
+

@@ -25,6 +25,7 @@ INPUT_BUF = 0x186C
 OUTPUT_BUF = 0x186D
 REGEN_MODE = 0x1453
 AO_IDLE = 0x2240
+SAMP_CLK_RATE = 0x1344
 
 
 @dataclass
@@ -92,6 +93,7 @@ class FakeBoard:
         self.on_read_error = lambda: None
         self.gate_at: int | None = None  # read call that waits for ``gate`` (then goes on)
         self.gate = threading.Event()
+        self.coerce_rate = None  # callable(requested Hz) -> the rate the board really makes (None: exact)
         self.at_gate = threading.Event()
         self.ao_writes = 0
         self.cond = threading.Condition()
@@ -127,6 +129,7 @@ class FakeBoard:
             (lines, grouping)
         )
         i.cfg_samp_clk_timing.side_effect = self._timing
+        i.get_timing_attribute_double.side_effect = self._get_timing_double
         i.cfg_dig_edge_start_trig.side_effect = lambda h, src, edge: setattr(
             self._t(h), "trigger", (src, edge)
         )
@@ -169,6 +172,11 @@ class FakeBoard:
 
     def _timing(self, h, rate, source, edge, mode, samps) -> None:
         self._t(h).timing = (rate, source, edge, mode, samps)
+
+    def _get_timing_double(self, h, attr):
+        assert attr == SAMP_CLK_RATE, hex(attr)
+        rate = self._t(h).timing[0]
+        return float(self.coerce_rate(rate) if self.coerce_rate else rate)
 
     def _get_read_u32(self, h, attr):
         assert attr == NUM_CHANS_READ, hex(attr)

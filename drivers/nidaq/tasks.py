@@ -20,6 +20,7 @@ from nidaqmx.constants import (
 from nidaqmx.errors import DaqError
 from nidaqmx.stream_writers import AnalogMultiChannelWriter, DigitalSingleChannelWriter
 
+from drivers.base import SampleRateError
 from drivers.nidaq.config import AIChannel, AOChannel
 
 log = logging.getLogger(__name__)
@@ -35,10 +36,26 @@ def ai_start_trigger(device: str) -> str:
     return f"/{device}/ai/StartTrigger"
 
 
+RATE_TOLERANCE = 1e-9  # relative difference allowed between the requested and the board's rate
+
+
+def check_coerced_rate(task: nidaqmx.Task, requested_hz: float) -> float:
+    """Read back the sample clock rate the board actually runs at (DAQmx coerces a rate it
+    cannot divide down to); raise :class:`SampleRateError` when it is not ``requested_hz``."""
+    actual = float(task.timing.samp_clk_rate)
+    if not abs(actual - requested_hz) <= RATE_TOLERANCE * requested_hz:
+        raise SampleRateError(
+            f"sample rate: the board runs at {actual:.9g} Hz, not the {requested_hz:.9g} Hz the rig file "
+            "asks for (sample_rate_hz); choose a rate the board can make exactly (e.g. 20000 or 10000)",
+            requested_hz, actual)
+    return actual
+
+
 def make_ai_task(
     name: str, channels: Sequence[AIChannel], rate_hz: float, buffer_samples: int
 ) -> nidaqmx.Task:
-    """Continuous hardware-timed AI on the device's own sample clock, committed."""
+    """Continuous hardware-timed AI on the device's own sample clock, committed; raises
+    :class:`SampleRateError` when the board coerced ``rate_hz``."""
     task = nidaqmx.Task(name)
     try:
         for ch in channels:
@@ -51,6 +68,7 @@ def make_ai_task(
         task.timing.cfg_samp_clk_timing(
             rate_hz, sample_mode=AcquisitionType.CONTINUOUS, samps_per_chan=buffer_samples
         )
+        check_coerced_rate(task, rate_hz)  # nothing started yet: a coerced rate is refused here
         # samps_per_chan is only a hint for continuous input: set the host buffer explicitly.
         task.in_stream.input_buf_size = buffer_samples
         task.control(TaskMode.TASK_COMMIT)

@@ -20,11 +20,9 @@ import time
 import numpy as np
 
 from rig import detector
-from rig.closed_loop.controller import Controller
 from rig.core.documents import Sweep
 from rig.core.plan import Phase, Plan, Stimulus, TestSchedule
-from rig.engine import ChannelScaling, Engine
-from rig.experiment.runner import make_sim_device
+from rig.experiment.assemble import assemble_run, scaling_for
 from rig.protocol.rigfile import load_rig
 
 
@@ -93,12 +91,11 @@ def bench_loop(speed: float = 20.0) -> dict:
     pre, post = int(0.02 * fs), int(0.08 * fs)
     plan = _plan(fs, width, pre, post)
     block = max(1, int(round(rig.engine.block_ms / 1000 * fs)))
-    dev = make_sim_device(rig, plan, 1, speed, block)  # the rig file's slice model and wiring
-    ctl = Controller(plan, limits=rig.stim_limits())
-    scaling = ChannelScaling([rig.ai[0].range_V], [rig.ai[0].gain])
-    display = _DisplaySim(float(scaling.mV_per_count[0]))
+    display = _DisplaySim(float(scaling_for(rig, 1).mV_per_count[0]))
     horizon = int(rig.engine.horizon_ms / 1000 * fs)
-    eng = Engine(dev, ctl, rig.output_map(), rig.stim_limits(), scaling, [display], horizon_samples=horizon, seed=1)
+    # the rig file's slice model, wiring and limits, assembled as `rig run` does (no file)
+    run = assemble_run(plan, rig, seed=1, speed=speed, observers=[display], block=block, horizon=horizon)
+    ctl, eng = run.controller, run.engine
     ahead: list[int] = []
     inner = ctl.on_measured
 
@@ -112,6 +109,7 @@ def bench_loop(speed: float = 20.0) -> dict:
         stop = eng.run(threading.Event())
     finally:
         display.close()
+        run.close()
     lat = np.asarray(eng.stats.control_latency_ms or [np.nan])
     # reference: the detector alone on a test sweep of the same length
     x = np.zeros(pre + post)

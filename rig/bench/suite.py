@@ -25,7 +25,8 @@ def bench_pipeline(protocol: str | Path = "tbs_ltp.toml") -> dict:
 
     Reference: the simulated device alone producing the same number of samples (no engine).
     """
-    from rig.experiment.runner import RunOptions, make_device, prepare, run_experiment
+    from rig.experiment.assemble import make_device
+    from rig.experiment.runner import RunOptions, prepare, run_experiment
 
     opts = RunOptions(protocol=_protocol(protocol), seed=1, speed=None)
     with tempfile.TemporaryDirectory() as d:

@@ -2,7 +2,8 @@
 
 Each condition is run on a group of simulated slices, every slice as a complete experiment:
 plan (rig.core.plan) → Controller → Engine → SimDevice with the realistic slice → detector → HDF5
-(RecordingWriter). The result is read back from the file with :func:`rig.storage.open_recording`:
+(RecordingWriter), assembled by :mod:`rig.experiment.assemble` under the rig's limits like
+``rig run``. The result is read back from the file with :func:`rig.storage.open_recording`:
 the fEPSP initial slope of the test sweeps, as % of the baseline mean, averaged over the 10 min
 that end at the condition's target time. Nothing reads the model's internal state; the only thing
 taken from the slice is the test intensity (40 % of its maximal fEPSP, what the experimenter sets
@@ -136,17 +137,20 @@ def build_plan(c: Condition) -> tuple[Plan, int]:
     return plan, _s(c.baseline_min * 60)
 
 
-def run_slice(c: Condition, seed: int, workdir: str | None = None) -> list[float]:
-    """Run one slice through the pipeline; % of baseline for every pathway (from the file)."""
-    from drivers.sim.device import SimDevice
+def run_slice(c: Condition, seed: int, workdir: str | None = None, rig=None) -> list[float]:
+    """Run one slice through the pipeline; % of baseline for every pathway (from the file).
+
+    ``rig`` (default: the shipped simulator rig) gives the wiring and the limits: the run is
+    assembled as ``rig run`` assembles it, so a stimulus beyond the rig's limits is refused
+    (``UserError``) before anything is armed. The rig runs at the plan's rate (:data:`FS`)."""
     from drivers.sim.slice import make_slice
-    from rig.closed_loop.controller import Controller
-    from rig.engine import ChannelScaling, Engine
+    from rig.experiment.assemble import assemble_run
     from rig.protocol.rigfile import load_rig
-    from rig.storage import RecordingWriter
     from rig.storage.reader import open_recording
 
-    rig, _ = load_rig(None)  # the shipped simulator rig: S1, S2, valves drug_A … (DO 0 …)
+    if rig is None:
+        rig, _ = load_rig(None)  # the shipped simulator rig: S1, S2, valves drug_A … (DO 0 …)
+    rig = rig.model_copy(update={"sample_rate_hz": FS, "backend": "sim"})  # one rate: the plan's
     if rig.valve_index(DRUG_VALVE) != DRUG_LINE:
         raise RuntimeError(f"the default rig's valve {DRUG_VALVE} is not DO line {DRUG_LINE}")
     plan, t_ind = build_plan(c)
@@ -161,20 +165,14 @@ def run_slice(c: Condition, seed: int, workdir: str | None = None) -> list[float
     plan = Plan(plan.name, plan.sample_rate_hz, plan.phases, plan.pathways,
                 tuple(intens[p] for p in plan.pathways), plan.pulse_width_samples)
     block = _s(1.0)
-    dev = SimDevice(model, sample_rate_hz=FS, ai_channels=[rig.ai[0].channel],
-                    ao_channels=rig.ao_channels(), do_lines=list(rig.do_lines),
-                    ao_uA_per_V=rig.ao_uA_per_V(), adc_range_V=rig.ai[0].range_V,
-                    block_samples=block, speed=None)
     with tempfile.TemporaryDirectory(dir=workdir) as d:
         path = Path(d) / "run.h5"
-        writer = RecordingWriter(path, 1, {"condition": c.name, "seed": seed})
-        scaling = ChannelScaling([rig.ai[0].range_V], [rig.ai[0].gain])
-        engine = Engine(dev, Controller(plan), rig.output_map(), rig.stim_limits(), scaling,
-                        [writer], horizon_samples=2 * block, seed=seed)
+        run = assemble_run(plan, rig, seed=seed, speed=None, out=path, slice_model=model, block=block,
+                           horizon=2 * block, file_attrs={"condition": c.name, "seed": seed})
         try:
-            stop = engine.run(threading.Event())
+            stop = run.engine.run(threading.Event())
         finally:
-            writer.close()
+            run.close()
         if stop.reason != "completed":
             raise RuntimeError(f"{c.name} seed {seed}: run {stop.reason}: {stop.message}")
         with open_recording(path) as rec:

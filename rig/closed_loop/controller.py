@@ -31,6 +31,7 @@ from rig.closed_loop.io_fit import choose_intensity, fit_boltzmann, pop_spike_th
 from rig.closed_loop.tracking import IntensityTracker
 from rig.core.documents import Event, Measured, PhaseStart
 from rig.core.plan import Phase, Plan, Stimulus, ValveChange
+from rig.core.scheduler import Schedule, ScheduledStimulus
 from rig.stimulus import StimLimits
 
 EVENT_DATA_BYTES = 1000  # the file's event data field holds 1024 bytes of JSON
@@ -53,7 +54,8 @@ def _r(v: float, nd: int = 4) -> float | None:
 
 
 class Controller:
-    """Expands the plan lazily into absolute-time stimuli as the write-ahead horizon advances.
+    """Expands the plan lazily into absolute-time stimuli as the write-ahead horizon advances
+    (the engine drives it through the :class:`rig.core.scheduler.Scheduler` protocol).
 
     ``limits`` (the rig's) clamp every intensity the controller chooses; ``resolution_uA`` is the
     isolator's step (1 µA if the rig file gives none). ``commands`` is the operator command queue
@@ -153,12 +155,12 @@ class Controller:
     def _stim_uA(self, s: Stimulus) -> float:
         return s.intensity_uA if s.intensity_uA is not None else self.intensity_uA[s.pathway]
 
-    def schedule(self, until: int) -> tuple[list[tuple[Stimulus, float, int]], list[ValveChange], list]:
+    def schedule(self, until: int) -> Schedule:
         """Stimuli (with resolved µA) and valve changes with onset in [generated_until, until).
 
         Also returns the documents (phase starts, decisions at phase ends) this advance creates.
         """
-        stims: list[tuple[Stimulus, float, int]] = []
+        stims: list[ScheduledStimulus] = []
         valves: list[ValveChange] = []
         docs: list = []
         while self.finished_at is None and self.generated_until < until:
@@ -176,10 +178,11 @@ class Controller:
                             width_samples=self.plan.pulse_width_samples, biphasic=self.plan.biphasic,
                             pre_samples=self.plan.sweep_pre_samples, post_samples=self.plan.sweep_post_samples,
                         )
-                        stims.append((s, self.intensity_uA[pw], self.phase_index))
+                        stims.append(ScheduledStimulus(s, self.intensity_uA[pw], self.phase_index))
                 for s in p.stimuli:
                     if r0 <= s.sample < r1:
-                        stims.append((replace(s, sample=s.sample + p0), self._stim_uA(s), self.phase_index))
+                        stims.append(ScheduledStimulus(replace(s, sample=s.sample + p0), self._stim_uA(s),
+                                                       self.phase_index))
             for vc in p.valves:
                 if r0 <= vc.sample < r1:
                     valves.append(ValveChange(vc.sample + p0, vc.line, vc.state))
@@ -193,9 +196,9 @@ class Controller:
                     self.finished_at = self.phase_end
         for s, uA, ph in stims:
             self._issued[(s.sample, s.pathway)] = (s.kind, uA, ph)
-        stims.sort(key=lambda t: t[0].sample)
+        stims.sort(key=lambda t: t.stimulus.sample)
         self._update_status()
-        return stims, valves, docs
+        return Schedule(stims, valves, docs)
 
     # -- decisions at a phase end ------------------------------------------------------------
     def _outstanding(self, kinds: tuple[str, ...]) -> int:

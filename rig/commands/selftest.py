@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = SelftestConfig(ao_index=args.ao, ai_index=ai, n_pulses=args.pulses,
                          interval_s=args.interval_ms / 1000, amplitude_V=args.amplitude_V)
     try:
-        result = run_selftest(device, cfg)
+        result = run_selftest(device, cfg, rig=rig)
     except DeviceError as exc:
         raise RunFailure(f"{exc} — outputs zeroed") from exc
     finally:

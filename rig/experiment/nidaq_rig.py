@@ -51,7 +51,31 @@ def nidaq_device_from_rig(rig: RigConfig, block_samples: int) -> Device:
 
     check_nidaq_rig(rig)
     ai, ao, lines = _specs(rig)
-    return NidaqDevice(rig.device, rig.sample_rate_hz, ai, ao, lines, block_samples=block_samples)
+    dev = NidaqDevice(rig.device, rig.sample_rate_hz, ai, ao, lines, block_samples=block_samples)
+    try:
+        verify_sample_rate(dev, ai)
+    except BaseException:
+        dev.close()
+        raise
+    return dev
+
+
+def verify_sample_rate(dev: Device, ai: list) -> None:
+    """Configure the AI clock once, before anything is armed, and read back the rate the board
+    really makes; a coerced rate is a ``UserError`` (the device checks again when it starts)."""
+    from nidaqmx.errors import DaqError
+
+    from drivers.base import DeviceError, SampleRateError
+    from drivers.nidaq import tasks
+
+    try:
+        task = tasks.make_ai_task(f"ltprig_{dev.device}_ratecheck", ai, dev.sample_rate_hz,
+                                  dev.input_buffer_samples)
+    except SampleRateError as exc:
+        raise UserError(str(exc)) from exc
+    except DaqError as exc:
+        raise DeviceError(f"NI-DAQmx error while configuring the sample clock: {exc}".splitlines()[0]) from exc
+    tasks.close_quietly(task)
 
 
 def _specs(rig: RigConfig) -> tuple[list, list, list[str]]:

@@ -1,4 +1,5 @@
-"""Assemble and run one experiment: protocol + rig → device, controller, engine, storage.
+"""Run one experiment: protocol + rig → (assembled in :mod:`rig.experiment.assemble`) device,
+controller, engine, storage.
 
 The engine runs on its own thread; the calling (main) thread owns signals, the progress bar and
 the window. SIGINT/SIGTERM set a stop flag: the engine zeroes the outputs, the file is closed with
@@ -20,17 +21,18 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from drivers.base import Device
+from drivers.base import SampleRateError
 from rig import __version__
 from rig.core.documents import RunStop
 from rig.core.errors import UserError
 from rig.core.plan import Plan
 from rig.detector.measurement import Windows
-from rig.engine import ChannelScaling, Engine
-from rig.experiment.session import OperatorControl, make_controller
+from rig.engine import Engine
+from rig.experiment.assemble import assemble_run
+from rig.experiment.session import OperatorControl
 from rig.protocol.load import expand, load_protocol
 from rig.protocol.rigfile import RigConfig, load_rig
-from rig.storage import RecordingWriter, unique_path
+from rig.storage import unique_path
 
 
 @dataclass
@@ -40,7 +42,7 @@ class RunOptions:
     out: Path | None = None
     seed: int = 0
     speed: float | None = None  # None = as fast as possible
-    subscribers: list[Callable[[object], None]] = field(default_factory=list)
+    subscribers: list[Callable[[object], None]] = field(default_factory=list)  # observers (display, progress)
     fsync: bool = False
     commands: queue.Queue | None = None  # operator commands (window, terminal keys, rig ctl)
     keys: bool = False  # read operator keys from the terminal (headless runs)
@@ -73,55 +75,6 @@ def default_out_path(plan: Plan) -> Path:
     return Path("recordings") / f"{stamp}_{safe}.h5"
 
 
-def make_device(rig: RigConfig, plan: Plan, seed: int, speed: float | None) -> Device:
-    """The device the rig file names (the simulator by default)."""
-    block = max(1, int(round(rig.engine.block_ms / 1000 * rig.sample_rate_hz)))
-    if speed is None:  # as fast as possible: bigger blocks, same sample-exact contract
-        block = max(block, int(rig.sample_rate_hz * 0.1))
-    if rig.backend == "sim":
-        return make_sim_device(rig, plan, seed, speed, block)
-    if rig.backend == "nidaq":
-        from drivers.base import DeviceError
-        from rig.core.errors import RunFailure
-        from rig.experiment.nidaq_rig import nidaq_device_from_rig
-
-        try:
-            return nidaq_device_from_rig(rig, block)
-        except DeviceError as exc:
-            raise RunFailure(str(exc)) from exc
-    from rig.core.errors import RunFailure
-
-    raise RunFailure(f"backend {rig.backend!r} is not available in this build; use --sim")
-
-
-def make_slice_model(rig: RigConfig, plan: Plan, seed: int):
-    """The virtual slice the rig's ``[sim]`` section names, with the plan's drugs in its valves."""
-    slice_seed = seed + rig.sim.seed_offset
-    if rig.sim.model == "simple":
-        from drivers.sim.simple_slice import SimpleSlice
-
-        return SimpleSlice(rig.sample_rate_hz, len(rig.stim), slice_seed, gain=rig.ai[0].gain)
-    from drivers.sim.slice import make_slice
-    from rig.protocol.perfusion import valve_contents
-
-    genotype = rig.sim.genotype or plan.metadata.get("genotype") or "WT"
-    return make_slice(rig.sample_rate_hz, len(rig.stim), slice_seed, genotype=genotype,
-                      electrode=rig.sim.electrode, gain=rig.ai[0].gain, valves=valve_contents(plan),
-                      n_ai=len(rig.ai))
-
-
-def make_sim_device(rig: RigConfig, plan: Plan, seed: int, speed: float | None, block: int) -> Device:
-    """The simulated DAQ wired as the rig file says, with the virtual slice attached."""
-    from drivers.sim.device import SimDevice
-
-    model = make_slice_model(rig, plan, seed)
-    return SimDevice(
-        model, sample_rate_hz=rig.sample_rate_hz, ai_channels=[a.channel for a in rig.ai][: model.n_ai],
-        ao_channels=rig.ao_channels(), do_lines=list(rig.do_lines), ao_uA_per_V=rig.ao_uA_per_V(),
-        adc_range_V=rig.ai[0].range_V, block_samples=block, speed=speed,
-    )
-
-
 def prepare(opts: RunOptions) -> tuple[Plan, RigConfig, str, str]:
     """Validate everything before any output is armed (raises UserError)."""
     proto, proto_text = load_protocol(opts.protocol)
@@ -152,31 +105,25 @@ def run_experiment(opts: RunOptions, stop: threading.Event | None = None) -> Run
     requested, out = out, unique_path(out)
     if out != requested:
         eprint(f"rig: {requested} exists (a recording is never overwritten); recording to {out} instead")
-    device = make_device(rig, plan, opts.seed, opts.speed)
     provenance = {
         "protocol_path": str(opts.protocol), "protocol_text": proto_text, "rig_text": rig_text,
         "versions": json.dumps(library_versions()), "host": socket.gethostname(),
         "metadata": json.dumps(plan.metadata), "speed": "max" if opts.speed is None else opts.speed,
     }
-    writer = RecordingWriter(out, len(device.ai_channels), {"created": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
-                             fsync=opts.fsync)
-    scaling = ChannelScaling([a.range_V for a in rig.ai][: len(device.ai_channels)],
-                             [a.gain for a in rig.ai][: len(device.ai_channels)])
-    horizon = int(rig.engine.horizon_ms / 1000 * rig.sample_rate_hz)
-    ctl = make_controller(plan, rig, opts.commands)
-    engine = Engine(device, ctl, rig.output_map(), rig.stim_limits(), scaling,
-                    [writer, *opts.subscribers], horizon_samples=horizon, seed=opts.seed, provenance=provenance,
-                    windows=analysis_windows(plan, opts.windows))
+    run = assemble_run(plan, rig, seed=opts.seed, speed=opts.speed, out=out, fsync=opts.fsync,
+                       file_attrs={"created": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
+                       observers=opts.subscribers, commands=opts.commands, provenance=provenance,
+                       windows=analysis_windows(plan, opts.windows))
+    ctl, engine = run.controller, run.engine
     stop = stop or threading.Event()
     t0 = time.perf_counter()
     try:
         with OperatorControl(ctl, out, keys=opts.keys, endpoint=opts.control, announce=sys.stderr.isatty()):
             result = engine.run(stop)
+    except SampleRateError as exc:  # the board coerced the rate when arming: refused, nothing stimulated
+        raise UserError(str(exc)) from exc
     finally:
-        try:
-            writer.close()
-        finally:
-            device.close()  # outputs zeroed, tasks closed, board reset (NI)
+        run.close()  # file closed with every completed sweep; outputs zeroed, tasks closed, board reset (NI)
     return RunResult(out, result, time.perf_counter() - t0, engine)
 
 

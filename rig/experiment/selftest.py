@@ -1,5 +1,6 @@
-"""Loopback self-test: AO wired to an AI channel; pulses are sent at known samples through the
-normal :class:`drivers.base.Device` interface and found again in the acquired signal.
+"""Loopback self-test: AO wired to an AI channel; pulses are sent at known samples by the engine
+(its write-ahead path, the rig's wiring and limits, assembled in :mod:`rig.experiment.assemble`)
+and found again in the sweeps acquired around them.
 
 The timing error of pulse *i* is (first sample ≥ half amplitude) − (sample it was written at),
 in samples; jitter is the standard deviation of those errors. On a correct rig both are 0 (or a
@@ -8,6 +9,7 @@ constant ±1 set by the board's AO update vs. AI conversion order); on the simul
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -15,6 +17,9 @@ from typing import Any
 import numpy as np
 
 from drivers.base import Device
+from rig.core.documents import Event, Sweep
+from rig.core.plan import Phase, Plan, Stimulus
+from rig.stimulus import OutputMap, StimLimits
 
 
 @dataclass(frozen=True)
@@ -58,15 +63,20 @@ def pulse_onsets(cfg: SelftestConfig, fs: float) -> list[int]:
     return [int(round((cfg.first_s + i * cfg.interval_s) * fs)) for i in range(cfg.n_pulses)]
 
 
-def render(start: int, n: int, onsets: list[int], width: int, volts: float, n_ao: int,
-           ao_index: int, n_do: int) -> tuple[np.ndarray, np.ndarray]:
-    """AO (n_ao, n) V with rectangular pulses of ``width`` samples; DO all low."""
-    ao = np.zeros((n_ao, n))
-    for k in onsets:
-        lo, hi = max(k, start), min(k + width, start + n)
-        if lo < hi:
-            ao[ao_index, lo - start : hi - start] = volts
-    return ao, np.zeros((n_do, n), np.uint8)
+def selftest_plan(cfg: SelftestConfig, fs: float, n_pathways: int, uA_per_V: float,
+                  limits: StimLimits) -> Plan:
+    """The test as a plan: one pulse per sweep on pathway ``cfg.ao_index`` at ``amplitude_V``
+    (``uA_per_V`` of its isolator), each sweep spanning ± half an interval around its pulse. The
+    pulse is as wide as ``width_s`` or the rig's widest allowed pulse, whichever is shorter."""
+    onsets = pulse_onsets(cfg, fs)
+    width = max(2, min(int(round(cfg.width_s * fs)), int(limits.max_width_us * 1e-6 * fs)))
+    half = max(width + 2, min(int(round(cfg.interval_s * fs)) // 2, int(0.05 * fs)))
+    stims = tuple(Stimulus(k, cfg.ao_index, "selftest", intensity_uA=cfg.amplitude_V * uA_per_V,
+                           width_samples=width, pre_samples=half, post_samples=half) for k in onsets)
+    dur = onsets[-1] + 2 * half
+    return Plan("selftest", fs, (Phase("loopback", "selftest", dur, stimuli=stims),),
+                pathways=tuple(range(n_pathways)), test_intensity_uA=(0.0,) * n_pathways,
+                pulse_width_samples=width, sweep_pre_samples=half, sweep_post_samples=half)
 
 
 def find_onsets(signal: np.ndarray, valid: np.ndarray, expected: list[int], threshold: float,
@@ -85,54 +95,57 @@ def find_onsets(signal: np.ndarray, valid: np.ndarray, expected: list[int], thre
     return out
 
 
-def run_selftest(device: Device, cfg: SelftestConfig = SelftestConfig()) -> SelftestResult:
-    """Run the loopback test on ``device`` (not yet started). Outputs are zeroed and the device
-    stopped on every exit path."""
+def run_selftest(device: Device, cfg: SelftestConfig = SelftestConfig(), *, rig: Any = None) -> SelftestResult:
+    """Run the loopback test on ``device`` (not yet started) through the engine, with ``rig``'s
+    wiring and limits (None: AO index = pathway, 1 µA per V, default limits). Outputs are zeroed
+    and the device stopped on every exit path. Raises ``UserError`` for pulses beyond the limits."""
+    from rig.closed_loop.controller import Controller
+    from rig.engine import ChannelScaling
+    from rig.experiment.assemble import build_engine, check_plan_limits
+
     fs = device.sample_rate_hz
     n_ao, n_do = len(device.ao_channels), len(device.do_lines)
     if not 0 <= cfg.ao_index < n_ao:
         raise ValueError(f"ao_index {cfg.ao_index}: the device has {n_ao} AO channels")
     if not 0 <= cfg.ai_index < len(device.ai_channels):
         raise ValueError(f"ai_index {cfg.ai_index}: the device has {len(device.ai_channels)} AI")
-    onsets = pulse_onsets(cfg, fs)
-    width = max(2, int(round(cfg.width_s * fs)))
-    interval = int(round(cfg.interval_s * fs))
-    total = onsets[-1] + max(width, interval) + device.block_samples
-    horizon = int(cfg.horizon_s * fs)
-    signal = np.zeros(total + device.block_samples)
-    valid = np.zeros(signal.shape[0], bool)
-    gaps = 0
+    if rig is not None:
+        wiring, limits = rig.output_map(), rig.stim_limits()
+        ranges = [a.range_V for a in rig.ai]
+    else:
+        wiring, limits = OutputMap(tuple(range(n_ao)), (1.0,) * n_ao, n_ao, n_do), StimLimits()
+        ranges = []
+    n_ai = len(device.ai_channels)
+    ranges = (ranges + [10.0] * n_ai)[:n_ai]  # an added loopback input: ±10 V
+    plan = selftest_plan(cfg, fs, len(wiring.uA_per_V), wiring.uA_per_V[cfg.ao_index], limits)
+    check_plan_limits(plan, limits)
+    onsets = [s.sample for s in plan.phases[0].stimuli]
+    sweeps: list[Sweep] = []
+    gaps: list[Event] = []
 
-    def write_to(target: int) -> None:
-        w = device.written_until
-        while w < target:
-            n = min(device.block_samples, target - w)
-            device.write(w, *render(w, n, onsets, width, cfg.amplitude_V, n_ao, cfg.ao_index, n_do))
-            w = device.written_until
+    def collect(doc: object) -> None:
+        if isinstance(doc, Sweep):
+            sweeps.append(doc)
+        elif isinstance(doc, Event) and doc.kind == "gap":
+            gaps.append(doc)
 
-    device.zero_outputs()
-    try:
-        write_to(horizon)
-        device.start()
-        acquired = 0
-        while acquired < total:
-            blk = device.read()
-            gaps += blk.gap > 0
-            n = min(blk.data.shape[1], signal.shape[0] - blk.start)
-            if n > 0:
-                signal[blk.start : blk.start + n] = blk.data[cfg.ai_index, :n]
-                valid[blk.start : blk.start + n] = True
-            acquired = blk.start + blk.data.shape[1]
-            write_to(acquired + horizon)
-    finally:
-        try:
-            device.zero_outputs()
-        finally:
-            device.stop()
+    scaling = ChannelScaling(ranges, [1.0] * n_ai)  # volts at the ADC
+    engine = build_engine(device, Controller(plan, limits=limits), wiring, limits, scaling, critical=[collect],
+                          horizon=int(cfg.horizon_s * fs))
+    engine.propose_after = 0
+    engine.run(threading.Event())
 
+    total = plan.duration_samples + device.block_samples
+    signal = np.zeros(total)
+    valid = np.zeros(total, bool)
+    for sw in sweeps:
+        n = min(sw.counts.shape[1], total - sw.start_sample)
+        signal[sw.start_sample : sw.start_sample + n] = sw.counts[cfg.ai_index, :n] * scaling.lsb_V[cfg.ai_index]
+        valid[sw.start_sample : sw.start_sample + n] = True
     baseline = float(np.median(signal[valid])) if valid.any() else 0.0
+    interval = int(round(cfg.interval_s * fs))
     found = find_onsets(signal, valid, onsets, baseline + cfg.amplitude_V / 2,
-                        search=max(1, min(interval // 2, int(0.01 * fs))))
+                        search=max(1, min(interval // 2, int(0.01 * fs), plan.sweep_pre_samples - 1)))
     errors = [f - e for f, e in zip(found, onsets, strict=True) if f is not None]
     missing = sum(f is None for f in found)
     err = np.asarray(errors, dtype=float)
@@ -147,7 +160,7 @@ def run_selftest(device: Device, cfg: SelftestConfig = SelftestConfig()) -> Self
         jitter_samples=float(err.std()) if errors else None,
         max_abs_error_samples=int(np.abs(err).max()) if errors else None,
         missing=missing,
-        gaps=gaps,
+        gaps=len(gaps),
         passed=missing == 0 and bool(errors) and int(np.abs(err).max()) <= cfg.tolerance_samples,
         config=asdict(cfg),
         wall_time=time.strftime("%Y-%m-%dT%H:%M:%S%z"),

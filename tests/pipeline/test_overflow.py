@@ -32,16 +32,17 @@ def test_sim_device_overflows_when_read_too_late():
 def test_engine_records_the_gap_and_keeps_only_whole_sweeps(tmp_path, monkeypatch):
     p = tmp_path / "o.toml"
     p.write_text(PROTO)
-    import rig.experiment.runner as runner
 
-    real = runner.make_sim_device
+    import rig.experiment.assemble as assemble
+
+    real = assemble.make_sim_device
 
     def small_buffer(*a, **k):
         d = real(*a, **k)
         d.buffer_samples = int(0.2 * d.sample_rate_hz)
         return d
 
-    monkeypatch.setattr(runner, "make_sim_device", small_buffer)
+    monkeypatch.setattr(assemble, "make_sim_device", small_buffer)
     stalled = []
 
     def slow_consumer(doc):  # a subscriber that stalls once, as a blocked disk or display would

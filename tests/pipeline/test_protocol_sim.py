@@ -15,7 +15,7 @@ from rig.closed_loop.controller import Controller
 from rig.core.documents import RunStop, Sweep
 from rig.core.plan import Phase, Plan, ValveChange
 from rig.engine import ChannelScaling, Engine
-from rig.experiment.runner import make_device
+from rig.experiment.assemble import make_device
 from rig.protocol.load import expand, load_protocol
 from rig.protocol.perfusion import bath_schedule, valve_contents
 from rig.protocol.rigfile import load_rig

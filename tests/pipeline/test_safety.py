@@ -11,7 +11,6 @@ import time
 import numpy as np
 import pytest
 
-import rig.experiment.runner as runner
 from rig.core.errors import StimulusLimitError
 from rig.core.plan import Stimulus
 from rig.stimulus import OutputMap, StimLimits, render_block
@@ -64,14 +63,16 @@ def test_signal_zeroes_outputs_keeps_sweeps_exit_130(tmp_path, sig, name):
 def test_exception_mid_run_zeroes_outputs_and_keeps_file(tmp_path, monkeypatch, capsys):
     """A storage failure (disk full) stops stimulation with outputs at 0 V and exits 1."""
     devices = []
-    real_make = runner.make_device
+    import rig.experiment.assemble as assemble
+
+    real_make = assemble.make_device
 
     def capture(*a, **k):
         d = real_make(*a, **k)
         devices.append(d)
         return d
 
-    monkeypatch.setattr(runner, "make_device", capture)
+    monkeypatch.setattr(assemble, "make_device", capture)
     from rig.storage import writer as w
 
     real_sweep = w.RecordingWriter._sweep

@@ -114,16 +114,17 @@ def test_a_sweep_is_listed_only_after_its_data_and_measurements(tmp_path):
 
 def test_injected_write_error_stops_the_run_zeroes_outputs_keeps_sweeps(tmp_path, monkeypatch):
     ref = record(tmp_path, "ref.h5")
-    import rig.experiment.runner as runner
 
     devices = []
-    real_make = runner.make_device
+    import rig.experiment.assemble as assemble
+
+    real_make = assemble.make_device
 
     def make_device(*a, **kw):
         devices.append(real_make(*a, **kw))
         return devices[-1]
 
-    monkeypatch.setattr(runner, "make_device", make_device)
+    monkeypatch.setattr(assemble, "make_device", make_device)
     real_append = _Writer._append
     state = {"n": 0, "zeroed_at_failure": None}
 

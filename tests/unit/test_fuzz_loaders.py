@@ -14,6 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import rig.experiment.assemble
 import rig.experiment.runner
 from rig.cli import main
 from rig.protocol.rigfile import default_rig_text
@@ -143,7 +144,7 @@ def no_device(monkeypatch):
         opened.append(a)
         raise AssertionError("a device was opened")
 
-    monkeypatch.setattr(rig.experiment.runner, "make_device", refuse)
+    monkeypatch.setattr(rig.experiment.assemble, "make_device", refuse)
     return opened
 
 
