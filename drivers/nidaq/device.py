@@ -30,20 +30,13 @@ from collections.abc import Callable, Sequence
 
 import nidaqmx
 import numpy as np
-from nidaqmx.errors import DaqError, DaqNotFoundError
+from nidaqmx.errors import DaqError
 from nidaqmx.stream_readers import AnalogMultiChannelReader
 
 from drivers.base import Block, Device, DeviceError
 from drivers.nidaq import tasks
 from drivers.nidaq.config import AIChannel, AOChannel, check_channel_device, do_line_number
-from drivers.nidaq.errors import (
-    MISSING_DEVICE_CODES,
-    OutputUnderflowError,
-    is_overflow,
-    is_underflow,
-    not_found_message,
-    one_line,
-)
+from drivers.nidaq.errors import OutputUnderflowError, driver_errors, is_overflow, is_underflow, one_line
 from drivers.nidaq.pending import PendingOutputs
 
 log = logging.getLogger(__name__)
@@ -132,9 +125,8 @@ class NidaqDevice(Device):
                 tasks.reset_device(device)
             self._write_idle()
 
-    # ------------------------------------------------------------------ error mapping
-    def _driver_errors(self) -> _DriverErrors:
-        return _DriverErrors(self)
+    def _driver_errors(self) -> driver_errors:
+        return driver_errors(self.device)
 
     # ------------------------------------------------------------------ Device API
     @property
@@ -401,24 +393,3 @@ class NidaqDevice(Device):
         self.gaps.append((first, gap, method))
         log.warning("AI restarted at sample %d after a gap of %d samples (%s)", first, gap, method)
         return gap
-
-
-class _DriverErrors:
-    """Context manager mapping driver-level failures to :class:`DeviceError`."""
-
-    def __init__(self, dev: NidaqDevice) -> None:
-        self.dev = dev
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, typ: type | None, exc: BaseException | None, tb: object) -> bool:
-        if exc is None or isinstance(exc, DeviceError):
-            return False
-        if isinstance(exc, DaqNotFoundError) or (
-            isinstance(exc, DaqError) and exc.error_code in MISSING_DEVICE_CODES
-        ):
-            raise DeviceError(not_found_message(self.dev.device, exc)) from exc
-        if isinstance(exc, DaqError):
-            raise DeviceError(f"NI-DAQmx error: {one_line(exc)}") from exc
-        return False

@@ -45,3 +45,24 @@ def not_found_message(device: str, exc: BaseException) -> str:
     else:
         what = f"NI device {device!r} was not found (check `rig devices` or NI MAX)"
     return f"{what}; {SIM_HINT}"
+
+
+class driver_errors:  # noqa: N801 - used as a context manager, like contextlib's
+    """Map driver-level failures inside the block to one-line :class:`DeviceError` s for ``device``."""
+
+    def __init__(self, device: str) -> None:
+        self.device = device
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, typ: type | None, exc: BaseException | None, tb: object) -> bool:
+        from nidaqmx.errors import DaqError, DaqNotFoundError
+
+        if exc is None or isinstance(exc, DeviceError):
+            return False
+        if isinstance(exc, DaqNotFoundError) or (isinstance(exc, DaqError) and exc.error_code in MISSING_DEVICE_CODES):
+            raise DeviceError(not_found_message(self.device, exc)) from exc
+        if isinstance(exc, DaqError):
+            raise DeviceError(f"NI-DAQmx error: {one_line(exc)}") from exc
+        return False
