@@ -65,6 +65,11 @@ def format_summary(s: dict) -> str:
         lines.append(f"{name}    baseline slope {b:.3f} mV/ms" if b is not None else f"{name}    no baseline")
         if p is not None:
             lines.append(f"              last 10 min: {p:.1f} % of baseline")
+        elif r.get("reason"):
+            lines.append(f"              no result: {r['reason']}")
+        bad = int(r.get("baseline_excluded", 0)) + int(r.get("result_excluded", 0))
+        if bad:
+            lines.append(f"              {bad} invalid sweeps left out (clipped, outside the sweep or non-finite)")
     if s["ltp_percent"] is not None:
         lines.append(f"RESULT        {s['ltp_percent']:.1f} % of baseline (mean normalized fEPSP slope, last 10 min)")
     return "\n".join(lines)
