@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from rig.analysis import results
+import rig.analysis.results as results
 from rig.closed_loop.alarms import Alarm, AlarmMonitor
 from rig.closed_loop.gate import check_stability
 from rig.closed_loop.io_fit import choose_intensity, fit_boltzmann, pop_spike_threshold, quantize

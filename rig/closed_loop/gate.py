@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rig.analysis import results
+import rig.analysis.results as results
 
 DEFAULT_STABILITY = {"max_drift_percent_per_10min": 5.0, "max_halves_diff_percent": 10.0, "window_min": 20.0}
 MIN_POINTS = 6  # per pathway and window

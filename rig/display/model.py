@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rig.analysis import results
+import rig.analysis.results as results
 from rig.core.documents import Event, Measured, PhaseStart, Progress, RunStart, RunStop, Sweep
 from rig.display.feed import SweepInfo
 
