@@ -4,43 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from rig import detector
+from rig.analysis import results
 from rig.storage import Recording
 
-RESULT_WINDOW_S = 600.0  # LTP/LTD magnitude: mean of the last 10 min
+RESULT_WINDOW_S = results.WINDOW_MIN * 60.0  # LTP/LTD magnitude: mean of the last 10 min
 
 
-def _baseline_phase(rec: Recording) -> int | None:
-    """Index of the last baseline phase before the first induction (or the first baseline)."""
-    phases = rec.phases
-    first_ind = next((p["index"] for p in phases if p["kind"] in ("induction", "chemical")), None)
-    base = [p["index"] for p in phases if p["kind"] == "baseline"
-            and (first_ind is None or p["index"] < first_ind)]
-    return base[-1] if base else None
-
-
-def pathway_results(rec: Recording, slope_field: str = "slope_mV_per_ms") -> dict[int, dict]:
-    """Per pathway: baseline mean slope (mV/ms) and % of baseline over the last 10 min after the baseline."""
-    m = rec.measurements
-    m = m[m["pulse"] == 0]
-    kinds = rec.sweep_table["kind"][m["sweep_index"]] if len(m) else np.array([], dtype="S16")
-    test = m[kinds == b"test"]
-    bad = int(detector.SATURATED | detector.WINDOW_OUTSIDE | detector.NONFINITE)
-    ok = test[((test["flags"] & bad) == 0) & np.isfinite(test[slope_field])]
-    bp = _baseline_phase(rec)
-    fs = rec.sample_rate_hz
-    end_s = rec.duration_s
-    out: dict[int, dict] = {}
-    for pw in sorted(set(int(p) for p in np.asarray(rec.attrs.get("pathways", [0])))):
-        mine = ok[ok["pathway"] == pw]
-        base = mine[mine["phase"] == bp] if bp is not None else mine[:0]
-        base_mean = float(np.mean(base[slope_field])) if len(base) else None
-        late = mine[(mine["sample"] / fs >= end_s - RESULT_WINDOW_S) & (mine["phase"] > (bp if bp is not None else 0))]
-        pct = None
-        if base_mean and len(late) and bp is not None:
-            pct = float(np.mean(late[slope_field]) / base_mean * 100.0)
-        out[pw] = {"baseline_slope_mV_per_ms": base_mean, "ltp_percent": pct, "test_sweeps": int(len(mine))}
-    return out
+def pathway_results(rec: Recording, slope_field: str = results.DEFAULT_FIELD) -> dict[int, dict]:
+    """Per pathway: baseline mean slope (mV/ms), % of baseline over the last 10 min and the sweep
+    counts behind them (:mod:`rig.analysis.results`)."""
+    res = results.compute(rec, results.Settings(field=slope_field))
+    return {pw: r.to_dict() for pw, r in res.pathways.items()}
 
 
 def summarize(rec: Recording) -> dict:
@@ -91,6 +65,11 @@ def format_summary(s: dict) -> str:
         lines.append(f"{name}    baseline slope {b:.3f} mV/ms" if b is not None else f"{name}    no baseline")
         if p is not None:
             lines.append(f"              last 10 min: {p:.1f} % of baseline")
+        elif r.get("reason"):
+            lines.append(f"              no result: {r['reason']}")
+        bad = int(r.get("baseline_excluded", 0)) + int(r.get("result_excluded", 0))
+        if bad:
+            lines.append(f"              {bad} invalid sweeps left out (clipped, outside the sweep or non-finite)")
     if s["ltp_percent"] is not None:
         lines.append(f"RESULT        {s['ltp_percent']:.1f} % of baseline (mean normalized fEPSP slope, last 10 min)")
     return "\n".join(lines)

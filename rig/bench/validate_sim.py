@@ -3,9 +3,10 @@
 Each condition is run on a group of simulated slices, every slice as a complete experiment:
 plan (rig.core.plan) → Controller → Engine → SimDevice with the realistic slice → detector → HDF5
 (RecordingWriter), assembled by :mod:`rig.experiment.assemble` under the rig's limits like
-``rig run``. The result is read back from the file with :func:`rig.storage.open_recording`:
-the fEPSP initial slope of the test sweeps, as % of the baseline mean, averaged over the 10 min
-that end at the condition's target time. Nothing reads the model's internal state; the only thing
+``rig run``. The result is read back from the file with :func:`rig.storage.open_recording`
+and computed by :mod:`rig.analysis.results`, the one definition ``rig summary`` uses: the fEPSP
+initial slope of the valid test sweeps as % of the baseline mean, averaged over the last 10 min of
+the recording (which ends at the condition's target time). Nothing reads the model's internal state; the only thing
 taken from the slice is the test intensity (40 % of its maximal fEPSP, what the experimenter sets
 from an I/O curve).
 """
@@ -153,7 +154,7 @@ def run_slice(c: Condition, seed: int, workdir: str | None = None, rig=None) -> 
     rig = rig.model_copy(update={"sample_rate_hz": FS, "backend": "sim"})  # one rate: the plan's
     if rig.valve_index(DRUG_VALVE) != DRUG_LINE:
         raise RuntimeError(f"the default rig's valve {DRUG_VALVE} is not DO line {DRUG_LINE}")
-    plan, t_ind = build_plan(c)
+    plan, _ = build_plan(c)
     valves = ()
     if c.induction == "dhpg":
         valves = ((DRUG_LINE, "DHPG", c.dhpg_uM),)
@@ -176,27 +177,18 @@ def run_slice(c: Condition, seed: int, workdir: str | None = None, rig=None) -> 
         if stop.reason != "completed":
             raise RuntimeError(f"{c.name} seed {seed}: run {stop.reason}: {stop.message}")
         with open_recording(path) as rec:
-            return percent_of_baseline(rec, t_ind, c.at_min, c.n_pathways)
+            return percent_of_baseline(rec, c.n_pathways)
 
 
-def percent_of_baseline(rec, t_ind: int, at_min: float, n_pathways: int) -> list[float]:
-    """Mean test-sweep slope in the 10 min ending ``at_min`` after sample ``t_ind``, as % of the
-    mean baseline slope (test sweeps before ``t_ind``), per pathway. Flagged records excluded."""
-    sw = rec.sweep_table
-    m = rec.measurements
-    m = m[m["pulse"] == 0]
-    kind = dict(zip(sw["index"].tolist(), sw["kind"].tolist(), strict=True))
-    is_test = np.array([kind.get(int(i)) == b"test" for i in m["sweep_index"]])
-    ok = is_test & (m["flags"] == 0) & np.isfinite(m["slope_mV_per_ms"])
-    t0 = t_ind + (at_min - 10.0) * 60.0 * rec.sample_rate_hz
-    t1 = t_ind + at_min * 60.0 * rec.sample_rate_hz
-    out = []
-    for p in range(n_pathways):
-        sel = ok & (m["pathway"] == p)
-        base = m["slope_mV_per_ms"][sel & (m["sample"] < t_ind)]
-        late = m["slope_mV_per_ms"][sel & (m["sample"] > t0) & (m["sample"] <= t1)]
-        out.append(float(100.0 * late.mean() / base.mean()) if base.size and late.size else math.nan)
-    return out
+def percent_of_baseline(rec, n_pathways: int) -> list[float]:
+    """The result of ``rec`` per pathway (% of baseline, NaN when there is none), exactly as
+    ``rig summary`` reports it: :func:`rig.analysis.results.compute` (valid test sweeps of the
+    reference baseline phase; mean of the last 10 min of the recording, which ends at the
+    condition's ``at_min`` after the induction onset)."""
+    from rig.analysis import results
+
+    res = results.compute(rec, pathways=range(n_pathways))
+    return [math.nan if r.magnitude_percent is None else r.magnitude_percent for r in res.pathways.values()]
 
 
 def _seed(c: Condition, k: int, base_seed: int) -> int:

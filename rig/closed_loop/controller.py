@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from rig import detector
+import rig.analysis.results as results
 from rig.closed_loop.alarms import Alarm, AlarmMonitor
 from rig.closed_loop.gate import check_stability
 from rig.closed_loop.io_fit import choose_intensity, fit_boltzmann, pop_spike_threshold, quantize
@@ -36,7 +36,7 @@ from rig.stimulus import StimLimits
 
 EVENT_DATA_BYTES = 1000  # the file's event data field holds 1024 bytes of JSON
 # a record with these flags never enters a decision
-_BAD = int(detector.SATURATED) | int(detector.WINDOW_OUTSIDE) | int(detector.NONFINITE)
+_BAD = results.INVALID_FLAGS  # the result's rule: these measurements never count
 
 
 def io_rule(info: dict) -> dict | None:

@@ -3,7 +3,8 @@
 Criterion (per pathway, over the last ``window_min`` minutes of the baseline): the drift of the
 slope normalized to its window mean, by linear regression, is below ``max_drift_percent_per_10min``,
 and the means of the window's two halves differ by less than ``max_halves_diff_percent`` of the
-window mean.
+window mean. Which sweeps are valid and how a slope becomes a percentage are the result's
+(:mod:`rig.analysis.results`, which imports only rig.detector: the closed loop may use it).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
+import rig.analysis.results as results
 
 DEFAULT_STABILITY = {"max_drift_percent_per_10min": 5.0, "max_halves_diff_percent": 10.0, "window_min": 20.0}
 MIN_POINTS = 6  # per pathway and window
@@ -33,13 +36,16 @@ class GateResult:
                 "halves_pct": r(self.halves_diff_percent), "n": self.n, "reason": self.reason}
 
 
-def check_stability(t_s: np.ndarray, slope: np.ndarray, now_s: float, criteria: dict | None = None) -> GateResult:
-    """Judge the points (time s, slope mV/ms) of one pathway inside [now - window, now]."""
+def check_stability(t_s: np.ndarray, slope: np.ndarray, now_s: float, criteria: dict | None = None,
+                    flags: np.ndarray | None = None) -> GateResult:
+    """Judge the points (time s, slope mV/ms, optional measurement flags) of one pathway inside
+    [now - window, now]; invalid points (:func:`rig.analysis.results.valid`) are left out."""
     c = {**DEFAULT_STABILITY, **(criteria or {})}
     window_s = float(c["window_min"]) * 60.0
     t = np.asarray(t_s, dtype=float)
     y = np.asarray(slope, dtype=float)
-    sel = np.isfinite(t) & np.isfinite(y) & (t >= now_s - window_s) & (t <= now_s)
+    f = np.zeros(y.shape, np.int64) if flags is None else np.asarray(flags)
+    sel = np.isfinite(t) & results.valid(f, y) & (t >= now_s - window_s) & (t <= now_s)
     t, y = t[sel], y[sel]
     n = int(t.size)
     if n < MIN_POINTS:
@@ -47,7 +53,7 @@ def check_stability(t_s: np.ndarray, slope: np.ndarray, now_s: float, criteria: 
     mean = float(np.mean(y))
     if mean == 0.0 or not math.isfinite(mean):
         return GateResult(False, math.nan, math.nan, n, "no response")
-    norm = y / mean * 100.0  # % of the window mean (sign-free: slopes are negative)
+    norm = results.percent_of(y, mean)  # % of the window mean (sign-free: slopes are negative)
     tm = t / 60.0
     drift = float(np.polyfit(tm, norm, 1)[0]) * 10.0  # %/10 min
     mid = now_s - window_s / 2.0

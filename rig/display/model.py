@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+import rig.analysis.results as results
 from rig.core.documents import Event, Measured, PhaseStart, Progress, RunStart, RunStop, Sweep
 from rig.display.feed import SweepInfo
 
@@ -56,6 +57,8 @@ class TimeCourse:
         self._arrays = {f: np.full(capacity, np.nan) for f in self.FIELDS}
         self._arrays["sweep"] = np.full(capacity, -1, dtype=np.int64)
         self._arrays["phase"] = np.full(capacity, -1, dtype=np.int64)
+        self._arrays["flags"] = np.zeros(capacity, dtype=np.int64)
+        self._arrays["is_test"] = np.ones(capacity, dtype=bool)  # kind "test": counts for the result
         if old is not None:
             for k, a in old.items():
                 self._arrays[k][: self.n] = a[: self.n]
@@ -65,7 +68,7 @@ class TimeCourse:
         return len(self._arrays["t_s"])
 
     def append(self, t_s: float, slope: float, amplitude: float, volley: float,
-               sweep: int, phase: int) -> None:
+               sweep: int, phase: int, flags: int = 0, is_test: bool = True) -> None:
         if self.n == self.capacity:
             self._alloc(2 * self.capacity)
         i = self.n
@@ -73,6 +76,7 @@ class TimeCourse:
         a["t_s"][i], a["slope"][i] = t_s, slope
         a["amplitude"][i], a["volley"][i] = amplitude, volley
         a["sweep"][i], a["phase"][i] = sweep, phase
+        a["flags"][i], a["is_test"][i] = flags, is_test
         self.n += 1
 
     def __getitem__(self, name: str) -> np.ndarray:
@@ -146,7 +150,7 @@ class DisplayModel:
         self.paused = False
         self.stop: RunStop | None = None
         self._sweep_meta: dict[int, SweepInfo] = {}  # recent headers by sweep index
-        self._baseline_cache: dict[tuple[int, str], tuple[int, float]] = {}
+        self._result_cache: dict[tuple[int, str], tuple[tuple, results.PathwayResult]] = {}
         # Version counters: the window redraws a part only when its counter moved.
         self.v_sweeps: dict[int, int] = {}
         self.v_time_course = 0
@@ -304,43 +308,50 @@ class DisplayModel:
         t_s = (info.stim_sample if info else m.sample) / self.fs
         self.time_course[m.pathway].append(
             t_s, slope, _first_field(rec, "amplitude_mV", "amplitude"),
-            _first_field(rec, "volley_mV", "volley"), m.sweep_index, m.phase)
+            _first_field(rec, "volley_mV", "volley"), m.sweep_index, m.phase,
+            int(np.nan_to_num(_first_field(rec, "flags"))),
+            kind in results.RESULT_SWEEP_KINDS)
         self.v_time_course += 1
 
     # ------------------------------------------------------------------ derived values
     def baseline_phase(self) -> int | None:
-        """Index of the reference baseline phase: the latest baseline-kind phase with points."""
-        for ph in reversed(self.phases):
-            if ph.kind == "baseline" and any(
-                    np.any(tc["phase"] == ph.index) for tc in self.time_course.values()):
-                return ph.index
-        return None
+        """Index of the result's reference baseline phase (:mod:`rig.analysis.results`) among the
+        phases started so far."""
+        return results.reference_baseline_phase((ph.index, ph.kind) for ph in self.phases)
+
+    def result(self, pathway: int, field_name: str = "slope") -> results.PathwayResult:
+        """The result of ``pathway`` so far (:func:`rig.analysis.results.pathway_result`) for one
+        time-course field (slope, amplitude, volley); cached until a point or a phase arrives."""
+        tc = self.time_course[pathway]
+        ref = self.baseline_phase()
+        key = (tc.n, ref, len(self.phases))
+        cached = self._result_cache.get((pathway, field_name))
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        t = tc["t_s"]
+        end_s = float(t[-1]) if tc.n else 0.0
+        r = results.pathway_result(pathway, t, tc[field_name], tc["flags"], tc["phase"], ref, end_s,
+                                   sweep=tc["sweep"], counts=tc["is_test"])
+        self._result_cache[(pathway, field_name)] = (key, r)
+        return r
 
     def baseline_mean(self, pathway: int, field_name: str = "slope") -> float:
-        """Mean of ``field_name`` over the reference baseline phase (NaN before a baseline)."""
-        ref = self.baseline_phase()
-        if ref is None or pathway not in self.time_course:
+        """The result's baseline mean of ``field_name`` (NaN before a baseline)."""
+        if pathway not in self.time_course:
             return math.nan
-        tc = self.time_course[pathway]
-        key = (pathway, field_name)
-        cached = self._baseline_cache.get(key)
-        if cached is not None and cached[0] == tc.n * 1000 + ref:
-            return cached[1]
-        vals = tc[field_name][tc["phase"] == ref]
-        vals = vals[np.isfinite(vals)]
-        mean = float(vals.mean()) if vals.size else math.nan
-        self._baseline_cache[key] = (tc.n * 1000 + ref, mean)
-        return mean
+        b = self.result(pathway, field_name).baseline_mean
+        return math.nan if b is None else b
 
     def time_course_xy(self, pathway: int, field_name: str = "slope",
                        percent: bool = True) -> tuple[np.ndarray, np.ndarray, bool]:
-        """(t in min, values, is_percent): % of baseline once a baseline exists, else raw."""
+        """(t in min, values, is_percent) of the valid points: the result's time course (% of
+        baseline) once a baseline exists, else the raw values."""
         tc = self.time_course[pathway]
-        y = tc[field_name]
-        base = self.baseline_mean(pathway, field_name) if percent else math.nan
-        if math.isfinite(base) and base != 0.0:
-            return tc["t_s"] / 60.0, y * (100.0 / base), True
-        return tc["t_s"] / 60.0, y, False
+        r = self.result(pathway, field_name) if percent else None
+        if r is not None and r.baseline_mean:  # None or 0: no baseline to normalise to
+            return r.t_min, r.percent, True
+        ok = results.valid(tc["flags"], tc[field_name])
+        return tc["t_s"][ok] / 60.0, tc[field_name][ok], False
 
     @property
     def elapsed_s(self) -> float:

@@ -67,7 +67,9 @@ def _imports(path: Path, modules: dict[str, Path], *, top_level_only: bool = Fal
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            subs = [f"{node.module}.{a.name}" for a in node.names]
+            # `from pkg import module` imports the module (and the package's __init__, a facade)
+            names = subs if all(s in modules for s in subs) else [node.module, *subs]
         else:
             continue
         found.update(n for n in names if n in modules)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rig.analysis.summary import pathway_results
+from rig.analysis import results
 from rig.storage import Recording
 
 MEASURES = ("baseline_mV", "noise_mV", "slope_mV_per_ms", "amplitude_mV", "peak_latency_ms", "flags")
@@ -16,13 +16,16 @@ COLUMNS = ("sweep", "time_s", "time_min", "pathway", "phase", "phase_kind", "swe
 
 
 def rows(rec: Recording) -> list[dict]:
-    """One dict per sweep: stimulus, the first pulse's measurements, slope as % of the pathway's baseline."""
+    """One dict per sweep: stimulus, the first pulse's measurements, and the slope as % of the
+    pathway's baseline for the sweeps of the result's time course (:mod:`rig.analysis.results`:
+    valid test sweeps; blank for the others)."""
     fs = rec.sample_rate_hz
     st = rec.sweep_table
     phases = {p["index"]: p for p in rec.phases}
     m = rec.measurements
     first = {int(r["sweep_index"]): r for r in m[m["pulse"] == 0]}
-    base = {pw: r["baseline_slope_mV_per_ms"] for pw, r in pathway_results(rec).items()}
+    res = results.compute(rec)
+    pct = {int(i): float(p) for r in res.pathways.values() for i, p in zip(r.sweep, r.percent, strict=True)}
     out = []
     for i in range(rec.n_sweeps):
         r = st[i]
@@ -39,10 +42,8 @@ def rows(rec: Recording) -> list[dict]:
                 row[k] = ""
             else:
                 row[k] = int(v) if k == "flags" else round(float(v), 6)
-        b = base.get(int(r["pathway"]))
-        s = row["slope_mV_per_ms"]
-        ok = b and s != "" and r["kind"] == b"test"
-        row["slope_percent_of_baseline"] = round(float(s) / b * 100.0, 3) if ok else ""
+        p = pct.get(i)
+        row["slope_percent_of_baseline"] = "" if p is None else round(p, 3)
         out.append(row)
     return out
 

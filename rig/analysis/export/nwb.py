@@ -22,6 +22,7 @@ Mapping (docs/file-format.md, "NWB export"):
 from __future__ import annotations
 
 import json
+import math
 import tomllib
 import uuid
 from datetime import UTC, datetime
@@ -29,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rig.analysis import results
 from rig.storage import Recording
 
 LOCATION = "CA1"  # Allen Mouse Brain CCF abbreviation (nwbinspector); the layer is in the group description
@@ -40,8 +42,11 @@ MEASUREMENT_UNITS = {
     "slope_mV_per_ms": "mV/ms, fEPSP initial slope by linear regression over the slope window",
     "amplitude_mV": "mV, fEPSP peak minus baseline",
     "peak_latency_ms": "ms, peak time after the pulse onset",
-    "flags": "bit field: 1 no response, 2 saturated, 4 window outside the sweep, 8 non-finite",
+    "flags": "bit field: 1 no response, 2 saturated, 4 window outside the sweep, 8 population spike in the "
+             "slope window, 16 non-finite samples, 32 no fiber volley",
 }
+PERCENT_COLUMN = ("slope_percent_of_baseline", "%, the result's time course: slope of a valid test sweep's first "
+                  "pulse as % of its pathway's baseline mean (NaN for the other rows; see docs/analysis.md)")
 
 
 def _rig(rec: Recording) -> dict:
@@ -219,13 +224,18 @@ def build_nwbfile(rec: Recording, species: str = SPECIES, electrical: bool = Fal
         fields = [n for n in m.dtype.names if n in MEASUREMENT_UNITS]
         for n in fields:
             tab.add_column(n, MEASUREMENT_UNITS[n])
+        tab.add_column(*PERCENT_COLUMN)
+        pct = {int(i): float(v) for r in results.compute(rec).pathways.values()
+               for i, v in zip(r.sweep, r.percent, strict=True)}
         pulses = [rec.pulse_samples(i) for i in range(rec.n_sweeps)]
         for row in m:
             p = pulses[int(row["sweep_index"])]
             k = int(row["pulse"])
             onset = float(p[k] / fs) if k < len(p) else float(row["sample"] / fs)
+            pc = pct.get(int(row["sweep_index"]), math.nan) if k == 0 else math.nan
             tab.add_row(sweep_index=int(row["sweep_index"]), pulse=k, pathway=int(row["pathway"]), time_s=onset,
-                        **{n: (int(row[n]) if n == "flags" else float(row[n])) for n in fields})
+                        **{n: (int(row[n]) if n == "flags" else float(row[n])) for n in fields},
+                        **{PERCENT_COLUMN[0]: pc})
         mod = nwb.create_processing_module("ecephys", "online fEPSP measurements made during the recording")
         mod.add(tab)
 

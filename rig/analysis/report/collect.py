@@ -12,13 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
+from rig.analysis import results
 from rig.analysis.summary import RESULT_WINDOW_S, summarize
 from rig.core.errors import UserError
-from rig.detector.measurement import NONFINITE, SATURATED, WINDOW_OUTSIDE
 from rig.storage import Recording, open_recording
 
-BAD_FLAGS = SATURATED | WINDOW_OUTSIDE | NONFINITE  # same rule as rig.analysis.summary
-INDUCTION_KINDS = ("induction", "chemical")
+BAD_FLAGS = results.INVALID_FLAGS  # the result's rule (rig.analysis.results)
+INDUCTION_KINDS = results.INDUCTION_PHASE_KINDS
 TRACE_WINDOW_S = 300.0  # representative traces: mean of the last 5 min of baseline / of the recording
 
 
@@ -42,10 +42,10 @@ class Experiment:
     signature: str  # what must match for experiments to be compared (see protocol_signature)
     pathway: int  # the result (induced) pathway
     align_s: float  # t = 0 of the aligned time course: onset of the induction (s, experiment clock)
-    magnitude_pct: float  # mean normalized slope over the last 10 min (rig.analysis.summary)
+    magnitude_pct: float  # mean normalized slope over the last 10 min (rig.analysis.results)
     baseline_slope: float  # mV/ms
     time_s: dict[int, np.ndarray]  # per pathway: test-pulse times on the experiment clock (s)
-    norm_pct: dict[int, np.ndarray]  # per pathway: slope as % of the baseline-phase mean
+    norm_pct: dict[int, np.ndarray]  # per pathway: the result's time course (% of baseline, rig.analysis.results)
     phases: list[Phase]
     duration_s: float
     traces: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # name -> (t ms, mV)
@@ -121,7 +121,7 @@ def _test_rows(rec: Recording) -> np.ndarray:
         return m
     kinds = rec.sweep_table["kind"][m["sweep_index"]]
     m = m[(kinds == b"test")]
-    return m[((m["flags"] & BAD_FLAGS) == 0) & np.isfinite(m["slope_mV_per_ms"])]  # the rule of rig.analysis.summary
+    return m[results.valid(m["flags"], m[results.DEFAULT_FIELD])]
 
 
 def _mean_trace(rec: Recording, sweeps: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -215,13 +215,11 @@ def load_experiment(path: Path, *, traces: bool = True) -> Experiment:
         base_idx = max(k for k, p in enumerate(phases) if p.kind == "baseline" and p.start_s < align)
         time_s: dict[int, np.ndarray] = {}
         norm: dict[int, np.ndarray] = {}
-        for k, r in s["per_pathway"].items():
-            mine = rows[rows["pathway"] == int(k)]
-            b = r["baseline_slope_mV_per_ms"]
-            if b is None or not len(mine):
+        for k, r in results.compute(rec).pathways.items():
+            if r.baseline_mean is None or not len(r.percent):
                 continue
-            time_s[int(k)] = mine["sample"] / rec.sample_rate_hz
-            norm[int(k)] = mine["slope_mV_per_ms"] / b * 100.0
+            time_s[k] = r.t_min * 60.0
+            norm[k] = r.percent
         exp = Experiment(
             path=Path(path), metadata=_metadata(rec), protocol=s["protocol"], signature=protocol_signature(rec),
             pathway=pw, align_s=float(align), magnitude_pct=float(s["ltp_percent"]),
