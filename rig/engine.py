@@ -23,7 +23,8 @@ import numpy as np
 
 from drivers.base import Device, OutputUnderflowError, SampleRateError
 from rig import detector
-from rig.core.documents import Event, Measured, Progress, RunStart, RunStop, Sweep
+from rig.core import events as ev
+from rig.core.documents import Measured, Progress, RunStart, RunStop, Sweep
 from rig.core.plan import Stimulus, ValveChange
 from rig.core.scheduler import Scheduler
 from rig.core.subscribers import Fanout, Subscriber
@@ -143,7 +144,8 @@ class Engine:
         w = self.dev.written_until
         if w < self.acquired_until:
             self.stats.late_writes += 1
-            self.emit(Event(w, "late_write", f"outputs behind acquisition by {self.acquired_until - w} samples"))
+            self.emit(ev.LateWrite(sample=w, text=f"outputs behind acquisition by {self.acquired_until - w} samples",
+                                   behind_samples=self.acquired_until - w))
         while w < target:
             n = min(target - w, self.dev.block_samples)
             stims, valves, docs = self.ctl.schedule(w + n)
@@ -153,8 +155,8 @@ class Engine:
                 if self.stimulation_off:
                     continue
                 if s.sample < self.acquired_until:  # outputs fell behind (a gap): it can't be delivered
-                    self.emit(Event(s.sample, "stimulus_missed", f"{s.kind} stimulus not delivered: outputs late",
-                                    {"pathway": s.pathway}))
+                    self.emit(ev.StimulusMissed(sample=s.sample, text=f"{s.kind} stimulus not delivered: outputs late",
+                                                pathway=s.pathway))
                     continue
                 a, b = s.sweep_bounds()
                 self._pending.append(_Pending(s, i, ph, a, b))
@@ -170,12 +172,12 @@ class Engine:
             except OutputUnderflowError as exc:
                 # outputs are already at 0 V and stay off; keep recording, stop stimulating
                 self.stimulation_off = True
-                self.emit(Event(w, "output_underflow", str(exc).splitlines()[0][:240]))
+                self.emit(ev.OutputUnderflow(sample=w, text=str(exc).splitlines()[0][:240]))
                 undelivered = [p for p in self._pending if p.stim.sample >= self.acquired_until]
                 for p in undelivered:
-                    self.emit(Event(p.stim.sample, "sweep_discarded", "stimulus not delivered (output underflow)"))
+                    self.emit(ev.SweepDiscarded(sample=p.stim.sample, text="stimulus not delivered (output underflow)"))
                 self._pending = [p for p in self._pending if p not in undelivered]
-                self.emit(Event(w, "outputs_zeroed", "output underflow: stimulation stopped, recording continues"))
+                self.emit(ev.OutputsZeroed(sample=w, text="output underflow: stimulation stopped, recording continues"))
             w += n
             self._stims = [(s, i) for s, i in self._stims if s.sample + s.last_pulse_end > w]
             self._valves = [v for v in self._valves if v.sample >= w]
@@ -195,8 +197,8 @@ class Engine:
         """Lost samples: no sweep that touches them is recorded; the ring holds zeros there."""
         hit = [p for p in self._pending if p.first < start + n and p.end > start]
         for p in hit:
-            self.emit(Event(p.stim.sample, "sweep_discarded", f"{p.stim.kind} sweep lost samples in a gap",
-                            {"gap_start": start, "gap_samples": n}))
+            self.emit(ev.SweepDiscarded(sample=p.stim.sample, text=f"{p.stim.kind} sweep lost samples in a gap",
+                                        gap_start=start, gap_samples=n))
         self._pending = [p for p in self._pending if p not in hit]
         keep = min(n, self.ring_len)
         self._store_block(start + n - keep, np.zeros((self.ring.shape[0], keep)))
@@ -253,10 +255,11 @@ class Engine:
         prop = propose_windows(avg, stim, self.fs, self.windows)
         names = ("volley", "slope", "peak")
         text = ", ".join(f"{n} {getattr(prop.windows, n)[0]:.2f}–{getattr(prop.windows, n)[1]:.2f} ms" for n in names)
-        self.emit(Event(self.acquired_until, "windows_proposed",
-                        f"S{pathway + 1}: {text}" if prop.ok else f"S{pathway + 1}: {prop.message}",
-                        {"pathway": pathway, "ok": prop.ok, "windows": prop.windows.to_dict(),
-                         "landmarks_ms": prop.landmarks_ms, "sweeps": self.propose_after}))
+        said = text if prop.ok else prop.message
+        self.emit(ev.WindowsProposed(
+            sample=self.acquired_until, text=f"S{pathway + 1}: {said}",
+            pathway=pathway, ok=prop.ok, windows=prop.windows.to_dict(), landmarks_ms=prop.landmarks_ms,
+            sweeps=self.propose_after))
 
     def _cut_ready(self) -> None:
         self._decide_early()
@@ -266,7 +269,7 @@ class Engine:
         self._pending = [p for p in self._pending if p.end > self.acquired_until]
         for p in sorted(ready, key=lambda q: q.end):
             if p.first < self.acquired_until - self.ring_len:
-                self.emit(Event(p.first, "sweep_lost", "sweep older than the ring buffer"))
+                self.emit(ev.SweepLost(sample=p.first, text="sweep older than the ring buffer"))
                 continue
             counts = self._slice(p.first, p.end)
             pulses = p.stim.sample + np.asarray(p.stim.pulse_offsets, dtype=np.int64)
@@ -306,7 +309,7 @@ class Engine:
                 seed=self.seed, provenance={**self.provenance, "windows": self.windows.to_dict()},
             )
         )
-        self.emit(Event(0, "outputs_zeroed", "start-up"))
+        self.emit(ev.OutputsZeroed(sample=0, text="start-up"))
         reason, message = "completed", ""
         try:
             self._write_ahead(self.horizon)
@@ -321,7 +324,7 @@ class Engine:
                     lost = blk.start - self.acquired_until
                     self.stats.gaps += 1
                     self.stats.lost_samples += lost
-                    self.emit(Event(self.acquired_until, "gap", f"{lost} samples lost", {"samples": lost}))
+                    self.emit(ev.Gap(sample=self.acquired_until, text=f"{lost} samples lost", samples=lost))
                     self._fill_gap(self.acquired_until, lost)
                     for d in self.ctl.on_gap(blk.start, lost):
                         self.emit(d)
@@ -333,10 +336,11 @@ class Engine:
                 for name, ms in self.ctl.take_windows_changes():  # operator: move a detector window
                     try:
                         self.windows = self.windows.replace(**{name: ms})
-                        self.emit(Event(self.acquired_until, "windows", f"{name} window {ms[0]:g}–{ms[1]:g} ms",
-                                        {"windows": self.windows.to_dict()}))
+                        self.emit(ev.WindowsChanged(sample=self.acquired_until,
+                                                    text=f"{name} window {ms[0]:g}–{ms[1]:g} ms",
+                                                    windows=self.windows.to_dict()))
                     except (TypeError, ValueError) as exc:
-                        self.emit(Event(self.acquired_until, "windows_refused", str(exc)[:200], {"window": name}))
+                        self.emit(ev.WindowsRefused(sample=self.acquired_until, text=str(exc)[:200], window=name))
                 if self.ctl.stop_request is not None:  # operator stop or a "stop" alarm
                     reason, message = self.ctl.stop_request
                     break
@@ -356,8 +360,8 @@ class Engine:
                 dev.stop()
             finally:
                 for p in self._pending:
-                    self._emit_safely(Event(p.first, "sweep_discarded", f"incomplete {p.stim.kind} sweep at stop"))
-                self._emit_safely(Event(self.acquired_until, "outputs_zeroed", reason))
+                    self._emit_safely(ev.SweepDiscarded(sample=p.first, text=f"incomplete {p.stim.kind} sweep at stop"))
+                self._emit_safely(ev.OutputsZeroed(sample=self.acquired_until, text=reason))
                 self.fanout.report_pending()
                 stop_doc = RunStop(self.acquired_until, reason, message, self.stats.gaps, self.stats.lost_samples)
                 self._emit_safely(stop_doc)

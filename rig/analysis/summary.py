@@ -5,9 +5,25 @@ from __future__ import annotations
 import numpy as np
 
 from rig.analysis import results
+from rig.core import events as ev
 from rig.storage import Recording
 
 RESULT_WINDOW_S = results.WINDOW_MIN * 60.0  # LTP/LTD magnitude: mean of the last 10 min
+
+# What `rig summary` does with every event type (tests check the table is complete). Every event
+# is listed under "events"; these sections say more.
+SUMMARY_EVENTS: dict[type[ev.Event], str] = {
+    ev.Induction: "inductions", ev.Alarm: "alarms", ev.Operator: "operator",
+    ev.Paused: "pauses", ev.Resumed: "pauses", ev.IntensitySet: "intensity_changes",
+    ev.Gap: "integrity (status counters)", ev.Overrun: "integrity (status counters)",
+    ev.LateWrite: "integrity (status counters)", ev.SweepLost: "integrity (status counters)",
+    ev.SweepDiscarded: "integrity (status counters)",
+    **{t: "listed" for t in (
+        ev.OutputsZeroed, ev.StimulusMissed, ev.OutputUnderflow, ev.WindowsChanged, ev.WindowsRefused,
+        ev.WindowsProposed, ev.PhaseEntered, ev.Valve, ev.BaselineStable, ev.BaselineExtended,
+        ev.BaselineUnstable, ev.IoFit, ev.TrackingFrozen, ev.OperatorRefused, ev.ControlUnavailable,
+        ev.Recovered, ev.ObserverError, ev.UnknownEvent)},
+}
 
 
 def pathway_results(rec: Recording, slope_field: str = results.DEFAULT_FIELD) -> dict[int, dict]:
@@ -20,10 +36,13 @@ def pathway_results(rec: Recording, slope_field: str = results.DEFAULT_FIELD) ->
 def summarize(rec: Recording) -> dict:
     """The `rig summary --json` document."""
     per = pathway_results(rec)
-    induced = [e for e in rec.events if e["kind"] == "induction"]
-    main_pw = induced[0]["data"].get("pathways", [0])[0] if induced else (min(per) if per else 0)
+    fs = rec.sample_rate_hz
+    events = rec.typed_events
+    induced = [e for e in events if isinstance(e, ev.Induction)]
+    main_pw = induced[0].pathways[0] if induced and induced[0].pathways else (min(per) if per else 0)
     main = per.get(main_pw, {"baseline_slope_mV_per_ms": None, "ltp_percent": None})
     names = [p for p in np.asarray(rec.attrs.get("pathways", [0])).tolist()]
+    ops = [e for e in events if isinstance(e, ev.Operator)]
     return {
         "file": str(rec.path),
         "format_version": str(rec.attrs.get("format_version", "")),
@@ -39,9 +58,17 @@ def summarize(rec: Recording) -> dict:
         "ltp_percent": main["ltp_percent"],
         "result_pathway": int(main_pw),
         "per_pathway": {str(k): v for k, v in per.items()},
-        "inductions": [{"kind": e["data"].get("kind", ""), "time_s": e["time_s"],
-                        "pulses": int(e["data"].get("pulses", 0))} for e in induced],
-        "events": [{"time_s": e["time_s"], "kind": e["kind"], "text": e["text"]} for e in rec.events],
+        "inductions": [{"kind": e.protocol, "time_s": e.sample / fs, "pulses": int(e.pulses)} for e in induced],
+        "alarms": [{"time_s": e.sample / fs, "alarm": e.alarm, "pathway": e.pathway, "action": e.action}
+                   for e in events if isinstance(e, ev.Alarm)],
+        "pauses": [{"time_s": e.sample / fs, "paused": isinstance(e, ev.Paused), "cause": e.cause}
+                   for e in events if isinstance(e, (ev.Paused, ev.Resumed))],
+        "intensity_changes": [{"time_s": e.sample / fs, "pathway": e.pathway, "intensity_uA": e.intensity_uA,
+                               "rule": e.rule if isinstance(e.rule, str) else "io_curve"}
+                              for e in events if isinstance(e, ev.IntensitySet) and e.changed],
+        "operator": {"commands": len(ops), "refused": sum(not e.accepted for e in ops),
+                     "marks": [{"time_s": e.sample / fs, "text": e.note} for e in ops if e.cmd == "mark"]},
+        "events": [{"time_s": e.sample / fs, "kind": e.kind, "text": e.text} for e in events],
         "gaps": int(rec.status["gaps"]),
         "lost_samples": int(rec.status["lost_samples"]),
         "late_writes": int(rec.status["late_writes"]),
@@ -58,6 +85,12 @@ def format_summary(s: dict) -> str:
     ]
     for ind in s["inductions"]:
         lines.append(f"induction     {ind['kind']} at {ind['time_s'] / 60:.1f} min, {ind['pulses']} pulses")
+    for a in s["alarms"]:
+        lines.append(f"alarm         {a['alarm']} at {a['time_s'] / 60:.1f} min → {a['action']}")
+    op = s["operator"]
+    if op["commands"]:
+        lines.append(f"operator      {op['commands']} commands ({op['refused']} refused), {len(op['marks'])} marks, "
+                     f"{sum(p['paused'] for p in s['pauses'])} pauses")
     for pw, r in s["per_pathway"].items():
         b = r["baseline_slope_mV_per_ms"]
         p = r["ltp_percent"]

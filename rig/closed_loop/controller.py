@@ -6,11 +6,11 @@ intensity per pathway, paused or not); the engine decides nothing. Decisions tak
 first sample not yet written to the device (``generated_until``), so the plan is expanded lazily:
 a gated baseline is extended one test cycle at a time, and the phases after it simply start later.
 
-Closed-loop decisions (each recorded as an :class:`Event` with its data):
+Closed-loop decisions (each recorded as a typed event of :mod:`rig.core.events`):
 ``io_fit`` / ``intensity_set``     end of an ``io_curve`` phase: Boltzmann fit, pop-spike threshold, rule
 ``baseline_extended`` / ``baseline_stable`` / ``baseline_unstable``   the gated baseline
 ``alarm``                          response lost, noise, saturation, volley change, gap
-``operator`` / ``operator_refused`` every command received, with its source
+``operator`` / ``paused`` / ``resumed``  every command received (rig/closed_loop/operator.py)
 ``tracking_frozen``                intensity tracking stops before the first induction
 """
 
@@ -28,8 +28,10 @@ import rig.analysis.results as results
 from rig.closed_loop.alarms import Alarm, AlarmMonitor
 from rig.closed_loop.gate import check_stability
 from rig.closed_loop.io_fit import choose_intensity, fit_boltzmann, pop_spike_threshold, quantize
+from rig.closed_loop.operator import OperatorCommands
 from rig.closed_loop.tracking import IntensityTracker
-from rig.core.documents import Event, Measured, PhaseStart
+from rig.core import events as ev
+from rig.core.documents import Measured, PhaseStart
 from rig.core.plan import Phase, Plan, Stimulus, ValveChange
 from rig.core.scheduler import Schedule, ScheduledStimulus
 from rig.stimulus import StimLimits
@@ -53,7 +55,7 @@ def _r(v: float, nd: int = 4) -> float | None:
     return None if v is None or not math.isfinite(v) else round(float(v), nd)
 
 
-class Controller:
+class Controller(OperatorCommands):
     """Expands the plan lazily into absolute-time stimuli as the write-ahead horizon advances
     (the engine drives it through the :class:`rig.core.scheduler.Scheduler` protocol).
 
@@ -86,7 +88,7 @@ class Controller:
         self.stimulation_paused = False
         self.induced = False
         self.commands: queue.Queue = commands if commands is not None else queue.Queue()
-        self.external_events: queue.Queue = queue.Queue()  # (kind, text, data) from other threads
+        self.external_events: queue.Queue = queue.Queue()  # rig.core.events types from other threads
         self.alarms = AlarmMonitor(cl.get("alarms"), self.slope_field, name=self.name)
         self.tracker = IntensityTracker(cl.get("tracking"))
         self.alarm_log: list[dict] = []
@@ -125,32 +127,27 @@ class Controller:
         self._gate_wait = False
         self._force_end = False
         docs.append(PhaseStart(self.phase_index, p.name, p.kind, self.phase_start))
-        docs.append(Event(self.phase_start, "phase", f"{p.name} ({p.kind})", {"index": self.phase_index}))
+        docs.append(ev.PhaseEntered(sample=self.phase_start, text=f"{p.name} ({p.kind})", index=self.phase_index))
         if p.kind == "io_curve":
             self._io = {}
         if p.kind == "induction":
             if not self.induced and self.tracker.freeze():
-                docs.append(Event(self.phase_start, "tracking_frozen", "intensity tracking frozen before induction",
-                                  {"intensity_uA": list(self.intensity_uA)}))
+                docs.append(ev.TrackingFrozen(sample=self.phase_start, intensity_uA=list(self.intensity_uA),
+                                              text="intensity tracking frozen before induction"))
             self.induced = True
         if p.kind == "induction" and p.stimuli:
             pulses = sum(s.n_pulses for s in p.stimuli)
             first = self.phase_start + min(s.sample for s in p.stimuli)
             pws = sorted({s.pathway for s in p.stimuli})
-            docs.append(
-                Event(
-                    first,
-                    "induction",
-                    f"{p.info.get('protocol', 'train')} on {', '.join(self.name(q) for q in pws)}: {pulses} pulses",
-                    {"kind": p.info.get("protocol", "train"), "pulses": pulses, "pathways": pws,
-                     "intensity_uA": [self._stim_uA(s) for s in p.stimuli][:1]},
-                )
-            )
+            proto = p.info.get("protocol", "train")
+            docs.append(ev.Induction(
+                sample=first, text=f"{proto} on {', '.join(self.name(q) for q in pws)}: {pulses} pulses",
+                protocol=proto, pulses=pulses, pathways=pws, intensity_uA=[self._stim_uA(s) for s in p.stimuli][:1]))
         drugs = p.info.get("drug") or ", ".join(d.get("drug", "") for d in p.info.get("drugs", []))
         for vc in p.valves:
             what = f"{drugs} {'on' if vc.state else 'off'} (valve line {vc.line})".strip()
-            docs.append(Event(self.phase_start + vc.sample, "valve", what,
-                              {"line": vc.line, "state": vc.state, "drug": drugs}))
+            docs.append(ev.Valve(sample=self.phase_start + vc.sample, text=what, line=vc.line, state=vc.state,
+                                 drug=drugs))
 
     def _stim_uA(self, s: Stimulus) -> float:
         return s.intensity_uA if s.intensity_uA is not None else self.intensity_uA[s.pathway]
@@ -250,28 +247,30 @@ class Controller:
         text = "; ".join(f"{self.name(pw)}: {v.reason}" for pw, v in verdict.items())
         self.last_gate = {"time_s": round(now_s, 3), **data}
         if all(v.stable for v in verdict.values()):
-            docs.append(Event(self.phase_end, "baseline_stable", f"baseline stable after "
-                              f"{(self.phase_end - self.phase_start) / self.fs / 60:.1f} min ({text})", data))
+            docs.append(ev.BaselineStable(sample=self.phase_end, text=f"baseline stable after "
+                                          f"{(self.phase_end - self.phase_start) / self.fs / 60:.1f} min ({text})",
+                                          extra=data))
             return True
         max_end = self.phase_start + (p.max_duration_samples or p.duration_samples)
         step = int(p.info.get("extend_step_s", 0) * self.fs) or p.test.interval_samples * len(p.test.pathways)
         if self.phase_end < max_end:
             new_end = min(self.phase_end + step, max_end)
-            docs.append(Event(self.phase_end, "baseline_extended",
-                              f"baseline extended by {(new_end - self.phase_end) / self.fs:.0f} s ({text})",
-                              {**data, "new_end_s": round(new_end / self.fs, 3)}))
+            docs.append(ev.BaselineExtended(
+                sample=self.phase_end,
+                text=f"baseline extended by {(new_end - self.phase_end) / self.fs:.0f} s ({text})",
+                new_end_s=round(new_end / self.fs, 3), extra=data))
             self.phase_end = new_end
             return False
         action = p.info.get("on_unstable", "abort")
-        docs.append(Event(self.phase_end, "baseline_unstable",
-                          f"baseline not stable by its maximum: {action} ({text})", {**data, "action": action}))
+        docs.append(ev.BaselineUnstable(sample=self.phase_end, action=action, extra=data,
+                                        text=f"baseline not stable by its maximum: {action} ({text})"))
         if action == "proceed":
             return True
         if action == "pause":
             self._gate_wait = True
             self.stimulation_paused = True
-            docs.append(Event(self.phase_end, "paused", "waiting for the operator: resume or induce_now "
-                              "continues the protocol, extend_baseline tests on"))
+            docs.append(ev.Paused(sample=self.phase_end, text="waiting for the operator: resume or induce_now "
+                                  "continues the protocol, extend_baseline tests on", cause="gate"))
             self.phase_end += max(1, int(0.05 * self.fs))
             return False
         # abort: the run ends here, nothing more is generated; the engine zeroes the outputs
@@ -294,27 +293,28 @@ class Controller:
                     "means": means, "points": [[_r(a, 2), _r(b)] for a, b in zip(x, y, strict=True)]}
             if len(json.dumps(data)) > EVENT_DATA_BYTES:
                 data.pop("points")
-            docs.append(Event(self.phase_end, "io_fit",
-                              f"{self.name(pw)}: Boltzmann vmax {fit.vmax:.3f} mV/ms, I50 {fit.i50_uA:.1f} µA, "
-                              f"k {fit.k_uA:.1f} µA, R² {fit.r2:.3f}" + ("" if fit.ok else f" — {fit.message}"),
-                              data))
+            docs.append(ev.IoFit(sample=self.phase_end,
+                                 text=f"{self.name(pw)}: Boltzmann vmax {fit.vmax:.3f} mV/ms, I50 {fit.i50_uA:.1f} µA, "
+                                 f"k {fit.k_uA:.1f} µA, R² {fit.r2:.3f}" + ("" if fit.ok else f" — {fit.message}"),
+                                 pathway=pw, fit=data["fit"], pop_spike_threshold_uA=thr, means=means,
+                                 extra={"points": data["points"]} if "points" in data else {}))
             if rule is None:  # an I/O curve without a rule: recorded, intensity unchanged
                 continue
             top = min(self.max_uA, float(x.max())) if x.size else self.max_uA  # never above the tested range
             choice = choose_intensity(fit, rule, thr, resolution_uA=self.resolution_uA,
                                       min_uA=self.min_uA, max_uA=top)
             if choice is None:
-                docs.append(Event(self.phase_end, "intensity_set",
-                                  f"{self.name(pw)}: kept {self.intensity_uA[pw]:g} µA (no usable fit)",
-                                  {"pathway": pw, "intensity_uA": self.intensity_uA[pw], "rule": rule,
-                                   "changed": False}))
+                docs.append(ev.IntensitySet(sample=self.phase_end,
+                                            text=f"{self.name(pw)}: kept {self.intensity_uA[pw]:g} µA (no usable fit)",
+                                            pathway=pw, intensity_uA=self.intensity_uA[pw], rule=rule, changed=False))
                 continue
+            old = self.intensity_uA[pw]
             self._set_intensity(pw, choice.intensity_uA)
-            docs.append(Event(self.phase_end, "intensity_set",
-                              f"{self.name(pw)}: {choice.intensity_uA:g} µA ({choice.reason})",
-                              {"pathway": pw, "intensity_uA": choice.intensity_uA, "raw_uA": _r(choice.raw_uA, 3),
-                               "rule": rule, "clamped": choice.clamped, "resolution_uA": self.resolution_uA,
-                               "changed": True}))
+            docs.append(ev.IntensitySet(sample=self.phase_end,
+                                        text=f"{self.name(pw)}: {choice.intensity_uA:g} µA ({choice.reason})",
+                                        pathway=pw, intensity_uA=choice.intensity_uA, previous_uA=old, rule=rule,
+                                        clamped=choice.clamped, changed=True,
+                                        extra={"raw_uA": _r(choice.raw_uA, 3), "resolution_uA": self.resolution_uA}))
 
     def _set_intensity(self, pw: int, uA: float) -> None:
         self.intensity_uA[pw] = uA
@@ -348,10 +348,10 @@ class Controller:
                 if q != self.intensity_uA[doc.pathway]:
                     old = self.intensity_uA[doc.pathway]
                     self.intensity_uA[doc.pathway] = q  # alarms keep their reference: tracking holds the response
-                    docs.append(Event(doc.sample, "intensity_set",
-                                      f"{self.name(doc.pathway)}: {old:g} → {q:g} µA (tracking)",
-                                      {"pathway": doc.pathway, "intensity_uA": q, "previous_uA": old,
-                                       "rule": "tracking", "clamped": clamped, **why}))
+                    docs.append(ev.IntensitySet(sample=doc.sample,
+                                                text=f"{self.name(doc.pathway)}: {old:g} → {q:g} µA (tracking)",
+                                                pathway=doc.pathway, intensity_uA=q, previous_uA=old, rule="tracking",
+                                                clamped=clamped, extra=dict(why)))
         return docs
 
     def on_gap(self, sample: int, lost_samples: int) -> list:
@@ -359,115 +359,16 @@ class Controller:
         return [d for a in self.alarms.on_gap(lost_samples, self.fs) for d in self._raise_alarm(a, sample)]
 
     def _raise_alarm(self, a: Alarm, sample: int) -> list:
-        docs = [Event(sample, "alarm", f"{a.name}: {a.text} → {a.action}",
-                      {"alarm": a.name, "pathway": a.pathway, "action": a.action, **a.data})]
+        docs: list = [ev.Alarm(sample=sample, text=f"{a.name}: {a.text} → {a.action}", alarm=a.name,
+                               pathway=a.pathway, action=a.action, extra=dict(a.data))]
         self.alarm_log.append({"alarm": a.name, "pathway": a.pathway, "action": a.action, "sample": sample})
         if a.action == "pause" and not self.stimulation_paused:
             self.stimulation_paused = True
-            docs.append(Event(sample, "paused", f"stimulation paused by the {a.name} alarm"))
+            docs.append(ev.Paused(sample=sample, text=f"stimulation paused by the {a.name} alarm",
+                                  cause=f"alarm {a.name}"))
         elif a.action == "stop":
             self.stop_request = ("aborted", f"alarm {a.name}: {a.text}")
         return docs
-
-    # -- operator ----------------------------------------------------------------------------
-    def poll(self, now_sample: int) -> list:
-        """Engine hook, once per acquired block: drain operator commands and outside events."""
-        self._now = now_sample
-        docs: list = []
-        while True:
-            try:
-                kind, text, data = self.external_events.get_nowait()
-            except queue.Empty:
-                break
-            docs.append(Event(now_sample, kind, text, data))
-        while True:
-            try:
-                cmd = self.commands.get_nowait()
-            except queue.Empty:
-                break
-            docs.extend(self.handle_command(cmd))
-        self._update_status()
-        return docs
-
-    def handle_command(self, cmd: Any) -> list:
-        """Act on one operator command (dict or object with ``to_dict()``); always recorded as an
-        ``operator`` event with its source and whether it was accepted."""
-        c: dict = dict(cmd) if isinstance(cmd, dict) else cmd.to_dict()
-        name = str(c.get("cmd", ""))
-        source = str(c.get("source", "?"))
-        sample = max(self._now, 0)
-        accepted, note = self._apply_command(name, c, sample)
-        rec = {k: v for k, v in c.items() if k in ("cmd", "pathway", "delta_uA", "text", "data", "source")
-               and v not in (None, "", {})}
-        text = f"{name} from {source}" + (f": {c['text']}" if c.get("text") else "") + (f" ({note})" if note else "")
-        data = {**rec, "accepted": accepted, "effective_sample": self.generated_until}
-        docs = [Event(sample, "operator", text, data)]
-        self._update_status()
-        return docs
-
-    def _apply_command(self, name: str, c: dict, sample: int) -> tuple[bool, str]:
-        p = self.phase if self.finished_at is None else None
-        if name == "mark":
-            return True, ""
-        if name == "pause":
-            self.stimulation_paused = True
-            return True, "stimulation paused"
-        if name == "resume":
-            self.stimulation_paused = False
-            if self._gate_wait:
-                self._gate_wait = False
-                self._force_end = True
-                return True, "protocol continues after the baseline"
-            return True, "stimulation resumed"
-        if name == "stop":
-            self.stop_request = ("interrupted", f"stopped by the operator ({c.get('source', '?')})")
-            return True, "run stops, outputs zeroed"
-        if name == "induce_now":
-            if p is None or p.kind != "baseline":
-                return False, "refused: not in a baseline phase"
-            if self.phase_index + 1 >= len(self.plan.phases):
-                return False, "refused: no phase after this baseline"
-            self._force_end = True
-            self._gate_wait = False
-            self.stimulation_paused = False
-            self.phase_end = self.generated_until
-            return True, "baseline ended now"
-        if name == "extend_baseline":
-            if p is None or p.kind != "baseline":
-                return False, "refused: not in a baseline phase"
-            secs = float((c.get("data") or {}).get("seconds", 300.0))
-            if not 0 < secs <= 24 * 3600:
-                return False, f"refused: extension of {secs} s"
-            self.phase_end = max(self.phase_end, self.generated_until) + int(secs * self.fs)
-            self._gate_wait = False
-            self.stimulation_paused = False
-            return True, f"baseline extended by {secs:g} s"
-        if name == "set_windows":
-            d = c.get("data") or {}
-            w, new = d.get("window"), d.get("new_ms")
-            if not isinstance(w, str) or not isinstance(new, (list, tuple)) or len(new) != 2:
-                return False, "refused: needs data = {window: name, new_ms: [start, end]}"
-            try:
-                ms = (float(new[0]), float(new[1]))
-            except (TypeError, ValueError):
-                return False, "refused: new_ms must be two numbers (ms)"
-            self.windows_changes.append((w, ms))
-            return True, f"{w} window {ms[0]:g}–{ms[1]:g} ms for the sweeps measured from now (engine)"
-        if name == "intensity":
-            pw, delta = c.get("pathway"), c.get("delta_uA")
-            if pw is None or delta is None or not 0 <= int(pw) < len(self.intensity_uA):
-                return False, "refused: needs a wired pathway and delta_uA"
-            new = self.intensity_uA[int(pw)] + float(delta)
-            q, clamped = quantize(new, self.resolution_uA, self.min_uA, self.max_uA)
-            self._set_intensity(int(pw), q)
-            self.tracker.restart(int(pw))
-            return True, f"{self.name(int(pw))} at {q:g} µA" + (" (clamped)" if clamped else "")
-        return False, "not handled by the controller"
-
-    def take_windows_changes(self) -> list[tuple[str, tuple[float, float]]]:
-        """Engine hook: detector window changes the operator asked for since the last call."""
-        out, self.windows_changes = self.windows_changes, []
-        return out
 
     # -- status ------------------------------------------------------------------------------
     def _update_status(self) -> None:

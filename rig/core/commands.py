@@ -8,7 +8,6 @@ the file (accepted or refused), so the recording shows what the operator did and
 Vocabulary (``cmd``), with the fields each one uses:
 
 ==================  =========================================================================
-``start``           begin the planned run (a window opened before the run was armed)
 ``pause``           stop stimulating; acquisition and storage go on
 ``resume``          resume stimulating where the plan is
 ``stop``            end the run (the window asks for confirmation first)
@@ -18,7 +17,8 @@ Vocabulary (``cmd``), with the fields each one uses:
 ``intensity``       change a pathway's test intensity; ``pathway``, ``delta_uA`` (µA, signed)
 ``set_windows``     move one detector window; ``data = {"window": name, "old_ms": [a, b],
                     "new_ms": [c, d]}`` — ms relative to the stimulus onset
-``reanalyse``       re-measure the sweeps recorded so far with the current windows
+``reanalyse``       the window re-measured the sweeps it holds with the windows drawn; ``text`` =
+                    its report, ``data = {"windows_ms": {…}, "sweeps": n}`` (recorded in the file)
 ==================  =========================================================================
 
 ``source`` names the front end ("gui", "ctl", "signal", …); ``wall_time`` is ``time.time()`` at
@@ -34,7 +34,6 @@ from typing import Any
 
 COMMANDS: frozenset[str] = frozenset(
     {
-        "start",
         "pause",
         "resume",
         "stop",

@@ -2,15 +2,17 @@
 
 Subscribers are plain callables ``sub(doc)`` called in order on the acquisition thread; a slow
 consumer (the window) must take documents through a bounded queue, never block here.
+Events are the typed vocabulary of :mod:`rig.core.events`.
 Times: ``sample`` is the absolute sample index on the device clock; seconds = sample / fs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
+
+from rig.core.events import Event  # noqa: F401 - the base of every event (rig.core.events)
 
 
 @dataclass(frozen=True)
@@ -60,14 +62,6 @@ class Measured:
     phase: int
     sample: int
     records: np.ndarray
-
-
-@dataclass(frozen=True)
-class Event:
-    sample: int
-    kind: str
-    text: str = ""
-    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

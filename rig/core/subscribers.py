@@ -14,7 +14,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from rig.core.documents import Event
+from rig.core.events import ObserverError
 
 Subscriber = Callable[[object], None]
 log = logging.getLogger(__name__)
@@ -94,8 +94,8 @@ class Fanout:
             return
         self._reporting = True  # an observer failing on this event too is only counted
         try:
-            ev = Event(now, "observer_error", f"observer {ob.name} failed ({ob.unreported}×): {ob.last_error}",
-                       {"observer": ob.name, "failures": ob.unreported, "total_failures": ob.failures})
+            ev = ObserverError(sample=now, text=f"observer {ob.name} failed ({ob.unreported}×): {ob.last_error}",
+                               observer=ob.name, failures=ob.unreported, total_failures=ob.failures)
             ob.reported_at, ob.unreported = now, 0
             self.emit(ev)
         finally:

@@ -16,15 +16,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 import rig.analysis.results as results
-from rig.core.documents import Event, Measured, PhaseStart, Progress, RunStart, RunStop, Sweep
+from rig.core import events as ev
+from rig.core.documents import Measured, PhaseStart, Progress, RunStart, RunStop, Sweep
+from rig.display.events import EVENT_DISPLAY, EventDisplay, EventHandlers, EventInfo  # noqa: F401
 from rig.display.feed import SweepInfo
 
-# Event kinds counted as integrity problems (shown red when > 0).
-GAP_EVENT_KINDS = ("gap", "overrun", "overflow", "underflow", "late_write", "lost")
-ALARM_EVENT_KINDS = ("alarm",)
-# Events not drawn as markers on the time course (too frequent or shown elsewhere).
-QUIET_EVENT_KINDS = ("phase", "progress", "set_windows", "intensity", "outputs_zeroed",
-                     "sweep_discarded")
 TIME_COURSE_SWEEP_KINDS = ("test", "paired")
 IO_PHASE_KINDS = ("io_curve", "io")
 
@@ -79,6 +75,11 @@ class TimeCourse:
         a["flags"][i], a["is_test"][i] = flags, is_test
         self.n += 1
 
+    def update_at(self, i: int, slope: float, amplitude: float, volley: float) -> None:
+        """Replace the measured values of point ``i`` (re-analysis)."""
+        a = self._arrays
+        a["slope"][i], a["amplitude"][i], a["volley"][i] = slope, amplitude, volley
+
     def __getitem__(self, name: str) -> np.ndarray:
         """View of the filled part of one field (no copy)."""
         return self._arrays[name][: self.n]
@@ -92,12 +93,16 @@ class PhaseInfo:
     start_s: float
 
 
-@dataclass
-class EventInfo:
-    t_s: float
-    kind: str
-    text: str
-    data: dict = field(default_factory=dict)
+@dataclass(frozen=True)
+class HeldSweep:
+    """A recorded test sweep the window keeps for re-analysis: trace in mV, pulse offsets in
+    samples from the sweep's first sample, the clipping level in mV."""
+
+    index: int
+    phase: int
+    trace_mV: np.ndarray
+    pulse_offsets: np.ndarray
+    clip_mV: float
 
 
 @dataclass
@@ -117,7 +122,7 @@ class SweepView:
     _bsum: np.ndarray | None = None
 
 
-class DisplayModel:
+class DisplayModel(EventHandlers):
     """State of the live window, fed one document at a time (see module docstring).
 
     ``n_average``: sweeps in the running average; ``channel_of_pathway``: AI channel shown for
@@ -148,6 +153,13 @@ class DisplayModel:
         self.lost_samples = 0
         self.last_alarm = ""
         self.paused = False
+        self.reply = ""  # the latest answer to an operator command ("refused: …" when refused)
+        self.reply_refused = False
+        self.v_reply = 0
+        self.windows: dict = {}  # detector windows in use (Windows.to_dict(): ms from the pulse)
+        self.v_windows = 0
+        self.held: dict[int, deque[HeldSweep]] = {}  # recent test sweeps per pathway (re-analysis)
+        self.held_per_pathway = 200
         self.stop: RunStop | None = None
         self._sweep_meta: dict[int, SweepInfo] = {}  # recent headers by sweep index
         self._result_cache: dict[tuple[int, str], tuple[tuple, results.PathwayResult]] = {}
@@ -173,7 +185,7 @@ class DisplayModel:
             self.planned_samples = doc.planned_samples
         elif isinstance(doc, PhaseStart):
             self._on_phase(doc)
-        elif isinstance(doc, Event):
+        elif isinstance(doc, ev.Event):
             self._on_event(doc)
         elif isinstance(doc, RunStart):
             self._on_run_start(doc)
@@ -195,6 +207,7 @@ class DisplayModel:
         self.fs = float(rs.sample_rate_hz)
         self.pathways = tuple(rs.pathways)
         self.planned_samples = rs.planned_samples
+        self._set_windows((rs.provenance or {}).get("windows") or {})
         for p in self.pathways:
             self._ensure_pathway(p)
 
@@ -221,27 +234,6 @@ class DisplayModel:
                 return ph.kind
         return ""
 
-    def _on_event(self, ev: Event) -> None:
-        kind = ev.kind.lower()
-        self.events.append(EventInfo(ev.sample / self.fs, ev.kind, ev.text, dict(ev.data)))
-        self._advance(ev.sample)
-        if any(k in kind for k in GAP_EVENT_KINDS):
-            self.gap_events += 1
-            lost = ev.data.get("lost_samples", ev.data.get("samples", 0))
-            try:
-                self.lost_samples += int(lost)
-            except (TypeError, ValueError):
-                pass
-        if any(k in kind for k in ALARM_EVENT_KINDS):
-            self.last_alarm = ev.text or ev.kind
-        if kind == "pause":
-            self.paused = True
-        elif kind == "resume":
-            self.paused = False
-        if kind == "intensity" and "pathway" in ev.data and "intensity_uA" in ev.data:
-            self.intensity_uA[int(ev.data["pathway"])] = float(ev.data["intensity_uA"])
-        self.v_events += 1
-
     def _on_sweep_info(self, si: SweepInfo) -> None:
         self._ensure_pathway(si.pathway)
         self.n_sweeps += 1
@@ -267,6 +259,9 @@ class DisplayModel:
         v.x_ms, v.latest, v.latest_index, v.latest_kind = x, y, s.index, s.kind
         if s.kind in TIME_COURSE_SWEEP_KINDS:
             self._average(v, x, y, baseline=self.phase_kind(s.phase) == "baseline")
+            held = self.held.setdefault(s.pathway, deque(maxlen=self.held_per_pathway))
+            held.append(HeldSweep(s.index, s.phase, y, np.asarray(s.pulse_samples, dtype=np.int64) - s.start_sample,
+                                  float(32767 * scale * 0.999)))
         self.n_sweeps_shown += 1
         self.v_sweeps[s.pathway] += 1
 
@@ -370,7 +365,7 @@ class DisplayModel:
 
     def marker_events(self) -> list[EventInfo]:
         """Events drawn as vertical markers on the time course."""
-        return [e for e in self.events if not any(q in e.kind.lower() for q in QUIET_EVENT_KINDS)]
+        return [e for e in self.events if e.marker]
 
 
 def fit_io_curve(intensity_uA: np.ndarray, response: np.ndarray,

@@ -37,6 +37,12 @@ def detector_windows_ms() -> dict[str, tuple[float, float]]:
     return {k: (float(d[k][0]), float(d[k][1])) for k in SHOWN_WINDOWS if k in d}
 
 
+def shown_windows_ms(windows: dict) -> dict[str, tuple[float, float]]:
+    """The draggable windows (:data:`SHOWN_WINDOWS`) of a ``Windows.to_dict()``, ms from the stimulus."""
+    return {k: (float(windows[k][0]), float(windows[k][1])) for k in SHOWN_WINDOWS
+            if isinstance(windows.get(k), (list, tuple)) and len(windows[k]) == 2}
+
+
 def detector_artifact_ms() -> tuple[float, float]:
     """The detector's blanked artifact window (ms), shaded, not movable."""
     from rig.detector.measurement import Windows

@@ -14,7 +14,8 @@ import math
 
 import numpy as np
 
-from rig.core.documents import Event, Measured, PhaseStart, RunStart, RunStop
+from rig.core.documents import Measured, PhaseStart, RunStart, RunStop
+from rig.core.events import from_stored
 from rig.display.feed import SweepInfo
 from rig.display.model import TIME_COURSE_SWEEP_KINDS, DisplayModel
 
@@ -47,7 +48,8 @@ class RecordingSource:
             ai_scale_mV_per_count=tuple(float(x) for x in rec.mV_per_count),
             pathways=tuple(int(p) for p in np.atleast_1d(pathways)),
             plan_name=_s(attrs.get("plan_name", "")),
-            planned_samples=int(attrs.get("planned_samples", 0)), wall_time=0.0))
+            planned_samples=int(attrs.get("planned_samples", 0)), wall_time=0.0,
+            provenance={"windows": rec.windows}))
         self._baseline_cache: dict[int, tuple[int, np.ndarray | None]] = {}
         self.refresh(reload=False)
 
@@ -64,7 +66,7 @@ class RecordingSource:
         self.fed["phases"] = len(phases)
         events = rec.events
         for ev in events[self.fed["events"]:]:
-            m.apply(Event(ev["sample"], ev["kind"], ev["text"], ev["data"]))
+            m.apply(from_stored(ev["sample"], ev["kind"], ev["text"], ev["data"]))
             new = True
         self.fed["events"] = len(events)
         table = rec.sweep_table

@@ -7,7 +7,7 @@ worker thread runs in that worker under PySide6). Each tick applies every queued
 model, then redraws once (coalescing). Operator actions become :class:`~rig.core.commands.Command`
 objects on the command queue; the controller executes and records them.
 
-Shortcuts (also in the buttons' tooltips): S start · P pause · R resume · Ctrl+Q stop (asks) ·
+Shortcuts (also in the buttons' tooltips): P pause · R resume · Ctrl+Q stop (asks) ·
 M mark · I induce now · B extend baseline · Up/Down intensity ± step on the selected pathway ·
 1–9 select pathway · A slope/amplitude · T dark/light · Ctrl+R re-analyse ·
 Left/Right previous/next sweep (viewer).
@@ -24,8 +24,9 @@ from pathlib import Path
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from rig.core.commands import Command, post
+from rig.core.commands import Command
 from rig.core.plan import Plan
+from rig.display.actions import ACTIONS, LIVE_ONLY, WindowActions
 from rig.display.feed import DisplayFeed
 from rig.display.model import DisplayModel
 from rig.display.panels import (
@@ -34,30 +35,13 @@ from rig.display.panels import (
     TimeCoursePanel,
     detector_artifact_ms,
     detector_windows_ms,
+    shown_windows_ms,
 )
 from rig.display.status import status_text
 from rig.display.theme import THEMES, Theme
 
-# (action name, button text, shortcut, tooltip)
-ACTIONS: tuple[tuple[str, str, str, str], ...] = (
-    ("start", "Start", "S", "Start the run"),
-    ("pause", "Pause", "P", "Stop stimulating; recording continues"),
-    ("resume", "Resume", "R", "Resume stimulating"),
-    ("stop", "Stop…", "Ctrl+Q", "End the run (asks for confirmation)"),
-    ("mark", "Mark…", "M", "Record a free-text event"),
-    ("induce_now", "Induce now", "I", "End the baseline and induce (where the protocol allows)"),
-    ("extend_baseline", "Extend baseline", "B", "Extend the baseline (where the protocol allows)"),
-    ("intensity_up", "Intensity +", "Up", "Raise the selected pathway's test intensity"),
-    ("intensity_down", "Intensity −", "Down", "Lower the selected pathway's test intensity"),
-    ("reanalyse", "Re-analyse", "Ctrl+R", "Re-measure recorded sweeps with the current windows"),
-    ("toggle_field", "Slope/Amp", "A", "Time course: slope or amplitude"),
-    ("toggle_theme", "Dark/Light", "T", "Switch between dark and light themes"),
-)
-LIVE_ONLY = {"start", "pause", "resume", "stop", "mark", "induce_now", "extend_baseline",
-             "intensity_up", "intensity_down", "reanalyse"}
 
-
-class RigWindow(QtWidgets.QMainWindow):
+class RigWindow(WindowActions, QtWidgets.QMainWindow):
     # Emitted (GUI thread → GUI thread) after each redraw with the number of frames drawn.
     frameDrawn = QtCore.Signal(int)  # noqa: N815 (Qt naming)
 
@@ -106,6 +90,8 @@ class RigWindow(QtWidgets.QMainWindow):
         self.selected_pathway = 0
         self.frames_drawn = 0
         self.windows_changed = False
+        self._v_windows = 0
+        self._v_reply = 0
         self.engine_done = engine_done
         # Called in the GUI thread with every command sent (e.g. to set the engine's stop flag
         # at once); the command still goes to the controller, which records it.
@@ -333,6 +319,9 @@ class RigWindow(QtWidgets.QMainWindow):
 
     def redraw(self) -> None:
         m = self.model
+        if m.v_windows != self._v_windows:  # the windows in use (run start, `windows` events)
+            self._v_windows = m.v_windows
+            self.set_windows(shown_windows_ms(m.windows))
         for pos, p in enumerate(m.pathways):
             if p not in self.sweep_plots:
                 self._add_sweep_plot(pos, p)
@@ -365,8 +354,11 @@ class RigWindow(QtWidgets.QMainWindow):
         self._style("gaps", t.alarm if st.gaps_alarm else t.foreground)
         self._style("alarm", t.alarm if st.alarm != "none" else t.foreground)
         self._style("state", t.alarm if st.state == "PAUSED" else t.foreground)
-        if "start" in self.actions:
-            self.actions["start"].setEnabled(self.model.run is None)
+        m = self.model
+        if m.v_reply != self._v_reply:  # the controller's answer, refusals with their reason
+            self._v_reply = m.v_reply
+            self.message.setText(m.reply)
+            self.message.setStyleSheet(f"color: {t.alarm};" if m.reply_refused else "")
         if "stop" in self.actions:
             self.actions["stop"].setEnabled(self.model.stop is None)
 
@@ -376,120 +368,6 @@ class RigWindow(QtWidgets.QMainWindow):
         if lab.property("colour") != colour:
             lab.setProperty("colour", colour)
             lab.setStyleSheet(f"color: {colour};")
-
-    # ------------------------------------------------------------------ commands
-    def send(self, command: Command) -> bool:
-        """Put a command on the queue (no-op in a viewer); shows it in the message line."""
-        if self.commands is None or self.read_only:
-            return False
-        post(self.commands, command)
-        for listener in self.command_listeners:
-            listener(command)
-        self.message.setText(f"sent: {command.cmd}")
-        return True
-
-    def _act_start(self) -> None:
-        self.send(Command("start"))
-
-    def _act_pause(self) -> None:
-        self.send(Command("pause"))
-
-    def _act_resume(self) -> None:
-        self.send(Command("resume"))
-
-    def _act_stop(self) -> None:
-        if self.confirm("Stop the recording now?"):
-            self.send(Command("stop"))
-
-    def _act_mark(self) -> None:
-        text = self.ask_text("Event text:")
-        if text:
-            self.send(Command("mark", text=text))
-
-    def _act_induce_now(self) -> None:
-        self.send(Command("induce_now"))
-
-    def _act_extend_baseline(self) -> None:
-        self.send(Command("extend_baseline"))
-
-    def _intensity(self, sign: float) -> None:
-        p = self.selected_pathway
-        delta = sign * self.intensity_step_uA
-        cur = self.model.intensity_uA.get(p)
-        lo, hi = self.intensity_limits_uA
-        if cur is not None:
-            target = min(max(cur + delta, lo), hi)
-            delta = target - cur
-        if delta == 0:
-            self.message.setText(f"S{p + 1} intensity at the rig limit")
-            return
-        self.send(Command("intensity", pathway=p, delta_uA=delta))
-
-    def _act_intensity_up(self) -> None:
-        self._intensity(+1.0)
-
-    def _act_intensity_down(self) -> None:
-        self._intensity(-1.0)
-
-    def _act_reanalyse(self) -> None:
-        self.send(Command("reanalyse", data={"windows_ms": {
-            k: list(v) for k, v in self.windows_ms.items()}}))
-        self.windows_changed = False
-
-    def _act_toggle_field(self) -> None:
-        self.time_course.set_field("amplitude" if self.time_course.field == "slope" else "slope")
-        self.time_course._percent = None
-        self.redraw()
-
-    def _act_toggle_theme(self) -> None:
-        self.apply_theme("light" if self.theme.name == "dark" else "dark")
-        for sp in self.sweep_plots.values():
-            sp.version = -1
-        self.redraw()
-
-    def _on_pathway_box(self, index: int) -> None:
-        data = self.pathway_box.itemData(index)
-        if data is not None:
-            self.selected_pathway = int(data)
-
-    def _on_step_box(self, value: float) -> None:
-        self.intensity_step_uA = float(value)
-
-    def _on_window_moved(self, name: str, region: pg.LinearRegionItem) -> None:
-        """A measurement window was dragged: sync the other plots, send ``set_windows``."""
-        a, b = (float(v) for v in region.getRegion())
-        old = self.windows_ms.get(name)
-        if old is not None and math.isclose(old[0], a) and math.isclose(old[1], b):
-            return
-        self.windows_ms[name] = (a, b)
-        for sp in self.sweep_plots.values():
-            sp.set_windows({name: (a, b)})
-            sp.version = -1  # markers depend on the windows
-        self.windows_changed = True
-        self.send(Command("set_windows", data={
-            "window": name, "old_ms": list(old) if old else None, "new_ms": [a, b]}))
-        if not self.read_only:
-            self.message.setText(
-                f"{name} window {a:.2f}–{b:.2f} ms: applies to the next sweeps. "
-                "Re-analyse the recorded ones? [Ctrl+R]")
-
-    def set_windows(self, windows_ms: dict[str, tuple[float, float]]) -> None:
-        """Set the windows programmatically (no command is sent)."""
-        self.windows_ms.update(windows_ms)
-        for sp in self.sweep_plots.values():
-            sp.set_windows(windows_ms)
-            sp.version = -1
-
-    # ------------------------------------------------------------------ dialogs, closing
-    def _confirm_dialog(self, question: str) -> bool:
-        if QtGui.QGuiApplication.platformName() == "offscreen":
-            return True  # nobody can answer a modal dialog offscreen: it would hang
-        ans = QtWidgets.QMessageBox.question(self, "LTP Rig", question)
-        return ans == QtWidgets.QMessageBox.StandardButton.Yes
-
-    def _text_dialog(self, prompt: str) -> str | None:
-        text, ok = QtWidgets.QInputDialog.getText(self, "LTP Rig", prompt)
-        return text if ok else None
 
     def run_active(self) -> bool:
         return self.model.run is not None and self.model.stop is None

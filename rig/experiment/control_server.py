@@ -23,6 +23,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from rig.core.events import OperatorRefused
+
 COMMANDS = ("pause", "resume", "stop", "mark", "induce_now", "extend_baseline", "intensity")
 QUERIES = ("status",)
 MAX_REQUEST_BYTES = 16_384
@@ -81,7 +83,7 @@ class _Unix(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
 class ControlServer:
     """Serves one run's controller. ``controller`` needs ``commands`` (a queue),
-    ``external_events`` (a queue of (kind, text, data)) and ``status`` (a dict)."""
+    ``external_events`` (a queue of rig.core.events types) and ``status`` (a dict)."""
 
     def __init__(self, controller: Any, recording: Path, *, unix_socket: bool = False,
                  host: str = "127.0.0.1") -> None:
@@ -150,10 +152,11 @@ class ControlServer:
     # -- one request -------------------------------------------------------------------------
     def _refuse(self, reason: str, peer: Any, cmd: str = "") -> dict:
         self.refused += 1
-        data = {"reason": reason, "peer": str(peer), "source": "ctl"}
+        data = {"peer": str(peer)}
         if cmd:
             data["cmd"] = cmd
-        self.ctl.external_events.put(("operator_refused", f"control endpoint refused a request: {reason}", data))
+        self.ctl.external_events.put(OperatorRefused(sample=0, text=f"control endpoint refused a request: {reason}",
+                                                    reason=reason, source="ctl", extra=data))
         return {"ok": False, "error": reason}
 
     def answer(self, line: bytes, peer: Any) -> dict:

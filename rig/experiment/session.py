@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rig.closed_loop.controller import Controller
+from rig.core.events import ControlUnavailable
 from rig.experiment.control_server import ControlServer
 from rig.experiment.keys import KeyReader
 
@@ -46,7 +47,7 @@ class OperatorControl:
             except OSError as exc:  # the run goes on without its endpoint, and says so
                 print(f"rig: control endpoint unavailable ({exc}); rig ctl cannot reach this run",
                       file=sys.stderr, flush=True)
-                self.ctl.external_events.put(("control_unavailable", f"control endpoint unavailable: {exc}", {}))
+                self.ctl.external_events.put(ControlUnavailable(sample=0, text=f"control endpoint unavailable: {exc}"))
                 self.server.close()
                 self.server = None
         if self.server is not None and self.announce:

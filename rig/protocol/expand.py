@@ -463,7 +463,7 @@ def expand_checked(proto: Protocol, rig: RigConfig, name: str, text: str = "") -
 def _closed_loop(proto: Protocol) -> dict:
     """Closed-loop settings as plain data for the controller (alarms, intensity tracking)."""
     out: dict = {}
-    if proto.alarms is not None:
+    if proto.alarms is not None and proto.alarms.model_fields_set:  # an empty [alarms] keeps the defaults
         out["alarms"] = proto.alarms.model_dump()
     if proto.tracking is not None:
         out["tracking"] = proto.tracking.model_dump()

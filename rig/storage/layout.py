@@ -13,6 +13,8 @@ import zlib
 import h5py
 import numpy as np
 
+from rig.core import events as ev
+
 FORMAT_VERSION = "1.1"
 LIBVER = ("v110", "v110")
 
@@ -58,9 +60,9 @@ STATUS_DTYPE = np.dtype(
     ]
 )
 
-#: Event kinds that bump a status counter.
-COUNTED_EVENTS = {"gap": "gaps", "overrun": "overruns", "late_write": "late_writes",
-                  "sweep_lost": "sweeps_lost", "sweep_discarded": "sweeps_lost"}
+#: Event types that bump a status counter.
+COUNTED_EVENTS: dict[type[ev.Event], str] = {ev.Gap: "gaps", ev.Overrun: "overruns", ev.LateWrite: "late_writes",
+                                             ev.SweepLost: "sweeps_lost", ev.SweepDiscarded: "sweeps_lost"}
 
 CHUNK_ROWS = 16384
 DATASETS = ("samples", "sweeps", "pulses", "measurements", "events", "phases", "status")

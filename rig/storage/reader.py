@@ -9,6 +9,7 @@ import h5py
 import numpy as np
 
 from rig.core.errors import UserError
+from rig.core.events import Event, from_stored
 from rig.storage.layout import counts_crc32
 
 TABLES = ("samples", "sweeps", "pulses", "measurements", "events", "phases", "status")
@@ -65,6 +66,11 @@ class Recording:
             out.append({"sample": int(r["sample"]), "time_s": float(r["time_s"]), "kind": r["kind"].decode(),
                         "text": r["text"].decode(errors="replace"), "data": data})
         return out
+
+    @property
+    def typed_events(self) -> list[Event]:
+        """Events as the types of :mod:`rig.core.events` (unknown kinds as ``UnknownEvent``)."""
+        return [from_stored(e["sample"], e["kind"], e["text"], e["data"]) for e in self.events]
 
     @property
     def phases(self) -> list[dict]:

@@ -25,6 +25,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from rig.core.events import Recovered, to_stored
 from rig.storage.layout import EVENT_DTYPE, LIBVER, create_datasets
 from rig.storage.reader import Recording, open_h5
 
@@ -190,10 +191,11 @@ def _write_copy(rec: Recording, dst: Path, direct: bool) -> dict:
         ev = rec.event_table
         fs = rec.sample_rate_hz if np.isfinite(rec.sample_rate_hz) else 1.0
         last = int(status["samples"][0])
-        note = np.array([(last, last / fs, time.time(), b"recovered",
-                          f"rig recover: {k} sweeps kept, {rec.n_sweeps - k} dropped".encode(),
-                          json.dumps({"sweeps_recovered": k, "sweeps_dropped": rec.n_sweeps - k,
-                                     "opened_directly": direct}).encode())], dtype=EVENT_DTYPE)
+        _, kind, text, data = to_stored(Recovered(
+            sample=last, text=f"rig recover: {k} sweeps kept, {rec.n_sweeps - k} dropped", sweeps_recovered=k,
+            sweeps_dropped=rec.n_sweeps - k, extra={"opened_directly": direct}))
+        note = np.array([(last, last / fs, time.time(), kind.encode(), text.encode(), data.encode())],
+                        dtype=EVENT_DTYPE)
         ev = np.concatenate([ev, note])
         out["events"].resize(len(ev), axis=0)
         out["events"][:] = ev

@@ -33,8 +33,9 @@ import numpy as np
 from h5py import h5s
 
 from rig import detector
-from rig.core.documents import Event, Measured, PhaseStart, Progress, RunStart, RunStop, Sweep
+from rig.core.documents import Measured, PhaseStart, Progress, RunStart, RunStop, Sweep
 from rig.core.errors import RunFailure
+from rig.core.events import Event, Gap, to_stored
 from rig.storage.layout import (
     COUNTED_EVENTS,
     DATASETS,
@@ -306,15 +307,15 @@ class RecordingWriter:
             self._log.flush()
 
     def _event(self, doc: Event) -> None:
-        row = np.array([(doc.sample, doc.sample / self.fs, time.time(), _bytes(doc.kind, 32),
-                         _bytes(doc.text, 256), _bytes(json.dumps(doc.data, default=str), 1024))],
-                       dtype=EVENT_DTYPE)
+        sample, kind, text, data = to_stored(doc)
+        row = np.array([(sample, sample / self.fs, time.time(), _bytes(kind, 32), _bytes(text, 256),
+                         _bytes(data, 1024))], dtype=EVENT_DTYPE)
         self._append("events", row)
-        counter = COUNTED_EVENTS.get(doc.kind)
+        counter = COUNTED_EVENTS.get(type(doc))
         if counter:
             self.status[counter] += 1
-        if doc.kind == "gap":
-            self.status["lost_samples"] += int(doc.data.get("samples", 0))
+        if isinstance(doc, Gap):
+            self.status["lost_samples"] += int(doc.samples)
         self._flush()
 
     def _stop(self, doc: RunStop) -> None:

@@ -100,20 +100,6 @@ def test_each_shortcut_puts_its_command_on_the_queue(rig, qtbot, name):
     assert len(got) == 1 and _same(got[0], EXPECTED[name]), got
 
 
-def test_start_is_only_offered_before_the_run(qtbot):
-    q = make_command_queue()
-    win = RigWindow(DisplayFeed(), q)
-    _show(qtbot, win)
-    win.tick()
-    qtbot.keyClick(win, QtCore.Qt.Key_S)
-    assert [c.cmd for c in drain(q)] == ["start"]
-    for d in list(ltp_stream(baseline_min=1, followup_min=1))[:3]:
-        win.feed(d)
-    win.tick()
-    assert not win.actions["start"].isEnabled()
-    win._force_close = True
-
-
 def test_stop_and_mark_can_be_cancelled(rig, qtbot):
     win, q, ans = rig
     ans.confirm_reply, ans.text_reply = False, None

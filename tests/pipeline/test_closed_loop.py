@@ -229,7 +229,7 @@ def test_gate_pause_waits_for_the_operator_then_resume_continues():
     def operator(doc: object) -> None:
         if isinstance(doc, h.Event) and doc.kind == "paused" and not state["sent"]:
             state["sent"] = True
-            ctl.external_events.put(("mark", "operator looked at the baseline", {}))
+            ctl.commands.put({"cmd": "mark", "text": "operator looked at the baseline", "source": "gui"})
             ctl.commands.put({"cmd": "resume", "source": "gui"})
 
     run = h.run(plan, quiet_slice(rundown_percent_per_min=4.0), controller=ctl, subscribers=[operator])
@@ -239,6 +239,10 @@ def test_gate_pause_waits_for_the_operator_then_resume_continues():
     ind = [p for p in run.phases() if p.kind == "induction"][0]
     resume = [e for e in run.events("operator") if e.data["cmd"] == "resume"][0]
     assert ind.sample >= resume.data["effective_sample"] >= unstable[0].sample
+    assert [e.data["text"] for e in run.events("operator") if e.data["cmd"] == "mark"] == [
+        "operator looked at the baseline"]
+    order = [e.kind for e in run.events() if e.kind in ("paused", "resumed")]
+    assert order == ["paused", "resumed"] and run.events("paused")[0].cause == "gate"
     assert sweeps(run, "train")
 
 

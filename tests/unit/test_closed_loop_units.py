@@ -190,8 +190,10 @@ def test_commands_are_recorded_with_source_and_refusals_are_explicit():
                              "data": {"window": "slope", "old_ms": [3, 4.5], "new_ms": [2.8, 4.0]}})
     assert docs[0].data["accepted"] and c.take_windows_changes() == [("slope", (2.8, 4.0))]
     assert c.take_windows_changes() == []
-    docs = c.handle_command({"cmd": "reanalyse", "source": "gui"})
-    assert not docs[0].data["accepted"] and "not handled" in docs[0].text
+    docs = c.handle_command({"cmd": "reanalyse", "source": "gui", "data": {"sweeps": 12}})
+    assert docs[0].data["accepted"] and "12 sweeps re-measured by the window" in docs[0].text
+    docs = c.handle_command({"cmd": "frobnicate", "source": "ctl"})
+    assert not docs[0].data["accepted"] and "refused: not handled" in docs[0].text
     docs = c.handle_command({"cmd": "extend_baseline", "data": {"seconds": 60}, "source": "ctl"})
     assert docs[0].data["accepted"] and c.phase_end == int(120 * h.FS)
     docs = c.handle_command({"cmd": "stop", "source": "ctl"})

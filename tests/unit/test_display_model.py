@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from rig.bench.synthetic_stream import MEASUREMENT_DTYPE, SCALE_MV_PER_COUNT, ltp_stream
-from rig.core.documents import Event, Measured, PhaseStart, RunStart, RunStop, Sweep
+from rig.core import events as ev
+from rig.core.documents import Measured, PhaseStart, RunStart, RunStop, Sweep
 from rig.core.plan import Phase, Plan
 from rig.core.plan import TestSchedule as Schedule
 from rig.display.feed import SweepInfo
@@ -86,16 +87,16 @@ def test_running_and_baseline_averages_of_the_sweeps():
 def test_gaps_alarms_pause_and_intensity_from_events():
     m = DisplayModel()
     _run(m, (0, 1))
-    m.apply(Event(100, "gap", "20 samples lost", {"samples": 20}))
-    m.apply(Event(200, "alarm", "baseline drift 12 %"))
-    m.apply(Event(300, "pause", "operator"))
-    m.apply(Event(400, "intensity", "", {"pathway": 1, "intensity_uA": 55.0}))
+    m.apply(ev.Gap(sample=100, text="20 samples lost", samples=20))
+    m.apply(ev.Alarm(sample=200, text="baseline drift 12 %", alarm="response_lost", pathway=0, action="pause"))
+    m.apply(ev.Paused(sample=300, text="stimulation paused by the response_lost alarm", cause="alarm"))
+    m.apply(ev.IntensitySet(sample=400, pathway=1, intensity_uA=55.0, rule="operator"))
     assert (m.gap_events, m.lost_samples, m.last_alarm, m.paused) == (1, 20, "baseline drift 12 %",
                                                                      True)
     assert m.intensity_uA[1] == 55.0
     st = status_text(m, None, None)
     assert st.gaps_alarm and st.state == "PAUSED" and "S2 55 µA" in st.intensity
-    assert [e.kind for e in m.marker_events()] == ["gap", "alarm", "pause"]
+    assert [e.kind for e in m.marker_events()] == ["gap", "alarm", "paused"]
     m.apply(RunStop(500, "completed", gaps=1, lost_samples=20))
     assert status_text(m, None, None).state == "STOPPED (completed)"
 
@@ -135,7 +136,7 @@ def test_phase_time_left_and_next_stimulus_from_the_plan():
     m = DisplayModel()
     _run(m)
     m.apply(PhaseStart(0, "baseline", "baseline", 0))
-    m.apply(Event(int(125 * FS), "mark", "x"))
+    m.apply(ev.Operator(sample=int(125 * FS), cmd="mark", note="x", accepted=True))
     assert phase_time_left_s(m, plan) == pytest.approx(475.0)
     assert next_stimulus_s(m, plan) == pytest.approx(15.0)
     assert hms(475) == "7:55" and hms(3725) == "1:02:05" and hms(math.nan) == "—"

@@ -15,6 +15,7 @@ import numpy as np
 from rig.analysis import results
 from rig.analysis.summary import RESULT_WINDOW_S, summarize
 from rig.core.errors import UserError
+from rig.core.events import Induction
 from rig.storage import Recording, open_recording
 
 BAD_FLAGS = results.INVALID_FLAGS  # the result's rule (rig.analysis.results)
@@ -96,10 +97,9 @@ def protocol_signature(rec: Recording) -> str:
     time course is aligned to the induction); the induction itself must be the same.
     """
     parts = []
-    for e in rec.events:
-        if e["kind"] == "induction":
-            d = e["data"]
-            parts.append(f"{d.get('kind', '?')}({int(d.get('pulses', 0))} pulses)")
+    for e in rec.typed_events:
+        if isinstance(e, Induction):
+            parts.append(f"{e.protocol or '?'}({int(e.pulses)} pulses)")
     for p in rec.phases:
         if p["kind"] == "chemical":
             parts.append(f"chemical:{p['name']}")

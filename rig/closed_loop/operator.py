@@ -1,0 +1,149 @@
+"""Operator commands inside the controller: each command received is acted on (or refused with its
+reason) and recorded as an :class:`~rig.core.events.Operator` event; a command that changes the
+run state also emits the state event (``Paused``, ``Resumed``, ``IntensitySet``), so consumers
+read the state from one vocabulary whoever changed it (operator, alarm, gate).
+
+:class:`OperatorCommands` is a mixin of :class:`~rig.closed_loop.controller.Controller`; it uses
+the controller's run state (phase, intensities, ``stimulation_paused``, ``generated_until``).
+"""
+
+from __future__ import annotations
+
+import queue
+from dataclasses import replace
+from typing import Any
+
+from rig.closed_loop.io_fit import quantize
+from rig.core import events as ev
+
+
+class OperatorCommands:
+    """Command handling of the controller (see module docstring)."""
+
+    # provided by the Controller
+    commands: queue.Queue
+    external_events: queue.Queue
+    stimulation_paused: bool
+    generated_until: int
+    _now: int
+
+    def poll(self, now_sample: int) -> list:
+        """Engine hook, once per acquired block: drain operator commands and outside events
+        (typed events put on ``external_events`` by other threads, stamped with ``now_sample``)."""
+        self._now = now_sample
+        docs: list = []
+        while True:
+            try:
+                outside = self.external_events.get_nowait()
+            except queue.Empty:
+                break
+            if not isinstance(outside, ev.Event):
+                raise TypeError(f"external_events takes rig.core.events types, got {type(outside).__name__}")
+            docs.append(replace(outside, sample=now_sample))
+        while True:
+            try:
+                cmd = self.commands.get_nowait()
+            except queue.Empty:
+                break
+            docs.extend(self.handle_command(cmd))
+        self._update_status()
+        return docs
+
+    def handle_command(self, cmd: Any) -> list:
+        """Act on one operator command (dict or object with ``to_dict()``); always recorded as an
+        ``operator`` event with its source and whether it was accepted, followed by the state
+        events it caused."""
+        c: dict = dict(cmd) if isinstance(cmd, dict) else cmd.to_dict()
+        name = str(c.get("cmd", ""))
+        source = str(c.get("source", "?"))
+        sample = max(self._now, 0)
+        was_paused = self.stimulation_paused
+        effects: list = []
+        accepted, note = self._apply_command(name, c, sample, effects)
+        if self.stimulation_paused != was_paused:
+            kind = ev.Paused if self.stimulation_paused else ev.Resumed
+            what = "paused by the operator" if self.stimulation_paused else f"resumed ({name})"
+            effects.append(kind(sample=sample, text=f"stimulation {what}", cause=f"operator {name}"))
+        text = f"{name} from {source}" + (f": {c['text']}" if c.get("text") else "") + (f" ({note})" if note else "")
+        pw = c.get("pathway")
+        rec = ev.Operator(
+            sample=sample, text=text, cmd=name, source=source, accepted=accepted,
+            effective_sample=self.generated_until, pathway=None if pw is None else pw,
+            delta_uA=c.get("delta_uA"), note=str(c.get("text") or ""), command_data=c.get("data") or None)
+        self._update_status()
+        return [rec, *effects]
+
+    def _apply_command(self, name: str, c: dict, sample: int, effects: list) -> tuple[bool, str]:
+        p = self.phase if self.finished_at is None else None
+        if name == "mark":
+            return True, ""
+        if name == "pause":
+            self.stimulation_paused = True
+            return True, "stimulation paused"
+        if name == "resume":
+            self.stimulation_paused = False
+            if self._gate_wait:
+                self._gate_wait = False
+                self._force_end = True
+                return True, "protocol continues after the baseline"
+            return True, "stimulation resumed"
+        if name == "stop":
+            self.stop_request = ("interrupted", f"stopped by the operator ({c.get('source', '?')})")
+            return True, "run stops, outputs zeroed"
+        if name == "induce_now":
+            if p is None or p.kind != "baseline":
+                return False, "refused: not in a baseline phase"
+            if self.phase_index + 1 >= len(self.plan.phases):
+                return False, "refused: no phase after this baseline"
+            self._force_end = True
+            self._gate_wait = False
+            self.stimulation_paused = False
+            self.phase_end = self.generated_until
+            return True, "baseline ended now"
+        if name == "extend_baseline":
+            if p is None or p.kind != "baseline":
+                return False, "refused: not in a baseline phase"
+            secs = float((c.get("data") or {}).get("seconds", 300.0))
+            if not 0 < secs <= 24 * 3600:
+                return False, f"refused: extension of {secs} s"
+            self.phase_end = max(self.phase_end, self.generated_until) + int(secs * self.fs)
+            self._gate_wait = False
+            self.stimulation_paused = False
+            return True, f"baseline extended by {secs:g} s"
+        if name == "set_windows":
+            d = c.get("data") or {}
+            w, new = d.get("window"), d.get("new_ms")
+            if not isinstance(w, str) or not isinstance(new, (list, tuple)) or len(new) != 2:
+                return False, "refused: needs data = {window: name, new_ms: [start, end]}"
+            try:
+                ms = (float(new[0]), float(new[1]))
+            except (TypeError, ValueError):
+                return False, "refused: new_ms must be two numbers (ms)"
+            self.windows_changes.append((w, ms))
+            return True, f"{w} window {ms[0]:g}–{ms[1]:g} ms for the sweeps measured from now (engine)"
+        if name == "reanalyse":
+            n = (c.get("data") or {}).get("sweeps")
+            return True, (f"recorded: {n} sweeps re-measured by the window" if n is not None else "recorded") + \
+                "; the file keeps its online measurements and raw samples (rig analyze re-measures them)"
+        if name == "intensity":
+            return self._operator_intensity(c, sample, effects)
+        return False, "refused: not handled by the controller"
+
+    def _operator_intensity(self, c: dict, sample: int, effects: list) -> tuple[bool, str]:
+        pw, delta = c.get("pathway"), c.get("delta_uA")
+        if pw is None or delta is None or not 0 <= int(pw) < len(self.intensity_uA):
+            return False, "refused: needs a wired pathway and delta_uA"
+        pw = int(pw)
+        old = self.intensity_uA[pw]
+        q, clamped = quantize(old + float(delta), self.resolution_uA, self.min_uA, self.max_uA)
+        self._set_intensity(pw, q)
+        self.tracker.restart(pw)
+        effects.append(ev.IntensitySet(sample=sample, text=f"{self.name(pw)}: {old:g} → {q:g} µA (operator)",
+                                       pathway=pw, intensity_uA=q, previous_uA=old, rule="operator",
+                                       clamped=clamped, changed=q != old))
+        return True, f"{self.name(pw)} at {q:g} µA" + (" (clamped)" if clamped else "")
+
+    def take_windows_changes(self) -> list[tuple[str, tuple[float, float]]]:
+        """Engine hook: detector window changes the operator asked for since the last call."""
+        out, self.windows_changes = self.windows_changes, []
+        return out

@@ -1,0 +1,153 @@
+"""The window's operator actions: buttons and shortcuts → :class:`~rig.core.commands.Command` objects
+on the command queue (the controller acts on them and answers with an ``operator`` event, which
+the message line shows, refusals with their reason); window dragging; re-analysis."""
+
+from __future__ import annotations
+
+import math
+
+import pyqtgraph as pg
+from PySide6 import QtGui, QtWidgets
+
+from rig.core.commands import Command, post
+from rig.display.reanalyse import reanalyse
+
+# (action name, button text, shortcut, tooltip)
+ACTIONS: tuple[tuple[str, str, str, str], ...] = (
+    ("pause", "Pause", "P", "Stop stimulating; recording continues"),
+    ("resume", "Resume", "R", "Resume stimulating"),
+    ("stop", "Stop…", "Ctrl+Q", "End the run (asks for confirmation)"),
+    ("mark", "Mark…", "M", "Record a free-text event"),
+    ("induce_now", "Induce now", "I", "End the baseline and induce (where the protocol allows)"),
+    ("extend_baseline", "Extend baseline", "B", "Extend the baseline (where the protocol allows)"),
+    ("intensity_up", "Intensity +", "Up", "Raise the selected pathway's test intensity"),
+    ("intensity_down", "Intensity −", "Down", "Lower the selected pathway's test intensity"),
+    ("reanalyse", "Re-analyse", "Ctrl+R", "Re-measure recorded sweeps with the current windows"),
+    ("toggle_field", "Slope/Amp", "A", "Time course: slope or amplitude"),
+    ("toggle_theme", "Dark/Light", "T", "Switch between dark and light themes"),
+)
+LIVE_ONLY = {"pause", "resume", "stop", "mark", "induce_now", "extend_baseline",
+             "intensity_up", "intensity_down", "reanalyse"}
+
+
+class WindowActions:
+    """Mixin of :class:`~rig.display.window.RigWindow`: what the buttons and keys do."""
+
+    # ------------------------------------------------------------------ commands
+    def send(self, command: Command) -> bool:
+        """Put a command on the queue (no-op in a viewer); shows it in the message line."""
+        if self.commands is None or self.read_only:
+            return False
+        post(self.commands, command)
+        for listener in self.command_listeners:
+            listener(command)
+        self.message.setText(f"sent: {command.cmd}")
+        return True
+
+    def _act_pause(self) -> None:
+        self.send(Command("pause"))
+
+    def _act_resume(self) -> None:
+        self.send(Command("resume"))
+
+    def _act_stop(self) -> None:
+        if self.confirm("Stop the recording now?"):
+            self.send(Command("stop"))
+
+    def _act_mark(self) -> None:
+        text = self.ask_text("Event text:")
+        if text:
+            self.send(Command("mark", text=text))
+
+    def _act_induce_now(self) -> None:
+        self.send(Command("induce_now"))
+
+    def _act_extend_baseline(self) -> None:
+        self.send(Command("extend_baseline"))
+
+    def _intensity(self, sign: float) -> None:
+        p = self.selected_pathway
+        delta = sign * self.intensity_step_uA
+        cur = self.model.intensity_uA.get(p)
+        lo, hi = self.intensity_limits_uA
+        if cur is not None:
+            target = min(max(cur + delta, lo), hi)
+            delta = target - cur
+        if delta == 0:
+            self.message.setText(f"S{p + 1} intensity at the rig limit")
+            return
+        self.send(Command("intensity", pathway=p, delta_uA=delta))
+
+    def _act_intensity_up(self) -> None:
+        self._intensity(+1.0)
+
+    def _act_intensity_down(self) -> None:
+        self._intensity(-1.0)
+
+    def _act_reanalyse(self) -> None:
+        """Re-measure the test sweeps the window holds with the windows drawn; the report goes to
+        the message line and, through the ``reanalyse`` command, into the file's event log."""
+        if self.read_only:
+            return
+        report = reanalyse(self.model, self.windows_ms)
+        self.redraw()
+        self.send(Command("reanalyse", text=report.text(), data={
+            "windows_ms": {k: list(v) for k, v in self.windows_ms.items()}, "sweeps": report.n_sweeps}))
+        self.message.setText(report.text())  # the controller's answer follows, with the same text
+        self.windows_changed = False
+
+    def _act_toggle_field(self) -> None:
+        self.time_course.set_field("amplitude" if self.time_course.field == "slope" else "slope")
+        self.time_course._percent = None
+        self.redraw()
+
+    def _act_toggle_theme(self) -> None:
+        self.apply_theme("light" if self.theme.name == "dark" else "dark")
+        for sp in self.sweep_plots.values():
+            sp.version = -1
+        self.redraw()
+
+    def _on_pathway_box(self, index: int) -> None:
+        data = self.pathway_box.itemData(index)
+        if data is not None:
+            self.selected_pathway = int(data)
+
+    def _on_step_box(self, value: float) -> None:
+        self.intensity_step_uA = float(value)
+
+    def _on_window_moved(self, name: str, region: pg.LinearRegionItem) -> None:
+        """A measurement window was dragged: sync the other plots, send ``set_windows``."""
+        a, b = (float(v) for v in region.getRegion())
+        old = self.windows_ms.get(name)
+        if old is not None and math.isclose(old[0], a) and math.isclose(old[1], b):
+            return
+        self.windows_ms[name] = (a, b)
+        for sp in self.sweep_plots.values():
+            sp.set_windows({name: (a, b)})
+            sp.version = -1  # markers depend on the windows
+        self.windows_changed = True
+        self.send(Command("set_windows", data={
+            "window": name, "old_ms": list(old) if old else None, "new_ms": [a, b]}))
+        if not self.read_only:
+            self.message.setText(
+                f"{name} window {a:.2f}–{b:.2f} ms: applies to the next sweeps. "
+                "Re-analyse the recorded ones? [Ctrl+R]")
+
+    def set_windows(self, windows_ms: dict[str, tuple[float, float]]) -> None:
+        """Set the windows programmatically (no command is sent)."""
+        self.windows_ms.update(windows_ms)
+        for sp in self.sweep_plots.values():
+            sp.set_windows(windows_ms)
+            sp.version = -1
+
+    # ------------------------------------------------------------------ dialogs, closing
+    def _confirm_dialog(self, question: str) -> bool:
+        if QtGui.QGuiApplication.platformName() == "offscreen":
+            return True  # nobody can answer a modal dialog offscreen: it would hang
+        ans = QtWidgets.QMessageBox.question(self, "LTP Rig", question)
+        return ans == QtWidgets.QMessageBox.StandardButton.Yes
+
+    def _text_dialog(self, prompt: str) -> str | None:
+        text, ok = QtWidgets.QInputDialog.getText(self, "LTP Rig", prompt)
+        return text if ok else None
+

@@ -1,0 +1,123 @@
+"""What the window does with each event type of :mod:`rig.core.events` (one table, checked
+complete by the tests), and the DisplayModel's event handlers (a mixin; no Qt)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rig.core import events as ev
+
+
+@dataclass(frozen=True)
+class EventDisplay:
+    """How the window shows one event type: ``handler`` (a DisplayModel method updating its state,
+    None: no state), ``marker`` (drawn on the time course) and why."""
+
+    handler: str | None
+    marker: bool
+    why: str
+
+
+# Every event type of rig.core.events, and what the window does with it (tests check it is complete).
+EVENT_DISPLAY: dict[type[ev.Event], EventDisplay] = {
+    ev.OutputsZeroed: EventDisplay(None, False, "safety bookkeeping at start and stop; the state shows STOPPED"),
+    ev.Gap: EventDisplay("_on_integrity", True, "counted and shown red in gaps/overruns; lost samples added"),
+    ev.Overrun: EventDisplay("_on_integrity", True, "counted in gaps/overruns"),
+    ev.LateWrite: EventDisplay("_on_integrity", False, "counted in gaps/overruns"),
+    ev.StimulusMissed: EventDisplay(None, True, "a stimulus that never happened: marked"),
+    ev.OutputUnderflow: EventDisplay("_on_integrity", True, "counted; stimulation has stopped"),
+    ev.SweepLost: EventDisplay("_on_integrity", False, "counted in gaps/overruns"),
+    ev.SweepDiscarded: EventDisplay(None, False, "too frequent at stop; the sweep simply is not shown"),
+    ev.WindowsChanged: EventDisplay("_on_windows", True, "the sweep panel draws the windows in use"),
+    ev.WindowsRefused: EventDisplay("_on_refusal", False, "shown in the message line"),
+    ev.WindowsProposed: EventDisplay(None, False, "a suggestion only; listed, the windows in use do not move"),
+    ev.PhaseEntered: EventDisplay(None, False, "phases are drawn as bands from PhaseStart"),
+    ev.Induction: EventDisplay(None, True, "marked on the time course"),
+    ev.Valve: EventDisplay(None, True, "drug on/off marked"),
+    ev.BaselineStable: EventDisplay(None, True, "gate verdict marked"),
+    ev.BaselineExtended: EventDisplay(None, False, "the phase band grows; listed"),
+    ev.BaselineUnstable: EventDisplay(None, True, "gate verdict marked"),
+    ev.Paused: EventDisplay("_on_paused", True, "state PAUSED"),
+    ev.Resumed: EventDisplay("_on_resumed", True, "state RECORDING"),
+    ev.IoFit: EventDisplay(None, False, "the I/O panel fits its own points; listed"),
+    ev.IntensitySet: EventDisplay("_on_intensity", False, "the intensity shown in the status"),
+    ev.TrackingFrozen: EventDisplay(None, False, "listed"),
+    ev.Alarm: EventDisplay("_on_alarm", True, "last alarm in the status, marked"),
+    ev.Operator: EventDisplay("_on_operator", False, "reply in the message line; a mark is drawn as a marker"),
+    ev.OperatorRefused: EventDisplay("_on_refusal", False, "shown in the message line"),
+    ev.ControlUnavailable: EventDisplay("_on_refusal", False, "shown in the message line"),
+    ev.Recovered: EventDisplay(None, True, "marked where rig recover cut the file"),
+    ev.ObserverError: EventDisplay("_on_refusal", False, "a failing observer (maybe this window): message line"),
+    ev.UnknownEvent: EventDisplay(None, False, "a kind from a newer version: listed"),
+}
+
+@dataclass
+class EventInfo:
+    t_s: float
+    kind: str
+    text: str
+    data: dict = field(default_factory=dict)
+    marker: bool = False
+    label: str = ""  # marker label
+
+
+
+class EventHandlers:
+    """Event part of :class:`~rig.display.model.DisplayModel` (state lives in the model)."""
+
+    fs: float
+    events: list[EventInfo]
+    gap_events: int
+    lost_samples: int
+    last_alarm: str
+    paused: bool
+    intensity_uA: dict[int, float]
+    windows: dict
+    v_windows: int
+    v_events: int
+    reply: str
+    reply_refused: bool
+    v_reply: int
+
+    def _on_event(self, e: ev.Event) -> None:
+        how = EVENT_DISPLAY.get(type(e), EVENT_DISPLAY[ev.UnknownEvent])
+        marker = how.marker or (isinstance(e, ev.Operator) and e.cmd == "mark" and e.accepted)
+        label = e.note if isinstance(e, ev.Operator) and e.note else (e.text or e.kind)
+        self.events.append(EventInfo(e.sample / self.fs, e.kind, e.text, dict(e.data), marker, label))
+        self._advance(e.sample)
+        if how.handler is not None:
+            getattr(self, how.handler)(e)
+        self.v_events += 1
+
+    def _on_integrity(self, e: ev.Event) -> None:
+        self.gap_events += 1
+        if isinstance(e, (ev.Gap, ev.Overrun)):
+            self.lost_samples += int(e.samples)
+
+    def _on_alarm(self, e: ev.Alarm) -> None:
+        self.last_alarm = e.text or e.alarm
+
+    def _on_paused(self, e: ev.Paused) -> None:
+        self.paused = True
+
+    def _on_resumed(self, e: ev.Resumed) -> None:
+        self.paused = False
+
+    def _on_intensity(self, e: ev.IntensitySet) -> None:
+        self.intensity_uA[int(e.pathway)] = float(e.intensity_uA)
+
+    def _on_windows(self, e: ev.WindowsChanged) -> None:
+        self._set_windows(e.windows)
+
+    def _set_windows(self, windows: dict) -> None:
+        if windows:
+            self.windows = dict(windows)
+            self.v_windows += 1
+
+    def _on_operator(self, e: ev.Operator) -> None:
+        self.reply, self.reply_refused = e.text, not e.accepted
+        self.v_reply += 1
+
+    def _on_refusal(self, e: ev.Event) -> None:
+        self.reply, self.reply_refused = e.text, True
+        self.v_reply += 1
