@@ -312,7 +312,7 @@ class Recovered(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ObserverError(Event):
-    """An observer (window, progress bar, user subscriber) failed; the run went on (at most one per observer per 10 s)."""
+    """An observer (window, progress bar, user subscriber) failed; the run went on (≤ 1 per observer per 10 s)."""
 
     KIND: ClassVar[str] = "observer_error"
     observer: str = ""
