@@ -68,6 +68,6 @@ def reanalyse(model: DisplayModel, windows_ms: dict[str, tuple[float, float]]) -
             after.append(slope)
         out.sweeps[p] = len(after)
         out.slope_before[p], out.slope_after[p] = _mean(before), _mean(after)
-    model._baseline_cache.clear()
+    model._result_cache.clear()  # the re-measured points change the result
     model.v_time_course += 1
     return out
