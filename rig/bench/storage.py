@@ -75,7 +75,7 @@ def _one(cls: type[RecordingWriter], path: Path, start: RunStart, docs: list[obj
 
 def bench_storage(protocol: str | Path | None = None, directory: str | Path | None = None) -> dict:
     """Per-sweep write+flush time (ms) and bytes per hour for the standard TBS protocol."""
-    from rig.bench.suite import _protocol
+    from rig.bench.protocols import shipped_protocol as _protocol
 
     proto = Path(protocol) if protocol else _protocol("tbs_ltp.toml")
     start, docs, planned = _protocol_docs(proto)

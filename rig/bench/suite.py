@@ -5,19 +5,13 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-PROTOCOLS = Path(__file__).resolve().parents[2] / "protocols"
+from rig.bench.protocols import shipped_protocol
 
-
-def _protocol(name: str | Path) -> Path:
-    p = Path(name) if Path(name).exists() else PROTOCOLS / name
-    if p.exists():
-        return p
-    return Path(str(resources.files("rig.data").joinpath(name)))
+_protocol = shipped_protocol
 
 
 def bench_pipeline(protocol: str | Path = "tbs_ltp.toml") -> dict:
