@@ -15,11 +15,13 @@ Landmarks, ms after the stimulus, found on the average of a pathway's sweeps:
 - ``pop_spike``: a notch (a local minimum ≥ 4 × noise below the line joining its flanking maxima)
   between the 20 % crossing and 5 ms after the trough.
 
-The slope window (the rule): from ``max(rebound + 0.1 ms, onset)`` to the 60 % crossing (at least
+The slope window (the rule): from ``max(rebound + 0.1 ms, t20)`` to the 60 % crossing (at least
 0.4 ms and 4 samples long, never past the 80 % crossing nor into a population spike). The volley
 window is artifact end → rebound; peak and pop-spike windows start at the slope window's start.
-Every window gets a confidence in [0, 1] and the reason; ``ok`` is False (and the caller warns)
-when the slope window's confidence is below 0.5. Pure numpy; never raises on array input.
+The slope window is doubtful when the statistical SD of the average's slope in it
+(noise · fs / √Sxx, relative) exceeds 4.5 %. Every window gets a confidence in [0, 1] and the
+reason; ``ok`` is False (and the caller warns) when the slope window's confidence is below 0.5.
+Pure numpy; never raises on array input.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import numpy as np
 from rig.detector.measurement import Windows
 
 MIN_CONFIDENCE = 0.5
+MAX_SLOPE_UNCERTAINTY = 0.045  # relative SD of the average's slope above which placement is doubtful
 
 
 @dataclass(frozen=True)
@@ -216,7 +219,7 @@ def place_windows(trace_mV: np.ndarray, stim_index: int, fs_hz: float, base: Win
 
     # the slope window
     conf, why = min(1.0, snr / 15.0) * conf_v, why_v
-    s0 = max(reb + int(round(0.1 * k)), onset)
+    s0 = max(reb + int(round(0.1 * k)), c20)
     s1 = c60
     min_len = max(4, int(round(0.4 * k)))
     if s1 - s0 < min_len:
@@ -229,8 +232,17 @@ def place_windows(trace_mV: np.ndarray, stim_index: int, fs_hz: float, base: Win
         conf, why = min(conf, 0.3), "the rise after the volley is too short for a slope window"
     if s1 >= tr:
         return _fail(base, "the slope window would reach the trough", lm, 0.1)
-    if snr < 7.5:
-        why += f"; low signal-to-noise ({snr:.0f})"
+    # statistical uncertainty of the regression slope on this average: σ·fs / √Sxx
+    cnt = s1 - s0
+    sxx = cnt * (cnt * cnt - 1) / 12.0
+    tt = np.arange(cnt) - (cnt - 1) / 2.0
+    slope_avg = float(np.dot(tt, z[s0:s1]) / sxx * k)
+    rel = noise * k / math.sqrt(sxx) / max(abs(slope_avg), 1e-12)
+    lm["slope_mV_per_ms"] = round(slope_avg, 4)
+    if slope_avg >= 0:
+        conf, why = 0.0, why + "; the slope in the window is not negative"
+    elif rel > MAX_SLOPE_UNCERTAINTY:
+        conf, why = min(conf, 0.4), why + f"; slope uncertain by ±{rel:.0%} on the average (noise, short window)"
     peak_end = min(max(tr + 2 * (tr - s0), tr + int(round(3.0 * k))), n - 1 - int(round(base.peak_smooth_ms * k)))
     confidence = {"baseline": round(min(1.0, (s - b0) / (1.0 * k)), 2), "artifact": 1.0,
                   "volley": round(conf_v, 2), "slope": round(conf, 2), "peak": round(min(1.0, snr / 10.0), 2),
