@@ -84,6 +84,29 @@ def merge_edges(onsets: np.ndarray, fs_hz: float, min_gap_ms: float = DOUBLE_EDG
     return np.asarray(kept, dtype=np.int64)
 
 
+def check_abf1_raw(path: Path) -> None:
+    """ABF1: the sizes in the fixed header (read as bytes, before pyabf builds anything from them)
+    must fit the file: data pointer (blocks of 512) + lActualAcqLength samples, ≤ that many sweeps."""
+    import struct
+
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(140)
+    if head[:4] != b"ABF " or len(head) < 140:
+        return
+    acq, episodes = struct.unpack_from("<i", head, 10)[0], struct.unpack_from("<i", head, 16)[0]
+    data_block = struct.unpack_from("<i", head, 40)[0]
+    n_ch = struct.unpack_from("<h", head, 120)[0]
+    width = 4 if struct.unpack_from("<h", head, 100)[0] == 1 else 2
+    if not 1 <= n_ch <= MAX_CHANNELS:
+        raise UserError(f"{path}: ABF header: nADCNumChannels {n_ch} (allowed: 1..{MAX_CHANNELS})")
+    if acq <= 0 or data_block < 0 or data_block * 512 + acq * width > size:
+        raise UserError(f"{path}: ABF header declares {acq} samples from block {data_block}, "
+                        f"but the file holds {size} bytes")
+    if not 0 <= episodes <= acq:
+        raise UserError(f"{path}: ABF header: lActualEpisodes {episodes} (allowed: 0..{acq})")
+
+
 def check_abf_header(abf, path: Path) -> None:
     """Refuse a header that declares more data than the file holds (before any data is read)."""
     size = path.stat().st_size
@@ -151,6 +174,7 @@ def read_abf(path: Path, channel: int | None = None, stim_ms: float | None = Non
     except ImportError as exc:  # pragma: no cover - pyabf is a dependency
         raise UserError(f"{path}: reading ABF files needs pyabf ({exc})") from exc
     try:
+        check_abf1_raw(path)
         check_abf_header(pyabf.ABF(str(path), loadData=False), path)
         abf = pyabf.ABF(str(path))
     except UserError:
