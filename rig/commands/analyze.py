@@ -37,9 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--window", action="append", default=[], metavar="NAME=START_MS:END_MS",
                    help=f"override a window ({', '.join(detector.WINDOW_NAMES)}); repeatable")
     p.add_argument("--method", choices=METHODS, default="regression", help="fEPSP slope method")
-    p.add_argument("--auto", type=int, nargs="?", const=10, default=10, metavar="N",
+    p.add_argument("--auto", type=int, nargs="?", const=10, default=None, metavar="N",
                    help="place windows from landmarks on the average of each pathway's first N sweeps "
-                        "(default 10; always, unless --window slope= is given)")
+                        "(default 10; the default unless --window slope= is given, or the recording "
+                        "stores the windows it was measured with)")
     p.add_argument("--average", type=int, default=1, metavar="N",
                    help="measure the average of N consecutive sweeps of each pathway (default 1: every sweep)")
     p.add_argument("--double-edge-ms", type=float, default=5.0, metavar="MS",
@@ -75,10 +76,11 @@ def resolve_windows(src: SweepSource, overrides: list[str], auto: int | None,
     if src.windows:
         try:
             base = detector.Windows.from_dict(src.windows)
-            notes.append("windows stored with the recording are the fallback")
+            notes.append("windows stored with the recording" + (" (fallback)" if auto else ""))
         except (TypeError, ValueError) as exc:
             notes.append(f"stored windows ignored ({exc})")
     manual = any(o.partition("=")[0].strip() == "slope" for o in overrides)
+    manual = manual or (auto is None and bool(src.windows))  # measured online with these
     for spec in overrides:  # the baseline / artifact overrides also guide the placement
         try:
             base.override(spec)
@@ -107,7 +109,7 @@ def resolve_windows(src: SweepSource, overrides: list[str], auto: int | None,
             w = w.override(spec)
         out[pw] = w
     if not manual:
-        notes.append("windows placed from landmarks on each pathway's average")
+        notes.append("windows placed from landmarks on the average of each pathway's first sweeps")
     return out, placed, notes
 
 
