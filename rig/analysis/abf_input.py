@@ -4,7 +4,9 @@ recording (``rig.storage.open_recording``), behind one small interface: :class:`
 Where an ABF file does not say when the stimulus was delivered (no digital-output pulse in its
 epoch table), the stimulus is found from the artifact: the first sample whose step to the next
 exceeds 30 % of the largest step in the median sweep, which must stand out ≥ 20× from the
-median step (otherwise the input is rejected). Further artifacts ≥ 2 ms later are further pulses.
+median step (otherwise the input is rejected). Edges or artifacts closer than 5 ms (settable) to the
+previous one are the same stimulus. A header that declares more data than the file holds is refused
+before any data is read.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import numpy as np
 
 from rig.core.errors import UserError
 
+DOUBLE_EDGE_MS = 5.0  # stimulus edges closer than this are one stimulus (no paired pulse is that close)
+MAX_CHANNELS = 64
 _VOLT_UNITS = {"mv": 1.0, "v": 1000.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3}
 
 
@@ -41,7 +45,8 @@ class SweepSource:
     close: Callable[[], None] = lambda: None
 
 
-def open_input(path: str | Path, channel: int | None = None, stim_ms: float | None = None) -> SweepSource:
+def open_input(path: str | Path, channel: int | None = None, stim_ms: float | None = None,
+               double_edge_ms: float = DOUBLE_EDGE_MS) -> SweepSource:
     """Open an ABF or LTP Rig HDF5 file by its signature; anything else is a UserError."""
     p = Path(path)
     if not p.is_file():
@@ -49,7 +54,7 @@ def open_input(path: str | Path, channel: int | None = None, stim_ms: float | No
     with open(p, "rb") as fh:
         head = fh.read(8)
     if head[:4] in (b"ABF ", b"ABF2"):
-        return read_abf(p, channel, stim_ms)
+        return read_abf(p, channel, stim_ms, double_edge_ms)
     if head == b"\x89HDF\r\n\x1a\n":
         return read_recording(p, channel)
     raise UserError(f"{p}: not an ABF file or an LTP Rig recording (unknown signature)")
@@ -66,6 +71,62 @@ def _abf_clip_mV(abf, ch: int, to_mV: float) -> float | None:
         return None
     rail = min(abs(32767 * gain + off), abs(-32768 * gain + off)) * abs(to_mV)
     return 0.999 * rail if rail > 0 else None
+
+
+def merge_edges(onsets: np.ndarray, fs_hz: float, min_gap_ms: float = DOUBLE_EDGE_MS) -> np.ndarray:
+    """Onsets closer than ``min_gap_ms`` to the previous kept one are the same stimulus (a trigger
+    with two short edges, an artifact's ringing): keep the first."""
+    gap = min_gap_ms * fs_hz / 1000.0
+    kept: list[int] = []
+    for o in np.asarray(onsets, dtype=np.int64):
+        if not kept or o - kept[-1] >= gap:
+            kept.append(int(o))
+    return np.asarray(kept, dtype=np.int64)
+
+
+def check_abf1_raw(path: Path) -> None:
+    """ABF1: the sizes in the fixed header (read as bytes, before pyabf builds anything from them)
+    must fit the file: data pointer (blocks of 512) + lActualAcqLength samples, ≤ that many sweeps."""
+    import struct
+
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(140)
+    if head[:4] != b"ABF " or len(head) < 140:
+        return
+    acq, episodes = struct.unpack_from("<i", head, 10)[0], struct.unpack_from("<i", head, 16)[0]
+    data_block = struct.unpack_from("<i", head, 40)[0]
+    n_ch = struct.unpack_from("<h", head, 120)[0]
+    width = 4 if struct.unpack_from("<h", head, 100)[0] == 1 else 2
+    if not 1 <= n_ch <= MAX_CHANNELS:
+        raise UserError(f"{path}: ABF header: nADCNumChannels {n_ch} (allowed: 1..{MAX_CHANNELS})")
+    if acq <= 0 or data_block < 0 or data_block * 512 + acq * width > size:
+        raise UserError(f"{path}: ABF header declares {acq} samples from block {data_block}, "
+                        f"but the file holds {size} bytes")
+    if not 0 <= episodes <= acq:
+        raise UserError(f"{path}: ABF header: lActualEpisodes {episodes} (allowed: 0..{acq})")
+
+
+def check_abf_header(abf, path: Path) -> None:
+    """Refuse a header that declares more data than the file holds (before any data is read)."""
+    size = path.stat().st_size
+    try:
+        start, n_points = int(abf.dataByteStart), int(abf.dataPointCount)
+        width = int(abf.dataPointByteSize)
+        n_ch, n_sw, fs = int(abf.channelCount), int(abf.sweepCount), float(abf.sampleRate)
+    except (AttributeError, TypeError, ValueError, OverflowError) as exc:
+        raise UserError(f"{path}: unreadable ABF header ({exc})") from None
+    if width not in (2, 4):
+        raise UserError(f"{path}: ABF header: data point size {width} bytes (allowed: 2 or 4)")
+    if not 1 <= n_ch <= MAX_CHANNELS:
+        raise UserError(f"{path}: ABF header: {n_ch} channels (allowed: 1..{MAX_CHANNELS})")
+    if not 100.0 <= fs <= 1e6:
+        raise UserError(f"{path}: ABF header: sample rate {fs:g} Hz (allowed: 100 Hz .. 1 MHz)")
+    if n_points <= 0 or start < 0 or start + n_points * width > size:
+        raise UserError(f"{path}: ABF header declares {n_points} points from byte {start}, "
+                        f"but the file holds {size} bytes")
+    if not 1 <= n_sw <= n_points:
+        raise UserError(f"{path}: ABF header: {n_sw} sweeps for {n_points} points")
 
 
 def _digital_stimulus(abf, n_points: int) -> np.ndarray | None:
@@ -85,7 +146,7 @@ def _digital_stimulus(abf, n_points: int) -> np.ndarray | None:
     return None
 
 
-def find_stimuli(sweeps: np.ndarray, fs_hz: float) -> np.ndarray:
+def find_stimuli(sweeps: np.ndarray, fs_hz: float, min_gap_ms: float = 2.0) -> np.ndarray:
     """Pulse onsets (samples) from the stimulus artifact of the median of ``sweeps`` (n, m)."""
     med = np.median(np.asarray(sweeps, dtype=np.float64), axis=0)
     step = np.abs(np.diff(med))
@@ -96,7 +157,7 @@ def find_stimuli(sweeps: np.ndarray, fs_hz: float) -> np.ndarray:
     if big < 20.0 * typical:
         raise UserError("cannot find the stimulus: no artifact stands out (give --stim-ms)")
     cand = np.flatnonzero(step > 0.3 * big)
-    gap = max(1, int(round(2.0 * fs_hz / 1000.0)))
+    gap = max(1, int(round(min_gap_ms * fs_hz / 1000.0)))
     onsets, prev = [int(cand[0])], int(cand[0])
     for c in cand[1:]:
         if c - prev > gap:  # a new artifact, not the same one's next steps
@@ -105,14 +166,19 @@ def find_stimuli(sweeps: np.ndarray, fs_hz: float) -> np.ndarray:
     return np.asarray(onsets, dtype=np.int64) + 1  # step i → i+1 is the artifact's first sample
 
 
-def read_abf(path: Path, channel: int | None = None, stim_ms: float | None = None) -> SweepSource:
-    """Read an episodic ABF1/ABF2 file with pyabf."""
+def read_abf(path: Path, channel: int | None = None, stim_ms: float | None = None,
+             double_edge_ms: float = DOUBLE_EDGE_MS) -> SweepSource:
+    """Read an episodic ABF1/ABF2 file with pyabf (header checked against the file size first)."""
     try:
         import pyabf
     except ImportError as exc:  # pragma: no cover - pyabf is a dependency
         raise UserError(f"{path}: reading ABF files needs pyabf ({exc})") from exc
     try:
+        check_abf1_raw(path)
+        check_abf_header(pyabf.ABF(str(path), loadData=False), path)
         abf = pyabf.ABF(str(path))
+    except UserError:
+        raise
     except Exception as exc:  # noqa: BLE001 - pyabf raises anything on a corrupt file
         raise UserError(f"{path}: unreadable ABF file ({type(exc).__name__}: {exc})") from exc
     if getattr(abf, "nOperationMode", 5) == 3:
@@ -147,8 +213,13 @@ def read_abf(path: Path, channel: int | None = None, stim_ms: float | None = Non
         if pulses is not None:
             notes.append("stimulus from the digital output in the file's epoch table")
         else:
-            pulses = find_stimuli(sweeps[: min(n_sw, 20)], fs)
+            pulses = find_stimuli(sweeps[: min(n_sw, 20)], fs, double_edge_ms)
             notes.append("stimulus found from the artifact")
+        merged = merge_edges(pulses, fs, double_edge_ms)
+        if merged.size < pulses.size:
+            notes.append(f"{pulses.size - merged.size} stimulus edge(s) closer than {double_edge_ms:g} ms "
+                         "to the previous one merged (one stimulus)")
+        pulses = merged
     return SweepSource(
         source=str(path), kind="abf", sample_rate_hz=fs, n_sweeps=n_sw,
         get_sweep=lambda i: sweeps[i], get_pulses=lambda i: pulses,

@@ -27,6 +27,9 @@ class Synth:
     volley_mV: float = -0.05  # trough of the volley
     volley_ms: float = 1.9  # time of that trough
     volley_sigma_ms: float = 0.3
+    rebound_mV: float = 0.0  # positive peak after the volley's trough (triphasic volley)
+    rebound_delay_ms: float = 0.5  # rebound peak after the volley's trough
+    rise_sigma_ms: float = 0.0  # dispersion of synaptic onsets (Gaussian): a sigmoid-like rise
     artifact_mV: float = 40.0  # artifact peak before clipping
     artifact_tau_ms: float = 0.08
     clip_mV: float | None = 4.0  # ADC saturation in electrode mV (None: no clipping)
@@ -56,15 +59,38 @@ class Synth:
 
     # -- components ------------------------------------------------------------------------------
     def fepsp(self, t_ms: np.ndarray) -> np.ndarray:
+        if self.rise_sigma_ms > 0.0:
+            return self._dispersed_fepsp(np.asarray(t_ms, dtype=np.float64))
         tr, td = self.tau_rise_ms, self.tau_decay_ms
         tpk = math.log(td / tr) * td * tr / (td - tr)
         norm = math.exp(-tpk / td) - math.exp(-tpk / tr)
         tau = np.clip(t_ms - self.onset_ms, 0.0, None)
         return self.amplitude_mV * (np.exp(-tau / td) - np.exp(-tau / tr)) / norm
 
+    def _dispersed_fepsp(self, t_ms: np.ndarray) -> np.ndarray:
+        """The difference of exponentials convolved with a Gaussian of onsets (closed form:
+        exponentially modified Gaussians), scaled so its trough is ``amplitude_mV``."""
+        from scipy.special import log_ndtr
+
+        sg = self.rise_sigma_ms
+
+        def emg(t: np.ndarray, tau: float) -> np.ndarray:
+            return np.exp(-t / tau + sg * sg / (2 * tau * tau) + log_ndtr(t / sg - sg / tau))
+
+        def shape(t: np.ndarray) -> np.ndarray:
+            u = t - self.onset_ms - 2.0 * sg  # the mean onset: 2 σ after the first synapses
+            return emg(u, self.tau_decay_ms) - emg(u, self.tau_rise_ms)
+
+        dense = np.arange(self.onset_ms, self.onset_ms + 40.0, 0.002)
+        return self.amplitude_mV * shape(t_ms) / float(shape(dense).max())
+
     def volley(self, t_ms: np.ndarray) -> np.ndarray:
         u = (t_ms - (self.volley_ms - self.volley_sigma_ms)) / self.volley_sigma_ms
-        return -self.volley_mV * -u * np.exp(0.5 - u * u / 2.0)
+        v = -self.volley_mV * -u * np.exp(0.5 - u * u / 2.0)
+        if self.rebound_mV:
+            r = (t_ms - self.volley_ms - self.rebound_delay_ms) / (0.6 * self.volley_sigma_ms)
+            v = v + self.rebound_mV * np.exp(-r * r / 2.0)
+        return v
 
     def pop_spike(self, t_ms: np.ndarray) -> np.ndarray:
         if self.pop_spike_mV == 0.0:
@@ -120,6 +146,9 @@ class Synth:
         return (hi - lo) * self.amplitude_mV / (t_hi - t_lo)
 
     def true_peak_ms(self) -> float:
+        if self.rise_sigma_ms > 0.0:
+            t = np.arange(self.onset_ms, self.onset_ms + 30.0, 0.001)
+            return float(t[np.argmin(self.fepsp(t))])
         tr, td = self.tau_rise_ms, self.tau_decay_ms
         return self.onset_ms + math.log(td / tr) * td * tr / (td - tr)
 

@@ -1,8 +1,10 @@
 """`rig analyze INPUT`: re-analyse a recording (LTP Rig HDF5 or Axon ABF1/ABF2) offline.
 
-Every sweep is measured by the same detector the engine uses online. Windows: the defaults, or
-those stored with the recording, or (``--auto``) proposed from the average of the first sweeps;
-then each ``--window NAME=START_MS:END_MS`` override. ``--pathways N``: sweep i belongs to pathway
+Every sweep is measured by the same detector the engine uses online. Windows: placed per pathway
+from landmarks on the average of its first N sweeps (``--auto N``, default 10), unless ``--window
+slope=`` is given; then each ``--window NAME=START_MS:END_MS`` override. Pathway means leave
+out invalid sweeps and say how many; when most sweeps of a pathway are invalid the exit code is 1.
+``--pathways N``: sweep i belongs to pathway
 i mod N (WinLTP/Clampex alternation); otherwise the pathway recorded in the file (ABF: 0).
 """
 
@@ -11,12 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from rig import detector
 from rig.analysis.abf_input import SweepSource, open_input
+from rig.analysis.results import is_valid
 from rig.core.errors import UserError
 from rig.detector.proposal import average_sweeps, propose_windows
 
@@ -34,7 +38,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"override a window ({', '.join(detector.WINDOW_NAMES)}); repeatable")
     p.add_argument("--method", choices=METHODS, default="regression", help="fEPSP slope method")
     p.add_argument("--auto", type=int, nargs="?", const=10, default=None, metavar="N",
-                   help="propose windows from the average of the first N sweeps (default 10)")
+                   help="place windows from landmarks on the average of each pathway's first N sweeps "
+                        "(default 10; the default unless --window slope= is given, or the recording "
+                        "stores the windows it was measured with)")
+    p.add_argument("--average", type=int, default=1, metavar="N",
+                   help="measure the average of N consecutive sweeps of each pathway (default 1: every sweep)")
+    p.add_argument("--double-edge-ms", type=float, default=5.0, metavar="MS",
+                   help="stimulus edges closer than this are one stimulus (default 5 ms)")
     p.add_argument("--stim-ms", type=float, default=None,
                    help="ABF: stimulus time in each sweep (ms) when the file does not say")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
@@ -46,50 +56,85 @@ def _num(v: float) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def resolve_windows(src: SweepSource, overrides: list[str], auto: int | None) -> tuple[detector.Windows, list[str]]:
-    """Defaults ← stored windows ← --auto ← --window overrides."""
+def _pathway_of(src: SweepSource, pathways: int | None) -> np.ndarray:
+    """Pathway of every sweep: ``--pathways N`` (i mod N), else as recorded, else 0."""
+    if pathways:
+        return np.arange(src.n_sweeps) % pathways
+    if src.pathways is not None:
+        return np.asarray(src.pathways[: src.n_sweeps], dtype=np.int64)
+    return np.zeros(src.n_sweeps, dtype=np.int64)
+
+
+def resolve_windows(src: SweepSource, overrides: list[str], auto: int | None,
+                    pw_of: np.ndarray | None = None) -> tuple[dict[int, detector.Windows], dict[int, dict], list[str]]:
+    """Per pathway: landmarks on the average of its first ``auto`` sweeps place the windows (unless
+    every slope bound is given by ``--window``), then each ``--window`` override. Returns the
+    windows, the placement (landmarks, confidence, reasons) and notes."""
     notes: list[str] = []
-    w = detector.Windows()
+    pw_of = np.zeros(src.n_sweeps, np.int64) if pw_of is None else pw_of
+    base = detector.Windows()
     if src.windows:
         try:
-            w = detector.Windows.from_dict(src.windows)
-            notes.append("windows stored with the recording")
+            base = detector.Windows.from_dict(src.windows)
+            notes.append("windows stored with the recording" + (" (fallback)" if auto else ""))
         except (TypeError, ValueError) as exc:
             notes.append(f"stored windows ignored ({exc})")
-    if auto:
-        sel = range(src.n_sweeps) if src.pathways is None else np.flatnonzero(src.pathways == src.pathways[0])
-        sel = list(sel)[:auto]
-        if not sel:
-            raise UserError(f"{src.source}: --auto: no sweeps to average")
-        avg, stim = average_sweeps([src.get_sweep(i) for i in sel], [int(src.get_pulses(i)[0]) for i in sel], auto)
-        proposal = propose_windows(avg, stim, src.sample_rate_hz, w)
-        if proposal.ok:
-            w = proposal.windows
-            notes.append(f"windows proposed from the average of {len(sel)} sweeps")
-        else:
-            notes.append(f"--auto: {proposal.message}; default windows kept")
-    for spec in overrides:
+    manual = any(o.partition("=")[0].strip() == "slope" for o in overrides)
+    manual = manual or (auto is None and bool(src.windows))  # measured online with these
+    for spec in overrides:  # the baseline / artifact overrides also guide the placement
         try:
-            w = w.override(spec)
+            base.override(spec)
         except ValueError as exc:
             raise UserError(f"--window {exc}") from None
-    return w, notes
+    guide = base
+    for spec in overrides:
+        if spec.partition("=")[0].strip() in ("baseline", "artifact"):
+            guide = guide.override(spec)
+    out: dict[int, detector.Windows] = {}
+    placed: dict[int, dict] = {}
+    for pw in sorted({int(p) for p in pw_of}):
+        w = guide
+        sel = np.flatnonzero(pw_of == pw)[: auto or 10]
+        if not manual and sel.size:
+            avg, stim = average_sweeps([src.get_sweep(int(i)) for i in sel],
+                                       [int(src.get_pulses(int(i))[0]) for i in sel], sel.size)
+            prop = propose_windows(avg, stim, src.sample_rate_hz, guide)
+            placed[pw] = {"sweeps_averaged": int(sel.size), "ok": prop.ok, "message": prop.message,
+                          "landmarks_ms": prop.landmarks_ms, "confidence": prop.confidence,
+                          "reasons": prop.reasons}
+            w = prop.windows
+            if not prop.ok:
+                notes.append(f"warning: pathway {pw}: {prop.message}")
+        for spec in overrides:
+            w = w.override(spec)
+        out[pw] = w
+    if not manual:
+        notes.append("windows placed from landmarks on the average of each pathway's first sweeps")
+    return out, placed, notes
 
 
-def analyze(src: SweepSource, windows: detector.Windows, method: str, pathways: int | None) -> list[dict]:
-    """One dict per sweep (first pulse; ``paired_pulse_ratio`` when the sweep has ≥ 2 pulses)."""
+def analyze(src: SweepSource, windows: dict[int, detector.Windows] | detector.Windows, method: str,
+            pathways: int | None, average_n: int = 1) -> list[dict]:
+    """One dict per sweep (first pulse; ``paired_pulse_ratio`` when the sweep has ≥ 2 pulses).
+    ``average_n`` > 1: each row is the measurement of the average of N consecutive sweeps of a pathway."""
     field = detector.SLOPE_FIELD[method]
     detector.warm_up()
+    pw_of = _pathway_of(src, pathways)
+    groups = [[i] for i in range(src.n_sweeps)]
+    if average_n > 1:
+        groups = []
+        for pw in sorted(set(pw_of.tolist())):
+            idx = np.flatnonzero(pw_of == pw)
+            groups += [list(idx[j : j + average_n]) for j in range(0, idx.size, average_n)]
+        groups.sort(key=lambda g: g[0])
     rows = []
-    for i in range(src.n_sweeps):
+    for g in groups:
+        i = int(g[0])
+        pw = int(pw_of[i])
+        w = windows.get(pw, detector.Windows()) if isinstance(windows, dict) else windows
         pulses = np.asarray(src.get_pulses(i), dtype=np.int64)
-        rec = detector.measure_pulses(src.get_sweep(i), pulses, src.sample_rate_hz, windows, src.clip_mV)
-        if pathways:
-            pw = i % pathways
-        elif src.pathways is not None:
-            pw = int(src.pathways[i])
-        else:
-            pw = 0
+        trace = src.get_sweep(i) if len(g) == 1 else np.mean([src.get_sweep(int(j)) for j in g], axis=0)
+        rec = detector.measure_pulses(trace, pulses, src.sample_rate_hz, w, src.clip_mV)
         r = rec[0] if rec.size else np.zeros(1, detector.MEASUREMENT_DTYPE)[0]
         row = {
             "index": i,
@@ -101,6 +146,8 @@ def analyze(src: SweepSource, windows: detector.Windows, method: str, pathways: 
             "pop_spike_mV": _num(r["pop_spike_mV"]),
             "flags": int(r["flags"]),
         }
+        if len(g) > 1:
+            row["sweeps_averaged"] = [int(j) for j in g]
         if rec.size >= 2:
             row["paired_pulse_ratio"] = _num(detector.paired_pulse_ratio(rec, field))
         rows.append(row)
@@ -108,12 +155,17 @@ def analyze(src: SweepSource, windows: detector.Windows, method: str, pathways: 
 
 
 def pathway_stats(rows: list[dict]) -> dict[int, dict]:
-    """Per pathway: n and mean ± SD of slope and amplitude over sweeps where each is measured."""
+    """Per pathway: n and mean ± SD of slope and amplitude over the valid sweeps (no invalid flag,
+    the value measured: the definition of :func:`rig.analysis.results.is_valid`); ``flagged``
+    counts the sweeps left out."""
     out: dict[int, dict] = {}
     for pw in sorted({r["pathway"] for r in rows}):
-        stats = {"sweeps": sum(r["pathway"] == pw for r in rows)}
+        mine = [r for r in rows if r["pathway"] == pw]
+        good = [r for r in mine if is_valid(r["flags"], r["slope_mV_per_ms"] if r["slope_mV_per_ms"] is not None
+                                             else math.nan)]
+        stats: dict = {"sweeps": len(mine), "flagged": len(mine) - len(good)}
         for key in ("slope_mV_per_ms", "amplitude_mV"):
-            v = np.array([r[key] for r in rows if r["pathway"] == pw and r[key] is not None], dtype=float)
+            v = np.array([r[key] for r in good if r[key] is not None], dtype=float)
             stats[key] = {
                 "n": int(v.size),
                 "mean": _num(v.mean()) if v.size else None,
@@ -150,7 +202,13 @@ def format_text(doc: dict, stats: dict[int, dict]) -> str:
             else:
                 sd = f" ± {st['sd']:.4f}" if st["sd"] is not None else ""
                 parts.append(f"{key.split('_')[0]} {st['mean']:.4f}{sd} {unit} (n={st['n']})")
-        lines.append(f"pathway {pw}: {s['sweeps']} sweeps; " + "; ".join(parts))
+        lines.append(f"pathway {pw}: {s['sweeps']} sweeps, {s['flagged']} flagged (left out); " + "; ".join(parts))
+        if s.get("landmarks_ms"):
+            lm = s["landmarks_ms"]
+            keys = ("artifact_end", "volley", "rebound", "onset", "t20", "t60", "trough", "pop_spike")
+            lines.append("  landmarks (ms): " + ", ".join(f"{k} {lm[k]:g}" for k in keys if k in lm)
+                         + f"; slope window {s['windows']['slope'][0]:g}–{s['windows']['slope'][1]:g} ms, "
+                         f"confidence {s['confidence'].get('slope', 0):.2f}")
     return "\n".join(lines)
 
 
@@ -159,25 +217,52 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--pathways {args.pathways}: must be >= 1")
     if args.auto is not None and args.auto < 1:
         raise UserError(f"--auto {args.auto}: must be >= 1")
-    src = open_input(args.input, args.channel, args.stim_ms)
+    if args.average < 1:
+        raise UserError(f"--average {args.average}: must be >= 1")
+    if not 0.0 <= args.double_edge_ms <= 1000.0:
+        raise UserError(f"--double-edge-ms {args.double_edge_ms}: must be 0 … 1000 ms")
+    src = open_input(args.input, args.channel, args.stim_ms, args.double_edge_ms)
     try:
-        windows, notes = resolve_windows(src, args.window, args.auto)
-        rows = analyze(src, windows, args.method, args.pathways)
+        pw_of = _pathway_of(src, args.pathways)
+        windows, placed, notes = resolve_windows(src, args.window, args.auto, pw_of)
+        rows = analyze(src, windows, args.method, args.pathways, args.average)
     finally:
         src.close()
+    first = windows[min(windows)] if windows else detector.Windows()
     doc = {
         "source": src.source,
         "sample_rate_hz": src.sample_rate_hz,
         "method": args.method,
-        "windows": windows.to_dict(),
+        "windows": first.to_dict(),
         "sweeps": rows,
         "channel": src.channel,
+        "average": args.average,
         "notes": src.notes + notes,
     }
     stats = pathway_stats(rows)
+    for pw, st in stats.items():
+        st["windows"] = windows[pw].to_dict()
+        st.update(placed.get(pw, {"ok": True, "message": "windows given with --window"}))
+    bad = [pw for pw, st in stats.items() if st["flagged"] * 2 > st["sweeps"]]
     if args.json:
         doc["pathways"] = {str(k): v for k, v in stats.items()}
         print(json.dumps(doc))
     else:
         print(format_text(doc, stats))
-    return 0
+    for n in notes:
+        if n.startswith("warning:"):
+            print(f"rig analyze: {n}", file=sys.stderr)
+    for pw in bad:
+        st = stats[pw]
+        print(f"rig analyze: {src.source}: pathway {pw}: {st['flagged']} of {st['sweeps']} sweeps are invalid "
+              f"(flags: {_common_flags(rows, pw)}); no trustworthy mean", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def _common_flags(rows: list[dict], pw: int) -> str:
+    names: dict[str, int] = {}
+    for r in rows:
+        if r["pathway"] == pw:
+            for n in detector.flag_names(r["flags"]):
+                names[n] = names.get(n, 0) + 1
+    return ", ".join(f"{k} ×{v}" for k, v in sorted(names.items(), key=lambda kv: -kv[1])) or "none"

@@ -49,7 +49,8 @@ def test_abf_stimulus_found_from_artifact(abf1):
 
 
 def test_analyze_abf_json(abf1, capsys):
-    code, out, err = run_cli(capsys, "analyze", str(abf1), "--pathways", "2", "--json")
+    code, out, err = run_cli(capsys, "analyze", str(abf1), "--pathways", "2", "--json",
+                             "--window", "slope=3.0:4.5")
     assert code == 0, err
     doc = json.loads(out)
     assert doc["source"] == str(abf1) and doc["sample_rate_hz"] == 10000.0
@@ -82,7 +83,7 @@ def test_analyze_abf_method_window_and_text(abf1, capsys):
     code, out, _ = run_cli(capsys, "analyze", str(abf1), "--pathways", "2", "--auto", "6")
     assert code == 0
     assert "pathway 0: 6 sweeps" in out and "pathway 1: 6 sweeps" in out and "±" in out
-    assert "proposed from the average" in out
+    assert "placed from landmarks" in out and "landmarks (ms)" in out
 
 
 @pytest.mark.parametrize(

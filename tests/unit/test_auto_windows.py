@@ -20,16 +20,16 @@ from rig.detector.proposal import average_sweeps, propose_windows
 def test_landmarks_and_windows(s0):
     avg, stim = average_sweeps([s0.with_(seed=i).trace() for i in range(10)], s0.stim_index)
     a = propose_windows(avg, stim, s0.fs_hz)
-    assert a.ok, a.message
+    assert a.ok or "uncertain" in a.message, a.message  # a short window on a noisy average warns
     lm, w = a.landmarks_ms, a.windows
     assert lm["artifact_end"] <= 0.8
     assert lm["volley"] == pytest.approx(s0.volley_ms, abs=0.15)
-    assert lm["peak"] == pytest.approx(s0.true_peak_ms(), abs=0.4)
-    assert s0.volley_ms < w.slope[0] <= s0.onset_ms + 0.2  # slope starts at the volley's end
-    # the slope window ends at ~55 % of the rise
-    frac_end = s0.fepsp(np.array([w.slope[1]]))[0] / s0.amplitude_mV
-    assert 0.4 < frac_end < 0.7
-    assert w.volley[1] == w.slope[0] and w.peak[0] == w.slope[0]
+    assert lm["trough"] == pytest.approx(s0.true_peak_ms(), abs=0.4)
+    assert s0.volley_ms < w.slope[0] <= s0.onset_ms + 0.6  # slope starts after the volley, at ~20 % rise
+    # the slope window runs from ~20 % to ~60 % of the rise
+    frac = s0.fepsp(np.array(w.slope)) / s0.amplitude_mV
+    assert 0.1 < frac[0] < 0.35 and 0.45 < frac[1] < 0.75
+    assert w.volley[1] <= w.slope[0] and w.peak[0] == w.slope[0]
     clean = s0.with_(noise_uV=0.0, hum_uV=0.0)
     r = D.measure(clean.trace(), s0.stim_index, s0.fs_hz, w, s0.clip_mV)[0]
     assert r["flags"] == 0
