@@ -251,13 +251,51 @@ class TrackingFrozen(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class Alarm(Event):
-    """An alarm fired: ``alarm`` (response_lost, noise, saturation, volley_change, gap),
+    """An alarm fired: ``alarm`` (response_lost, noise, saturation, volley_change, gap, gain_change,
+    stimulus_mismatch),
     ``pathway``, ``action`` (continue, pause, stop); ``extra`` = its measurements."""
 
     KIND: ClassVar[str] = "alarm"
     alarm: str = ""
     pathway: int | None = None
     action: str = ""
+
+
+# -- the rig as wired (gain telegraph, isolator current monitor) -------------------------------
+@dataclass(frozen=True, kw_only=True)
+class GainChanged(Event):
+    """The amplifier's gain telegraph changed between sweeps: ``previous`` → ``gain`` (V/V) on AI
+    ``channel``; the sweeps after it are scaled with the new gain. ``phase_kind`` says where."""
+
+    KIND: ClassVar[str] = "gain_changed"
+    channel: int = 0
+    gain: float = 0.0
+    previous: float = 0.0
+    phase_kind: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TelegraphUnreadable(Event):
+    """The gain telegraph reads a voltage no entry of the rig file's table matches (± tolerance):
+    the sweep is scaled with the last good gain."""
+
+    KIND: ClassVar[str] = "telegraph_unreadable"
+    channel: int = 0
+    telegraph_V: float = 0.0
+    gain_used: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class StimulusMismatch(Event):
+    """The isolator's current monitor disagrees with the commanded current by more than the rig
+    file's tolerance (a wrong range switch, an open electrode): per sweep, medians of its pulses."""
+
+    KIND: ClassVar[str] = "stimulus_mismatch"
+    pathway: int = 0
+    commanded_uA: float = 0.0
+    delivered_uA: float = 0.0
+    error_percent: float = 0.0
+    tolerance_percent: float = 0.0
 
 
 # -- the operator ------------------------------------------------------------------------------
@@ -342,7 +380,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         OutputsZeroed, Gap, Overrun, LateWrite, StimulusMissed, OutputUnderflow, SweepLost, SweepDiscarded,
         WindowsChanged, WindowsRefused, WindowsProposed, PhaseEntered, Induction, Valve, BaselineStable,
         BaselineExtended, BaselineUnstable, Paused, Resumed, IoFit, IntensitySet, TrackingFrozen, Alarm,
-        Operator, OperatorRefused, ControlUnavailable, Recovered, ObserverError,
+        Operator, OperatorRefused, ControlUnavailable, Recovered, ObserverError, GainChanged,
+        TelegraphUnreadable, StimulusMismatch,
     )
 }
 
