@@ -264,8 +264,7 @@ class Alarm(Event):
 # -- the rig as wired (gain telegraph, isolator current monitor) -------------------------------
 @dataclass(frozen=True, kw_only=True)
 class GainChanged(Event):
-    """The amplifier's gain telegraph changed between sweeps: ``previous`` → ``gain`` (V/V) on AI
-    ``channel``; the sweeps after it are scaled with the new gain. ``phase_kind`` says where."""
+    """The gain telegraph changed: ``previous`` → ``gain`` (V/V) on field AI ``channel``, in a ``phase_kind``."""
 
     KIND: ClassVar[str] = "gain_changed"
     channel: int = 0
@@ -276,8 +275,7 @@ class GainChanged(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class TelegraphUnreadable(Event):
-    """The gain telegraph reads a voltage no entry of the rig file's table matches (± tolerance):
-    the sweep is scaled with the last good gain."""
+    """No telegraph table entry matches ``telegraph_V`` (± tolerance): scaled with ``gain_used``."""
 
     KIND: ClassVar[str] = "telegraph_unreadable"
     channel: int = 0
@@ -287,8 +285,7 @@ class TelegraphUnreadable(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class StimulusMismatch(Event):
-    """The isolator's current monitor disagrees with the commanded current by more than the rig
-    file's tolerance (a wrong range switch, an open electrode): per sweep, medians of its pulses."""
+    """The isolator's current monitor disagrees with the command beyond the rig file's tolerance."""
 
     KIND: ClassVar[str] = "stimulus_mismatch"
     pathway: int = 0
@@ -296,7 +293,6 @@ class StimulusMismatch(Event):
     delivered_uA: float = 0.0
     error_percent: float = 0.0
     tolerance_percent: float = 0.0
-
 
 # -- the operator ------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)

@@ -141,9 +141,14 @@ class WiringCheck:
             self._mismatched.discard(mon.pathway)
         elif mon.pathway not in self._mismatched:
             self._mismatched.add(mon.pathway)
-            text = (f"S{mon.pathway + 1}: isolator monitor {out.delivered_uA:.0f} µA, command {cmd:g} µA "
+            rail = float(np.abs(volts).max()) >= 32767 * float(self.lsb_V[mon.channel]) * 0.999
+            at = "≥ " if rail else ""  # the monitor clipped at the ADC range: a lower bound
+            text = (f"S{mon.pathway + 1}: isolator monitor {at}{out.delivered_uA:.0f} µA, command {cmd:g} µA "
                     f"({err:+.0f} %, tolerance ±{mon.tolerance_percent:g} %): range switch or electrode?")
-            data = {"commanded_uA": cmd, "delivered_uA": round(out.delivered_uA, 2), "error_percent": round(err, 1)}
+            data = {"commanded_uA": cmd, "delivered_uA": round(out.delivered_uA, 2), "error_percent": round(err, 1),
+                    "monitor_clipped": rail}
             out.events.append(ev.StimulusMismatch(sample=sample, text=text, pathway=mon.pathway,
-                                                  tolerance_percent=mon.tolerance_percent, **data))
+                                                  tolerance_percent=mon.tolerance_percent,
+                                                  extra={"monitor_clipped": rail},
+                                                  **{k: v for k, v in data.items() if k != "monitor_clipped"}))
             out.alarms.append(("stimulus_mismatch", mon.pathway, text, data))
