@@ -72,7 +72,8 @@ class WiringCheck:
         self.checks = checks
         self.lsb_V = np.asarray(lsb_V, dtype=np.float64)
         self.fs = float(fs)
-        self.last_gain = nominal_gain
+        self.nominal_gain = nominal_gain  # the fixed scale's gain: used until the telegraph is first read
+        self.last_gain: float | None = None
         self._mismatched: set[int] = set()  # pathways in mismatch: reported once until it clears
 
     def intensity_uA(self, pathway: int, commanded_uA: float) -> float:
@@ -105,7 +106,7 @@ class WiringCheck:
         volts = float(np.median(counts[tel.channel])) * float(self.lsb_V[tel.channel])
         gain = telegraph_gain(volts, tel.table, tel.tolerance_V)
         if gain is None:
-            used = self.last_gain if self.last_gain is not None else math.nan
+            used = next((g for g in (self.last_gain, self.nominal_gain) if g is not None), math.nan)
             out.events.append(ev.TelegraphUnreadable(
                 sample=sample, text=f"gain telegraph reads {volts:.3f} V: no entry of the rig file's table "
                 f"within ±{tel.tolerance_V:g} V; scaled with gain {used:g}",
