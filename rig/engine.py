@@ -15,6 +15,7 @@ per observer per :data:`OBSERVER_REPORT_S` of samples, with the count; see
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -28,6 +29,8 @@ from rig.core.documents import Measured, Progress, RunStart, RunStop, Sweep
 from rig.core.plan import Stimulus, ValveChange
 from rig.core.scheduler import Scheduler
 from rig.core.subscribers import Fanout, Subscriber
+from rig.core.wiring import WiringChecks
+from rig.detector.hardware import SweepWiring, WiringCheck
 from rig.stimulus import OutputMap, StimLimits, render_block
 
 OBSERVER_REPORT_S = 10.0  # an observer that keeps failing is reported at most this often (sample time)
@@ -65,6 +68,7 @@ class _Pending:
     first: int
     end: int
     early: tuple[Measured, list, float] | None = None  # measured + decided (ms) once its windows were in
+    hw: SweepWiring | None = None  # gain telegraph and isolator monitor of this sweep
 
 
 @dataclass
@@ -97,6 +101,7 @@ class Engine:
         field_channel: int = 0,
         seed: int | None = None,
         provenance: dict | None = None,
+        wiring_checks: WiringChecks | None = None,
     ) -> None:
         plan = controller.plan
         check_sample_rate(float(plan.sample_rate_hz), float(device.sample_rate_hz))
@@ -128,6 +133,8 @@ class Engine:
         self._mV_per_count = scaling.mV_per_count
         self._clip_mV = 32767 * float(self._mV_per_count[field_channel]) * 0.999
         self._t_block = time.perf_counter()  # arrival of the last block read
+        self.hw = WiringCheck(wiring_checks or WiringChecks(), scaling.lsb_V, self.fs,
+                              float(scaling.gain[field_channel]))
 
     # -- documents ---------------------------------------------------------------------------
     def emit(self, doc: object) -> None:
@@ -159,7 +166,7 @@ class Engine:
                                                 pathway=s.pathway))
                     continue
                 a, b = s.sweep_bounds()
-                self._pending.append(_Pending(s, i, ph, a, b))
+                self._pending.append(_Pending(s, self.hw.intensity_uA(s.pathway, i), ph, a, b))
                 self._stims.append((s, i))
             self._valves.extend(valves)
             active = [(s, i) for s, i in self._stims if s.sample < w + n and s.sample + s.last_pulse_end > w]
@@ -219,14 +226,30 @@ class Engine:
         t0 = time.perf_counter()
         counts = self._slice(p.first, upto)
         pulses = p.stim.sample + np.asarray(p.stim.pulse_offsets, dtype=np.int64)
-        trace = counts[self.field_channel].astype(np.float64) * self._mV_per_count[self.field_channel]
-        records = detector.measure_pulses(trace, pulses - p.first, self.fs, self.windows, self._clip_mV)
+        scale, clip = float(self._mV_per_count[self.field_channel]), self._clip_mV
+        hw_docs: list = []
+        if self.hw.active:  # gain telegraph, isolator monitor (rig.detector.hardware)
+            p.hw, hw_docs = self._check_wiring(p, counts, pulses)
+            if p.hw.mV_per_count is not None:
+                scale, clip = p.hw.mV_per_count, 32767 * p.hw.mV_per_count * 0.999
+        trace = counts[self.field_channel].astype(np.float64) * scale
+        records = detector.measure_pulses(trace, pulses - p.first, self.fs, self.windows, clip)
         meas = Measured(-1, p.stim.pathway, p.phase, p.stim.sample, records)
-        decisions = self.ctl.on_measured(meas)
+        decisions = hw_docs + self.ctl.on_measured(meas)
         # closed-loop latency: the block holding the last analysed sample arrived → decision made
         t1 = time.perf_counter()
         self.stats.control_latency_ms.append((t1 - self._t_block) * 1e3)
         return meas, decisions, (t1 - t0) * 1e3
+
+    def _check_wiring(self, p: _Pending, counts: np.ndarray, pulses: np.ndarray) -> tuple[SweepWiring, list]:
+        """The sweep's gain and delivered current; events and the protocol's alarm rule for a mismatch."""
+        kind = self.ctl.plan.phases[p.phase].kind if p.phase < len(self.ctl.plan.phases) else ""
+        width = self.hw.width_samples(p.stim.pathway, p.stim.width_samples)
+        hw = self.hw.on_sweep(counts, p.first, p.stim.sample, pulses, width, p.stim.pathway, p.intensity_uA, kind)
+        docs = list(hw.events)
+        for name, pathway, text, data in hw.alarms:
+            docs.extend(self.ctl.on_wiring(name, pathway, p.stim.sample, text, data))
+        return hw, docs
 
     def _decide_early(self) -> None:
         """The controller decides on a sweep as soon as its analysis windows have arrived; the
@@ -276,9 +299,13 @@ class Engine:
             sweep = Sweep(
                 index=self._sweep_index, pathway=p.stim.pathway, phase=p.phase, kind=p.stim.kind,
                 start_sample=p.first, stim_sample=p.stim.sample, pulse_samples=pulses,
-                intensity_uA=p.intensity_uA, width_samples=p.stim.width_samples, counts=counts,
-                wall_time=time.time(),
+                intensity_uA=p.intensity_uA, counts=counts, wall_time=time.time(),
+                width_samples=self.hw.width_samples(p.stim.pathway, p.stim.width_samples),
             )
+            if p.hw is not None:
+                sweep = replace(sweep, gain=p.hw.gain, gain_channel=self.field_channel if p.hw.mV_per_count else -1,
+                                gain_mV_per_count=p.hw.mV_per_count or math.nan, delivered_uA=p.hw.delivered_uA,
+                                delivered_nC=p.hw.delivered_nC, monitor_pulses=p.hw.monitor_pulses)
             t_ready = time.perf_counter()
             meas, decisions, measure_ms = p.early if p.early is not None else self._measure(p, p.end)
             meas = replace(meas, sweep_index=self._sweep_index)

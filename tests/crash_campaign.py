@@ -161,7 +161,10 @@ _SKIP = ("wall_time",)
 
 
 def same_row(a: np.void, b: np.void) -> bool:
-    return all(a[n] == b[n] for n in a.dtype.names if n not in _SKIP)
+    def same(x: object, y: object) -> bool:  # NaN (no telegraph / monitor) equals NaN
+        return bool(x == y) or (isinstance(x, np.floating) and np.isnan(x) and np.isnan(y))
+
+    return all(same(a[n], b[n]) for n in a.dtype.names if n not in _SKIP)
 
 
 def check_file(path: Path, log: Path, ref: Reference, tally: Tally, label: str) -> None:

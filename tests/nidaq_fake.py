@@ -83,6 +83,8 @@ class FakeBoard:
     def __init__(self, loopback: dict[int, int] | None = None, pace: bool = True) -> None:
         self.interp = mock.create_autospec(BaseInterpreter, instance=True, spec_set=True)
         self.loopback = loopback or {}  # ao index -> ai index (as SimDevice)
+        self.loopback_scale = 1.0  # V on the AI per V of AO (an isolator monitor on another range: ≠ 1)
+        self.ai_constant: dict[int, float] = {}  # ai index -> a constant V (e.g. a gain telegraph)
         self.pace = pace
         self.tasks: list[FakeTask] = []
         self.by_handle: dict[str, FakeTask] = {}
@@ -260,7 +262,9 @@ class FakeBoard:
                 arr[ai_i] = 0.0
                 if ao:
                     seg = ao[0].segment(ao_i, first, n)
-                    arr[ai_i, : seg.shape[0]] = seg
+                    arr[ai_i, : seg.shape[0]] = seg * self.loopback_scale
+            for ai_i, volts in self.ai_constant.items():
+                arr[ai_i] = volts
             t.acquired += n
             self.cond.notify_all()
             return arr, n

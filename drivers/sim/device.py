@@ -40,9 +40,10 @@ class SimDevice(Device):
         self.slice = slice_model
         self.sample_rate_hz = float(sample_rate_hz)
         self.ai_channels = ai_channels or [f"sim/ai{i}" for i in range(slice_model.n_ai)]
-        self.ao_channels = ao_channels or ["sim/ao0"]
+        self.ao_channels = ao_channels if ao_channels is not None else ["sim/ao0"]  # [] : TTL-only isolators
         self.do_lines = do_lines or []
-        self.ao_uA_per_V = np.asarray(ao_uA_per_V or [100.0] * len(self.ao_channels), dtype=float)
+        self.ao_uA_per_V = np.asarray(ao_uA_per_V if ao_uA_per_V is not None else [100.0] * len(self.ao_channels),
+                                      dtype=float)
         self.adc_range_V = adc_range_V
         self.lsb_V = adc_range_V / 32768.0
         self.block_samples = int(block_samples)

@@ -22,7 +22,8 @@ SUMMARY_EVENTS: dict[type[ev.Event], str] = {
         ev.OutputsZeroed, ev.StimulusMissed, ev.OutputUnderflow, ev.WindowsChanged, ev.WindowsRefused,
         ev.WindowsProposed, ev.PhaseEntered, ev.Valve, ev.BaselineStable, ev.BaselineExtended,
         ev.BaselineUnstable, ev.IoFit, ev.TrackingFrozen, ev.OperatorRefused, ev.ControlUnavailable,
-        ev.Recovered, ev.ObserverError, ev.UnknownEvent)},
+        ev.Recovered, ev.ObserverError, ev.UnknownEvent, ev.GainChanged, ev.TelegraphUnreadable,
+        ev.StimulusMismatch)},
 }
 
 

@@ -49,7 +49,8 @@ def _protocol_docs(protocol: Path, seed: int = 1) -> tuple[RunStart, list[object
         pulses = s.sample + np.asarray(s.pulse_offsets, dtype=np.int64)
         out.append(Sweep(k, s.pathway, phase, s.kind, a, s.sample, pulses, uA, s.width_samples, counts, time.time()))
         out.append(Measured(k, s.pathway, phase, s.sample, np.zeros(len(pulses), dtype=detector.MEASUREMENT_DTYPE)))
-    start = RunStart(fs, tuple(a.channel for a in rig.ai), tuple(a.range_V / 32768 * 1e3 / a.gain for a in rig.ai),
+    start = RunStart(fs, tuple(a.channel for a in rig.ai),
+                     tuple(a.range_V / 32768 * 1e3 / g for a, g in zip(rig.ai, rig.scale_gains(), strict=True)),
                      plan.pathways, plan.name, plan.duration_samples, time.time(), seed=seed,
                      provenance={"protocol_text": protocol.read_text()})
     return start, out, plan.duration_samples

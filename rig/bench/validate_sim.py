@@ -161,7 +161,7 @@ def run_slice(c: Condition, seed: int, workdir: str | None = None, rig=None) -> 
     elif c.wash_in:
         valves = ((DRUG_LINE, c.wash_in[0], c.wash_in[1]),)
     model = make_slice(FS, len(rig.stim), seed, genotype=c.genotype, valves=valves,
-                       bath=dict(c.bath), gain=rig.ai[0].gain, **c.overrides)
+                       bath=dict(c.bath), gain=rig.scale_gains()[0], **c.overrides)
     intens = [round(model.intensity_for(0.4, e), 1) for e in range(len(rig.stim))]
     plan = Plan(plan.name, plan.sample_rate_hz, plan.phases, plan.pathways,
                 tuple(intens[p] for p in plan.pathways), plan.pulse_width_samples)

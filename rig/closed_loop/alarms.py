@@ -34,6 +34,12 @@ DEFAULT_ALARMS: dict[str, dict] = {
     "volley_change": {"enabled": False, "percent": 40.0, "sweeps": 5, "action": "continue"},
     # samples lost by the acquisition (any gap)
     "gap": {"enabled": True, "action": "continue"},
+    # the amplifier's gain telegraph changed during the baseline or the follow-up (values stay
+    # true: each sweep is scaled with its own gain; the alarm says the recording conditions moved)
+    "gain_change": {"enabled": True, "action": "continue"},
+    # the isolator's current monitor disagrees with the command beyond the rig file's tolerance
+    # (range switch, open electrode): pause protects the slice from a 10× current
+    "stimulus_mismatch": {"enabled": True, "action": "pause"},
 }
 REFERENCE_SWEEPS = 5
 VOLLEY_REFERENCE_SWEEPS = 10
@@ -56,6 +62,8 @@ FLAT_KEYS: dict[str, tuple[str, str]] = {
     "saturation_sweeps": ("saturation", "sweeps"),
     "saturation_action": ("saturation", "action"),
     "gap_action": ("gap", "action"),
+    "gain_change_action": ("gain_change", "action"),
+    "stimulus_mismatch_action": ("stimulus_mismatch", "action"),
 }
 _THRESHOLDS = {"response_lost_percent", "noise_max_uV", "volley_change_percent"}
 
@@ -209,6 +217,11 @@ class AlarmMonitor:
         spread = 1.4826 * float(np.median(np.abs(v - med)))
         noise = float(np.median(noises_mV)) if noises_mV else 0.0
         return med if med < 0.0 and abs(med) >= 4.0 * spread and abs(med) >= 2.0 * noise else None
+
+    def on_wiring(self, name: str, pathway: int | None, text: str, data: dict) -> list[Alarm]:
+        """A wiring check failed (``gain_change``, ``stimulus_mismatch``): the alarm, if enabled."""
+        cfg = self.cfg[name]
+        return [Alarm(name, pathway, cfg["action"], text, dict(data))] if cfg.get("enabled", True) else []
 
     def on_gap(self, lost_samples: int, fs: float) -> list[Alarm]:
         cfg = self.cfg["gap"]

@@ -358,6 +358,11 @@ class Controller(OperatorCommands):
         """Engine hook: samples were lost before ``sample``."""
         return [d for a in self.alarms.on_gap(lost_samples, self.fs) for d in self._raise_alarm(a, sample)]
 
+    def on_wiring(self, name: str, pathway: int | None, sample: int, text: str, data: dict) -> list:
+        """Engine hook: a wiring check failed (gain telegraph changed, isolator monitor mismatch);
+        the protocol's [alarms] rule for ``name`` decides (continue, pause, stop)."""
+        return [d for a in self.alarms.on_wiring(name, pathway, text, data) for d in self._raise_alarm(a, sample)]
+
     def _raise_alarm(self, a: Alarm, sample: int) -> list:
         docs: list = [ev.Alarm(sample=sample, text=f"{a.name}: {a.text} → {a.action}", alarm=a.name,
                                pathway=a.pathway, action=a.action, extra=dict(a.data))]

@@ -8,6 +8,7 @@ Times: ``sample`` is the absolute sample index on the device clock; seconds = sa
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,6 +52,13 @@ class Sweep:
     width_samples: int
     counts: np.ndarray
     wall_time: float
+    # the rig as wired (rig.detector.hardware): NaN / -1 when the rig has no telegraph or monitor
+    gain: float = math.nan  # field amplifier gain of this sweep (V/V), from the gain telegraph
+    gain_channel: int = -1  # AI channel that gain scales (-1: the fixed scale of RunStart)
+    gain_mV_per_count: float = math.nan  # that channel's scale for this sweep
+    delivered_uA: float = math.nan  # isolator monitor: median peak current of the sweep's pulses
+    delivered_nC: float = math.nan  # median charge per pulse (leading phase)
+    monitor_pulses: int = -1  # pulses seen on the monitor (≥ 50 % of the command); -1: no monitor
 
 
 @dataclass(frozen=True)

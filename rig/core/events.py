@@ -19,37 +19,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-_BASE_FIELDS = ("sample", "text", "extra")
-
-
-def _stored(name: str, default: Any = None, **kw: Any) -> Any:
-    """A field stored in ``data`` under another key (e.g. ``kind``, ``text``, which are taken)."""
-    return field(default=default, metadata={"stored": name}, **kw)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Event:
-    """Base of every event: ``sample`` (absolute, on the device clock), human-readable ``text``."""
-
-    KIND: ClassVar[str] = ""
-    sample: int
-    text: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def kind(self) -> str:
-        return self.KIND
-
-    @property
-    def data(self) -> dict[str, Any]:
-        """The stored JSON object: the type's fields (under their stored names), then ``extra``."""
-        out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            if f.name in _BASE_FIELDS:
-                continue
-            v = getattr(self, f.name)
-            out[f.metadata.get("stored", f.name)] = list(v) if isinstance(v, tuple) else v
-        return {**out, **self.extra}
+from rig.core.event_base import _BASE_FIELDS, Event, _stored  # noqa: F401 - re-exported
 
 
 # -- acquisition and outputs (the engine) ------------------------------------------------------
@@ -251,7 +221,8 @@ class TrackingFrozen(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class Alarm(Event):
-    """An alarm fired: ``alarm`` (response_lost, noise, saturation, volley_change, gap),
+    """An alarm fired: ``alarm`` (response_lost, noise, saturation, volley_change, gap, gain_change,
+    stimulus_mismatch),
     ``pathway``, ``action`` (continue, pause, stop); ``extra`` = its measurements."""
 
     KIND: ClassVar[str] = "alarm"
@@ -259,6 +230,39 @@ class Alarm(Event):
     pathway: int | None = None
     action: str = ""
 
+
+# -- the rig as wired (gain telegraph, isolator current monitor) -------------------------------
+@dataclass(frozen=True, kw_only=True)
+class GainChanged(Event):
+    """The gain telegraph changed: ``previous`` → ``gain`` (V/V) on field AI ``channel``, in a ``phase_kind``."""
+
+    KIND: ClassVar[str] = "gain_changed"
+    channel: int = 0
+    gain: float = 0.0
+    previous: float = 0.0
+    phase_kind: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TelegraphUnreadable(Event):
+    """No telegraph table entry matches ``telegraph_V`` (± tolerance): scaled with ``gain_used``."""
+
+    KIND: ClassVar[str] = "telegraph_unreadable"
+    channel: int = 0
+    telegraph_V: float = 0.0
+    gain_used: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class StimulusMismatch(Event):
+    """The isolator's current monitor disagrees with the command beyond the rig file's tolerance."""
+
+    KIND: ClassVar[str] = "stimulus_mismatch"
+    pathway: int = 0
+    commanded_uA: float = 0.0
+    delivered_uA: float = 0.0
+    error_percent: float = 0.0
+    tolerance_percent: float = 0.0
 
 # -- the operator ------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
@@ -342,7 +346,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         OutputsZeroed, Gap, Overrun, LateWrite, StimulusMissed, OutputUnderflow, SweepLost, SweepDiscarded,
         WindowsChanged, WindowsRefused, WindowsProposed, PhaseEntered, Induction, Valve, BaselineStable,
         BaselineExtended, BaselineUnstable, Paused, Resumed, IoFit, IntensitySet, TrackingFrozen, Alarm,
-        Operator, OperatorRefused, ControlUnavailable, Recovered, ObserverError,
+        Operator, OperatorRefused, ControlUnavailable, Recovered, ObserverError, GainChanged,
+        TelegraphUnreadable, StimulusMismatch,
     )
 }
 

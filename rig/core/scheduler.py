@@ -56,6 +56,10 @@ class Scheduler(Protocol):
         """Samples were lost before ``sample``: the documents of the decisions taken on it."""
         ...
 
+    def on_wiring(self, name: str, pathway: int | None, sample: int, text: str, data: dict) -> list:
+        """A wiring check failed (``gain_change``, ``stimulus_mismatch``): the documents of the alarm."""
+        ...
+
     def poll(self, now_sample: int) -> list:
         """Once per acquired block: operator commands and outside events, as documents."""
         ...

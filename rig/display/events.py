@@ -48,6 +48,9 @@ EVENT_DISPLAY: dict[type[ev.Event], EventDisplay] = {
     ev.ControlUnavailable: EventDisplay("_on_refusal", False, "shown in the message line"),
     ev.Recovered: EventDisplay(None, True, "marked where rig recover cut the file"),
     ev.ObserverError: EventDisplay("_on_refusal", False, "a failing observer (maybe this window): message line"),
+    ev.GainChanged: EventDisplay(None, True, "marked: the traces after it are scaled with the new gain"),
+    ev.TelegraphUnreadable: EventDisplay(None, True, "marked: the gain telegraph cannot be read"),
+    ev.StimulusMismatch: EventDisplay(None, True, "marked: the isolator monitor disagrees with the command"),
     ev.UnknownEvent: EventDisplay(None, False, "a kind from a newer version: listed"),
 }
 

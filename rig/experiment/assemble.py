@@ -25,6 +25,7 @@ from rig.core.scheduler import Scheduler
 from rig.detector.measurement import Windows
 from rig.engine import ChannelScaling, Engine
 from rig.experiment.session import make_controller
+from rig.experiment.wired_sim import n_field_channels, needs_wiring, wire_slice
 from rig.protocol.rigfile import RigConfig
 from rig.stimulus import OutputMap, StimLimits, stimulus_problems
 from rig.storage import RecordingWriter
@@ -63,11 +64,13 @@ def horizon_samples(rig: RigConfig) -> int:
     return int(rig.engine.horizon_ms / 1000 * rig.sample_rate_hz)
 
 
-def make_device(rig: RigConfig, plan: Plan, seed: int, speed: float | None, block: int | None = None) -> Device:
-    """The device the rig file names (the simulator by default)."""
+def make_device(rig: RigConfig, plan: Plan, seed: int, speed: float | None, block: int | None = None,
+                wiring: tuple = (), panel: dict | None = None) -> Device:
+    """The device the rig file names (the simulator by default; ``wiring`` faults, front ``panel``
+    settings of TTL-only isolators: see :mod:`rig.experiment.wired_sim`)."""
     block = block or block_samples(rig, speed)
     if rig.backend == "sim":
-        return make_sim_device(rig, plan, seed, speed, block)
+        return make_sim_device(rig, plan, seed, speed, block, wiring=wiring, panel=panel)
     if rig.backend == "nidaq":
         from rig.experiment.nidaq_rig import nidaq_device_from_rig
 
@@ -84,28 +87,39 @@ def make_slice_model(rig: RigConfig, plan: Plan, seed: int):
     if rig.sim.model == "simple":
         from drivers.sim.simple_slice import SimpleSlice
 
-        return SimpleSlice(rig.sample_rate_hz, len(rig.stim), slice_seed, gain=rig.ai[0].gain)
+        return SimpleSlice(rig.sample_rate_hz, len(rig.stim), slice_seed, gain=rig.scale_gains()[0])
     from drivers.sim.slice import make_slice
     from rig.protocol.perfusion import valve_contents
 
     genotype = rig.sim.genotype or plan.metadata.get("genotype") or "WT"
     return make_slice(rig.sample_rate_hz, len(rig.stim), slice_seed, genotype=genotype,
-                      electrode=rig.sim.electrode, gain=rig.ai[0].gain, valves=valve_contents(plan),
-                      n_ai=len(rig.ai))
+                      electrode=rig.sim.electrode, gain=rig.scale_gains()[0], valves=valve_contents(plan),
+                      n_ai=n_field_channels(rig))
 
 
 def make_sim_device(rig: RigConfig, plan: Plan, seed: int, speed: float | None, block: int,
-                    model: object | None = None) -> Device:
+                    model: object | None = None, wiring: tuple = (), panel: dict | None = None) -> Device:
     """The simulated DAQ wired as the rig file says, with the virtual slice (``model``, else the
     rig's ``[sim]`` slice) attached."""
     from drivers.sim.device import SimDevice
 
     model = model if model is not None else make_slice_model(rig, plan, seed)
+    if needs_wiring(rig, wiring):
+        model = wire_slice(rig, model, seed, wiring, panel)
     return SimDevice(
         model, sample_rate_hz=rig.sample_rate_hz, ai_channels=[a.channel for a in rig.ai][: model.n_ai],
         ao_channels=rig.ao_channels(), do_lines=list(rig.do_lines), ao_uA_per_V=rig.ao_uA_per_V(),
         adc_range_V=rig.ai[0].range_V, block_samples=block, speed=speed,
     )
+
+
+def wiring_attrs(rig: RigConfig, panel: dict | None) -> dict:
+    """File attributes of the wiring: ``gain_channel`` (the AI a telegraph scales per sweep, -1),
+    ``ai_kinds`` (field / telegraph / monitor per AI) and ``front_panel`` (TTL-only isolators:
+    {pathway: [µA, µs]} as typed in at start)."""
+    tel = rig.wiring_checks().telegraph
+    return {"gain_channel": tel.field_channel if tel else -1, "ai_kinds": [a.kind for a in rig.ai],
+            "front_panel": {k: list(v) for k, v in (panel or {}).items()}}
 
 
 def check_plan_limits(plan: Plan, limits: StimLimits) -> None:
@@ -129,7 +143,7 @@ def check_plan_limits(plan: Plan, limits: StimLimits) -> None:
 
 def scaling_for(rig: RigConfig, n_ai: int) -> ChannelScaling:
     """ADC range and gain of the device's first ``n_ai`` inputs (rig file order)."""
-    return ChannelScaling([a.range_V for a in rig.ai][:n_ai], [a.gain for a in rig.ai][:n_ai])
+    return ChannelScaling([a.range_V for a in rig.ai][:n_ai], rig.scale_gains()[:n_ai])
 
 
 def build_engine(device: Device, scheduler: Scheduler, wiring: OutputMap, limits: StimLimits,
@@ -158,6 +172,8 @@ def assemble_run(
     slice_model: object | None = None,
     block: int | None = None,
     horizon: int | None = None,
+    sim_wiring: tuple = (),
+    panel: dict[str, tuple[float, float]] | None = None,
 ) -> Assembly:
     """Check ``plan`` against ``rig``, open the device, the recording (``out``, a critical sink
     ahead of ``critical``) and build controller and engine. Nothing is armed yet; on any error
@@ -170,9 +186,9 @@ def assemble_run(
     if slice_model is not None:
         if rig.backend != "sim":
             raise UserError("a virtual slice needs the simulated backend")
-        device = make_sim_device(rig, plan, seed, speed, block, slice_model)
+        device = make_sim_device(rig, plan, seed, speed, block, slice_model, sim_wiring, panel)
     else:
-        device = make_device(rig, plan, seed, speed, block)
+        device = make_device(rig, plan, seed, speed, block, sim_wiring, panel)
     writer = None
     try:
         n_ai = len(device.ai_channels)
@@ -182,7 +198,8 @@ def assemble_run(
         engine = build_engine(device, ctl, rig.output_map(), rig.stim_limits(), scaling_for(rig, n_ai),
                               critical=[*([writer] if writer is not None else []), *critical],
                               observers=observers, horizon=horizon or horizon_samples(rig), seed=seed,
-                              provenance=provenance, windows=windows)
+                              provenance={**(provenance or {}), **wiring_attrs(rig, panel)}, windows=windows,
+                              wiring_checks=rig.wiring_checks(panel))
     except BaseException as exc:
         Assembly(device, None, None, writer).close()  # type: ignore[arg-type]
         if isinstance(exc, SampleRateError):

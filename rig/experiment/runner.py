@@ -29,7 +29,9 @@ from rig.core.plan import Plan
 from rig.detector.measurement import Windows
 from rig.engine import Engine
 from rig.experiment.assemble import assemble_run
+from rig.experiment.front_panel import front_panel
 from rig.experiment.session import OperatorControl
+from rig.experiment.wired_sim import parse_faults
 from rig.protocol.load import expand, load_protocol
 from rig.protocol.rigfile import RigConfig, load_rig
 from rig.storage import unique_path
@@ -49,6 +51,8 @@ class RunOptions:
     control: bool = True  # open the local control endpoint for `rig ctl`
     force_sim: bool = False  # --sim: the simulated device whatever backend the rig file names
     windows: list[str] = field(default_factory=list)  # NAME=START:END overrides (ms), after the protocol's
+    sim_faults: list[str] = field(default_factory=list)  # --sim-fault NAME@MIN (wiring faults, simulator only)
+    panel: list[str] = field(default_factory=list)  # --panel PATHWAY=µA:µs of TTL-only isolators
 
 
 @dataclass
@@ -83,6 +87,10 @@ def prepare(opts: RunOptions) -> tuple[Plan, RigConfig, str, str]:
         rig = rig.model_copy(update={"backend": "sim"})
     plan = expand(proto, rig, str(opts.protocol))
     analysis_windows(plan, opts.windows)  # a bad --window is an input error, found before arming
+    if opts.sim_faults and rig.backend != "sim":
+        raise UserError("--sim-fault: faults are simulated; add --sim (or use a rig file with backend = \"sim\")")
+    parse_faults(opts.sim_faults)
+    front_panel(rig, opts.panel)
     return plan, rig, proto_text, rig_text
 
 
@@ -113,7 +121,8 @@ def run_experiment(opts: RunOptions, stop: threading.Event | None = None) -> Run
     run = assemble_run(plan, rig, seed=opts.seed, speed=opts.speed, out=out, fsync=opts.fsync,
                        file_attrs={"created": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
                        observers=opts.subscribers, commands=opts.commands, provenance=provenance,
-                       windows=analysis_windows(plan, opts.windows))
+                       windows=analysis_windows(plan, opts.windows), sim_wiring=parse_faults(opts.sim_faults),
+                       panel=front_panel(rig, opts.panel))
     ctl, engine = run.controller, run.engine
     stop = stop or threading.Event()
     t0 = time.perf_counter()

@@ -33,6 +33,7 @@ from rig.protocol.models import (
 )
 from rig.protocol.problems import InvalidFile
 from rig.protocol.rigfile import RigConfig
+from rig.protocol.ttl_only import check_ttl_only
 
 SIM_GENOTYPES = ("WT", "Fmr1-KO", "mGluR5-KO")
 
@@ -325,6 +326,7 @@ def expand_checked(proto: Protocol, rig: RigConfig, name: str, text: str = "") -
     """Expand ``proto`` for ``rig``; raise :class:`InvalidFile` listing every problem found."""
     ctx = _Ctx(proto, rig, rig.sample_rate_hz)
     _stimulation(ctx)
+    check_ttl_only(ctx)
     if rig.backend == "sim" and rig.sim.genotype is None and proto.metadata.genotype not in SIM_GENOTYPES:
         ctx.add(("metadata", "genotype"), f"{proto.metadata.genotype!r}: the simulated slice knows "
                                           f"{', '.join(SIM_GENOTYPES)}")

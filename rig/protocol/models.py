@@ -85,6 +85,10 @@ class Alarms(_Strict):
     volley_change_percent: float | None = Field(
         None, gt=0, le=1000, description="alarm when the fiber volley changes by more than this % of baseline")
     volley_action: Action = "continue"
+    gain_change_action: Action = Field("continue", description="the amplifier's gain telegraph changed during "
+                                       "the baseline or follow-up")
+    stimulus_mismatch_action: Action = Field("pause", description="the isolator's current monitor disagrees with "
+                                             "the command beyond the rig file's tolerance")
 
 
 # -- phases ------------------------------------------------------------------------------------

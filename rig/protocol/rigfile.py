@@ -3,7 +3,10 @@
 Layout (every key is checked; unknown keys are errors)::
 
     backend = "sim" | "nidaq"        device = "Dev1"        sample_rate_hz = 20000.0
-    [[ai]]     name, channel, terminal, range_V, gain          # amplifier gain → mV scaling
+    [[ai]]     name, channel, terminal, range_V, kind = "field" | "telegraph" | "monitor"
+               field: gain (required) or telegraph = "<name of the telegraph [[ai]]>"
+               telegraph: telegraph_table = [[V, gain], ...], telegraph_tolerance_V
+               monitor: pathway, monitor_uA_per_V, tolerance_percent (isolator current monitor)
     do_lines = ["port0/line0"]                                 # TTL lines (optional list)
     [[stim]]   pathway = "S1", ao = "ao0", uA_per_V = 100.0    # analog command to the isolator
                trigger_line = "port0/line0"                    # optional TTL gate (or TTL only: no ao)
@@ -27,6 +30,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from rig.core.errors import UserError
+from rig.core.wiring import Monitor, Telegraph, WiringChecks
 from rig.protocol.problems import InvalidFile, Problem, decode_text, problems_from_validation
 from rig.stimulus import OutputMap, StimLimits
 
@@ -36,11 +40,54 @@ class _Strict(BaseModel):
 
 
 class AIChannel(_Strict):
+    """One analog input of the one AI task (all on the shared sample clock), by ``kind``:
+
+    * ``field`` — the amplifier output: ``gain`` (V at the ADC per V at the electrode), or
+      ``telegraph`` naming the ``[[ai]]`` that carries this amplifier's gain telegraph;
+    * ``telegraph`` — the amplifier's gain telegraph output: ``telegraph_table`` = [[V, gain], …]
+      from the amplifier's manual, matched within ``telegraph_tolerance_V``;
+    * ``monitor`` — an isolator's current monitor output for ``pathway``: ``monitor_uA_per_V``
+      (µA delivered per V at the monitor), a mismatch beyond ``tolerance_percent`` is an alarm.
+    """
+
     name: str = Field(min_length=1)
     channel: str = Field(min_length=1, description="physical AI channel, e.g. 'ai0'")
+    kind: Literal["field", "telegraph", "monitor"] = Field("field", description="what the input carries")
     range_V: float = Field(10.0, gt=0, le=10.0, description="ADC input range ± V")
-    gain: float = Field(1000.0, gt=0, le=1e6, description="amplifier gain, V at the ADC per V at the electrode")
+    gain: float | None = Field(None, gt=0, le=1e6, description="field: amplifier gain, V at the ADC per V at the "
+                               "electrode (required without a telegraph)")
+    telegraph: str | None = Field(None, min_length=1, description="field: name of the [[ai]] carrying this "
+                                  "amplifier's gain telegraph")
+    telegraph_table: list[tuple[float, float]] | None = Field(
+        None, min_length=1, max_length=64, description="telegraph: [[V, gain], ...] from the amplifier's manual")
+    telegraph_tolerance_V: float = Field(0.2, gt=0, le=2.0, description="telegraph: a reading this close to an "
+                                         "entry selects its gain")
+    pathway: str | None = Field(None, min_length=1, description="monitor: the [[stim]] pathway of this isolator")
+    monitor_uA_per_V: float | None = Field(None, gt=0, le=1e5, description="monitor: µA delivered per V at "
+                                           "the isolator's monitor output")
+    tolerance_percent: float = Field(10.0, gt=0, le=100, description="monitor: allowed |delivered − commanded| "
+                                     "as % of the command")
     terminal: Literal["differential", "rse", "nrse", "pseudodifferential", "default"] = "differential"
+
+    @model_validator(mode="after")
+    def _by_kind(self) -> AIChannel:
+        own = {"field": ("gain", "telegraph"), "telegraph": ("telegraph_table",),
+               "monitor": ("pathway", "monitor_uA_per_V")}
+        for kind, keys in own.items():
+            if kind != self.kind:
+                for k in keys:
+                    if getattr(self, k) is not None:
+                        raise ValueError(f"ai {self.name!r}: {k!r} belongs to kind = \"{kind}\", not \"{self.kind}\"")
+        if self.kind == "field" and self.gain is None and self.telegraph is None:
+            raise ValueError(f"ai {self.name!r}: 'gain' is required (the amplifier's gain, e.g. 1000) unless "
+                             "'telegraph' names the [[ai]] carrying its gain telegraph")
+        if self.kind == "telegraph" and self.telegraph_table is None:
+            raise ValueError(f"ai {self.name!r}: a telegraph needs 'telegraph_table' = [[V, gain], ...]")
+        if self.kind == "telegraph" and any(g <= 0 for _, g in self.telegraph_table or ()):
+            raise ValueError(f"ai {self.name!r}: every telegraph_table gain must be > 0")
+        if self.kind == "monitor" and (self.pathway is None or self.monitor_uA_per_V is None):
+            raise ValueError(f"ai {self.name!r}: a monitor needs 'pathway' and 'monitor_uA_per_V'")
+        return self
 
 
 class StimChannel(_Strict):
@@ -56,6 +103,11 @@ class StimChannel(_Strict):
         if self.ao is None and self.trigger_line is None:
             raise ValueError("a stimulus output needs 'ao' (analog command) or 'trigger_line' (TTL only)")
         return self
+
+    @property
+    def ttl_only(self) -> bool:
+        """Amplitude and width are set on the isolator's front panel; the rig only triggers it."""
+        return self.ao is None
 
 
 class ValveLine(_Strict):
@@ -109,7 +161,32 @@ class RigConfig(_Strict):
             dup = sorted({n for n in names if names.count(n) > 1})
             if dup:
                 raise ValueError(f"{what} used twice: {', '.join(dup)}")
+        self._check_wiring_refs()
         return self
+
+    def _check_wiring_refs(self) -> None:
+        names = [a.name for a in self.ai]
+        if len(set(names)) != len(names):
+            raise ValueError(f"AI name used twice: {', '.join(sorted({n for n in names if names.count(n) > 1}))}")
+        if self.ai[0].kind != "field":
+            raise ValueError(f"ai {self.ai[0].name!r}: the first [[ai]] must be the field potential (kind = \"field\")")
+        by_name = {a.name: a for a in self.ai}
+        for a in self.ai:
+            if a.telegraph is not None:
+                t = by_name.get(a.telegraph)
+                if t is None or t.kind != "telegraph":
+                    raise ValueError(f"ai {a.name!r}: telegraph = {a.telegraph!r} must name an [[ai]] with "
+                                     f"kind = \"telegraph\" (have: {', '.join(names)})")
+        if sum(a.telegraph is not None for a in self.ai) > 1:
+            raise ValueError("only one field channel can follow a gain telegraph")
+        pws = self.pathway_names()
+        for a in self.ai:
+            if a.kind == "monitor" and a.pathway not in pws:
+                raise ValueError(f"ai {a.name!r}: pathway = {a.pathway!r} is not a [[stim]] pathway "
+                                 f"(have: {', '.join(pws)})")
+        mons = [a.pathway for a in self.ai if a.kind == "monitor"]
+        if len(set(mons)) != len(mons):
+            raise ValueError("one current monitor per pathway")
 
     # -- wiring as the engine and the devices need it ----------------------------------------
     def pathway_names(self) -> list[str]:
@@ -153,6 +230,36 @@ class RigConfig(_Strict):
             n_do=len(self.do_lines),
             trigger_line_for_pathway=tuple(ttl),
         )
+
+    def scale_gains(self) -> list[float]:
+        """Gain of each AI's fixed scale (rig file order): a field's ``gain``, or for a field on a
+        telegraph without one the telegraph table's first gain (each sweep then carries its own);
+        1 for a telegraph or a monitor (stored in mV at the ADC)."""
+        by_name = {a.name: a for a in self.ai}
+        out = []
+        for a in self.ai:
+            if a.kind != "field":
+                out.append(1.0)
+            elif a.gain is not None:
+                out.append(a.gain)
+            else:
+                out.append(float(by_name[a.telegraph].telegraph_table[0][1]))
+        return out
+
+    def wiring_checks(self, panel: dict[str, tuple[float, float]] | None = None) -> WiringChecks:
+        """The telegraph and monitors the engine reads (AI indices in rig file order)."""
+        idx = {a.name: k for k, a in enumerate(self.ai)}
+        tel = None
+        for k, a in enumerate(self.ai):
+            if a.telegraph is not None:
+                t = self.ai[idx[a.telegraph]]
+                tel = Telegraph(idx[a.telegraph], k, tuple(tuple(e) for e in t.telegraph_table),
+                                t.telegraph_tolerance_V)
+        pws = self.pathway_names()
+        mons = tuple(Monitor(k, pws.index(a.pathway), a.monitor_uA_per_V, a.tolerance_percent)
+                     for k, a in enumerate(self.ai) if a.kind == "monitor")
+        panel = panel or {}
+        return WiringChecks(tel, mons, tuple(panel.get(s.pathway) if s.ttl_only else None for s in self.stim))
 
     def stim_limits(self) -> StimLimits:
         lim = self.limits

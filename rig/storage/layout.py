@@ -15,7 +15,7 @@ import numpy as np
 
 from rig.core import events as ev
 
-FORMAT_VERSION = "1.1"
+FORMAT_VERSION = "1.2"
 LIBVER = ("v110", "v110")
 
 SWEEP_DTYPE = np.dtype(
@@ -35,6 +35,12 @@ SWEEP_DTYPE = np.dtype(
         ("time_s", "f8"),  # stim_sample / sample rate
         ("wall_time", "f8"),  # POSIX seconds when the sweep was cut
         ("crc32", "u4"),  # zlib.crc32 of this sweep's rows of /samples (little-endian int16, C order)
+        # 1.2, the rig as wired: NaN / -1 where the rig has no gain telegraph or isolator monitor
+        ("gain", "f8"),  # field amplifier gain read from the telegraph for this sweep (V/V)
+        ("gain_mV_per_count", "f8"),  # the scale of the telegraph's field channel for this sweep
+        ("delivered_uA", "f8"),  # isolator current monitor: median peak current of the sweep's pulses
+        ("delivered_nC", "f8"),  # median charge per pulse (leading phase)
+        ("monitor_pulses", "i4"),  # pulses seen on the monitor (≥ 50 % of the command); -1: no monitor
     ]
 )
 

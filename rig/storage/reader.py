@@ -99,9 +99,20 @@ class Recording:
         return self.f["samples"][r["offset"] : r["offset"] + r["n_samples"]]
 
     def sweep_mV(self, i: int, channel: int = 0) -> np.ndarray:
-        """Sweep ``i`` of one AI channel in mV at the electrode (float64): counts × scale + offset."""
+        """Sweep ``i`` of one AI channel in mV at the electrode (float64): counts × scale + offset.
+
+        The channel a gain telegraph scales (attribute ``gain_channel``) uses the sweep's own
+        ``gain_mV_per_count`` (format ≥ 1.2): the gain in use when it was recorded."""
         counts = self.sweep_counts(i)[:, channel].astype(np.float64)
-        return counts * self.mV_per_count[channel] + self.mV_offset[channel]
+        return counts * self.sweep_scale(i, channel) + self.mV_offset[channel]
+
+    def sweep_scale(self, i: int, channel: int = 0) -> float:
+        """mV per count of ``channel`` in sweep ``i`` (the per-sweep gain where a telegraph scales it)."""
+        if channel == int(self.attrs.get("gain_channel", -1)) and "gain_mV_per_count" in self.sweep_table.dtype.names:
+            s = float(self.sweep_table[i]["gain_mV_per_count"])
+            if np.isfinite(s):
+                return s
+        return float(self.mV_per_count[channel])
 
     def pulse_samples(self, i: int) -> np.ndarray:
         """Absolute onset sample of every pulse of sweep ``i``."""

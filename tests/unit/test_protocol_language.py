@@ -136,7 +136,8 @@ noise_max_uV = 80
     assert plan.closed_loop == {"alarms": {"response_lost_percent": 30.0, "response_lost_sweeps": 5,
                                            "response_lost_action": "stop", "noise_max_uV": 80.0,
                                            "noise_action": "continue", "volley_change_percent": None,
-                                           "volley_action": "continue"}}
+                                           "volley_action": "continue", "gain_change_action": "continue",
+                                           "stimulus_mismatch_action": "pause"}}
     assert plan.metadata["genotype"] == "Fmr1-KO" and plan.metadata["age_days"] == 42
     assert build('[[phases]]\nkind = "follow_up"\nduration_min = 1\n').closed_loop == {}
 
