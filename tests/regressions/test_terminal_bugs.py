@@ -6,8 +6,8 @@ the code before the fix."""
 from __future__ import annotations
 
 import os
-import re
 import pty
+import re
 import select
 import signal
 import sys
