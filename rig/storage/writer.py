@@ -145,7 +145,7 @@ class RecordingWriter:
         reader's lock can refuse it); :meth:`_start` renames it over the placeholder."""
         tmp = self.starting_path
         tmp.unlink(missing_ok=True)  # a leftover of a start that was killed
-        f = h5py.File(tmp, "x", libver=LIBVER, locking=True)
+        f = h5py.File(tmp, "x", libver=LIBVER)  # default locking, as every reader in this process
         try:
             self._fill_new(f)
         except BaseException:
