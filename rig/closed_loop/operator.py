@@ -95,6 +95,8 @@ class OperatorCommands:
                 return False, "refused: not in a baseline phase"
             if self.phase_index + 1 >= len(self.plan.phases):
                 return False, "refused: no phase after this baseline"
+            if self.stimulation_paused and not self._gate_wait:
+                return False, "refused: stimulation is paused; resume first, then induce"
             self._force_end = True
             self._gate_wait = False
             self.stimulation_paused = False
@@ -107,9 +109,7 @@ class OperatorCommands:
             if not 0 < secs <= 24 * 3600:
                 return False, f"refused: extension of {secs} s"
             self.phase_end = max(self.phase_end, self.generated_until) + int(secs * self.fs)
-            self._gate_wait = False
-            self.stimulation_paused = False
-            return True, f"baseline extended by {secs:g} s"
+            return True, f"baseline extended by {secs:g} s" + self._extend_keeps_pause()
         if name == "set_windows":
             d = c.get("data") or {}
             w, new = d.get("window"), d.get("new_ms")
@@ -128,6 +128,15 @@ class OperatorCommands:
         if name == "intensity":
             return self._operator_intensity(c, sample, effects)
         return False, "refused: not handled by the controller"
+
+    def _extend_keeps_pause(self) -> str:
+        """An extension releases only the gate's own wait; a pause by the operator or an alarm
+        stays (no action silently cancels another). Returns the note's tail."""
+        if self._gate_wait:
+            self._gate_wait = False
+            self.stimulation_paused = False
+            return "; test pulses resume"
+        return "; stimulation stays paused (resume to go on)" if self.stimulation_paused else ""
 
     def _operator_intensity(self, c: dict, sample: int, effects: list) -> tuple[bool, str]:
         pw, delta = c.get("pathway"), c.get("delta_uA")

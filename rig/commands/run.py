@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 from pathlib import Path
 
@@ -97,10 +98,20 @@ def _run_gui_or_headless(args: argparse.Namespace, opts: RunOptions, bar: Progre
     if args.screenshot_at is not None and (args.screenshot is None or args.screenshot_at < 0):
         raise UserError("--screenshot-at: needs --screenshot and a time ≥ 0 s")
     if not args.no_gui:
+        from rig.experiment.qt_preflight import window_problem
         from rig.experiment.windowed import display_available, run_with_window
 
+        problem = window_problem() if display_available() else None
+        if problem is not None and args.screenshot is not None:
+            eprint(f"rig: {problem}; rendering the screenshot offscreen")
+            os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        elif problem is not None:
+            eprint(f"rig: {problem}; running headless with the progress bar and the terminal keys")
+            opts.keys = True
+            return run_in_thread(opts, on_tick=bar.draw)
         if display_available() or args.screenshot is not None:
             return run_with_window(opts, screenshot=args.screenshot,
                                    screenshot_at_s=args.screenshot_at, on_tick=bar.draw)
         eprint("rig: no display available; running headless with a progress bar (--no-gui to silence)")
+        opts.keys = True
     return run_in_thread(opts, on_tick=bar.draw)

@@ -29,6 +29,12 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"--screenshot: directory {args.screenshot.parent} does not exist")
     elif not display_available():
         raise RunFailure("no display available; use --screenshot FILE.png to render offscreen")
+    else:
+        from rig.experiment.qt_preflight import window_problem
+
+        problem = window_problem()
+        if problem is not None:
+            raise RunFailure(f"{problem}; use --screenshot FILE.png to render offscreen")
     win = open_viewer(args.file, sweep=None, theme=args.theme,
                       offscreen=args.screenshot is not None and not display_available())
     n = win.source.rec.n_sweeps

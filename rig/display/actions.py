@@ -60,7 +60,10 @@ class WindowActions:
             self.send(Command("mark", text=text))
 
     def _act_induce_now(self) -> None:
-        self.send(Command("induce_now"))
+        if self.confirm("Induce now? This ends the baseline and starts the induction; it cannot be undone."):
+            self.send(Command("induce_now"))
+        else:
+            self.message.setText("induce now cancelled: nothing sent")
 
     def _act_extend_baseline(self) -> None:
         self.send(Command("extend_baseline"))
@@ -144,8 +147,10 @@ class WindowActions:
     def _confirm_dialog(self, question: str) -> bool:
         if QtGui.QGuiApplication.platformName() == "offscreen":
             return True  # nobody can answer a modal dialog offscreen: it would hang
-        ans = QtWidgets.QMessageBox.question(self, "LTP Rig", question)
-        return ans == QtWidgets.QMessageBox.StandardButton.Yes
+        buttons = QtWidgets.QMessageBox.StandardButton
+        ans = QtWidgets.QMessageBox.question(self, "LTP Rig", question, buttons.Yes | buttons.No,
+                                             buttons.No)  # default No: Enter or Space never confirms
+        return ans == buttons.Yes
 
     def _text_dialog(self, prompt: str) -> str | None:
         text, ok = QtWidgets.QInputDialog.getText(self, "LTP Rig", prompt)

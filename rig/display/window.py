@@ -28,6 +28,7 @@ from rig.core.commands import Command
 from rig.core.plan import Plan
 from rig.display.actions import ACTIONS, LIVE_ONLY, WindowActions
 from rig.display.feed import DisplayFeed
+from rig.display.labels import ElidedLabel
 from rig.display.model import DisplayModel
 from rig.display.panels import (
     IOPanel,
@@ -218,8 +219,8 @@ class RigWindow(WindowActions, QtWidgets.QMainWindow):
         if self.read_only:
             row.addWidget(self._build_browser())
         row.addStretch(1)
-        self.message = QtWidgets.QLabel("")
-        row.addWidget(self.message)
+        self.message = ElidedLabel()  # a 300-character message never widens the window
+        row.addWidget(self.message, 1)
         return w
 
     def _build_browser(self) -> QtWidgets.QWidget:

@@ -1,9 +1,11 @@
 """Terminal keys → operator commands when the run is headless (stdin is a terminal).
 
-``p`` pause, ``r`` resume, ``m`` mark, ``i`` induce now, ``e`` extend the baseline (5 min),
-``s`` twice within 3 s stop, ``+``/``-`` S1 intensity ±5 µA, ``?`` help. Each key puts a command
-dict with ``source="terminal"`` on the controller's queue; the terminal is put in cbreak mode
-while the run lasts and restored afterwards.
+``p`` pause, ``r`` resume, ``m`` note (a text prompt: Enter sends the mark, Esc cancels; keys
+typed there are text, never commands), ``i`` induce now and ``s`` stop (irreversible: each
+needs ``y`` within 3 s; any other key cancels), ``e`` extend the baseline (5 min), ``+``/``-``
+S1 intensity ±5 µA, ``?`` help. Each command goes on the controller's queue with
+``source="terminal"``; the terminal is in cbreak mode while the run lasts and restored afterwards.
+While a prompt or a confirmation is open the progress bar stays quiet (:data:`TERMINAL_BUSY`).
 """
 
 from __future__ import annotations
@@ -14,32 +16,47 @@ import select
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import IO
 
-HELP = "keys: p pause · r resume · m mark · i induce now · e extend baseline 5 min · s s stop · +/- S1 ±5 µA"
+from rig.experiment.progress import TERMINAL_BUSY
+
+HELP = ("keys: p pause · r resume · m note (Enter sends) · i induce now (then y) · "
+        "e extend baseline 5 min · s stop (then y) · +/- S1 ±5 µA · ? help")
 KEYMAP: dict[str, dict] = {
     "p": {"cmd": "pause"},
     "r": {"cmd": "resume"},
-    "m": {"cmd": "mark", "text": "mark (terminal key)"},
-    "i": {"cmd": "induce_now"},
     "e": {"cmd": "extend_baseline", "data": {"seconds": 300.0}},
     "+": {"cmd": "intensity", "pathway": 0, "delta_uA": 5.0},
     "-": {"cmd": "intensity", "pathway": 0, "delta_uA": -5.0},
 }
-STOP_CONFIRM_S = 3.0
+CONFIRMED: dict[str, tuple[dict, str]] = {  # irreversible: the key arms, "y" within 3 s confirms
+    "i": ({"cmd": "induce_now"}, "induce now (end the baseline, start the induction)?"),
+    "s": ({"cmd": "stop"}, "stop the run (outputs zeroed, the file is closed)?"),
+}
+CONFIRM_KEY = "y"
+CONFIRM_S = 3.0
+NOTE_MAX = 200  # characters of a note typed at the prompt
+_ESC, _ENTER, _BACKSPACE = "\x1b", ("\r", "\n"), ("\x7f", "\b")
 
 
 class KeyReader:
-    """Reads single keys from ``stream`` (a TTY) on a daemon thread until :meth:`close`."""
+    """Reads single keys from ``stream`` (a TTY) on a daemon thread until :meth:`close`.
 
-    def __init__(self, commands: queue.Queue, stream: IO | None = None, echo: IO | None = None) -> None:
+    ``clock`` (seconds, monotonic) times the 3 s confirmation window (tests pass their own).
+    """
+
+    def __init__(self, commands: queue.Queue, stream: IO | None = None, echo: IO | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.commands = commands
         self.stream = stream if stream is not None else sys.stdin
         self.echo = echo if echo is not None else sys.stderr
+        self.clock = clock
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._saved: list | None = None
-        self._stop_armed_at = -1e9
+        self._armed: tuple[str, float] | None = None  # (key, armed at)
+        self.note: str | None = None  # the text typed so far while the note prompt is open
 
     def start(self) -> bool:
         """Start if the stream is a terminal; False (nothing started) otherwise."""
@@ -65,26 +82,75 @@ class KeyReader:
         except (OSError, ValueError):
             pass
 
+    def _show_note(self) -> None:
+        try:
+            self.echo.write(f"\r\x1b[2Knote: {self.note}")
+            self.echo.flush()
+        except (OSError, ValueError):
+            pass
+
+    def _send(self, cmd: dict) -> dict:
+        cmd = {**cmd, "source": "terminal"}
+        self.commands.put(cmd)
+        self._say(f"{cmd['cmd']} sent" + (f": {cmd['text']}" if cmd.get("text") else ""))
+        return cmd
+
+    def _busy(self) -> None:
+        if self.note is not None or self._armed is not None:
+            TERMINAL_BUSY.set()
+        else:
+            TERMINAL_BUSY.clear()
+
     def key(self, ch: str) -> dict | None:
-        """Translate one key into a command (and queue it); None for an ignored key."""
+        """Handle one key; returns the command queued, or None (text, prompt, cancel, ignored)."""
+        try:
+            return self._key(ch)
+        finally:
+            self._busy()
+
+    def _key(self, ch: str) -> dict | None:
+        if self.note is not None:
+            return self._note_key(ch)
+        if self._armed is not None:
+            armed, at = self._armed
+            self._armed = None
+            if ch == CONFIRM_KEY and self.clock() - at <= CONFIRM_S:
+                return self._send(CONFIRMED[armed][0])
+            why = "too late" if ch == CONFIRM_KEY else f"key {ch!r}"
+            self._say(f"{CONFIRMED[armed][0]['cmd']} cancelled ({why}; nothing sent)")
+            return None
         if ch == "?":
             self._say(HELP)
-            return None
-        if ch == "s":
-            now = time.monotonic()
-            if now - self._stop_armed_at > STOP_CONFIRM_S:
-                self._stop_armed_at = now
-                self._say("press s again within 3 s to stop the run")
-                return None
-            cmd = {"cmd": "stop"}
+        elif ch == "m":
+            self.note = ""
+            self._say("type the note, Enter to send it, Esc to cancel (keys are text here)")
+            self._show_note()
+        elif ch in CONFIRMED:
+            self._armed = (ch, self.clock())
+            self._say(f"{CONFIRMED[ch][1]} press {CONFIRM_KEY} within {CONFIRM_S:g} s to confirm; "
+                      "any other key cancels")
         elif ch in KEYMAP:
-            cmd = dict(KEYMAP[ch])
-        else:
+            return self._send(dict(KEYMAP[ch]))
+        return None
+
+    def _note_key(self, ch: str) -> dict | None:
+        assert self.note is not None
+        if ch in _ENTER:
+            text, self.note = self.note.strip(), None
+            if not text:
+                self._say("empty note: nothing sent")
+                return None
+            return self._send({"cmd": "mark", "text": text})
+        if ch == _ESC:
+            self.note = None
+            self._say("note cancelled (nothing sent)")
             return None
-        cmd["source"] = "terminal"
-        self.commands.put(cmd)
-        self._say(f"{cmd['cmd']} sent")
-        return cmd
+        if ch in _BACKSPACE:
+            self.note = self.note[:-1]
+        elif ch.isprintable() and len(self.note) < NOTE_MAX:
+            self.note += ch
+        self._show_note()
+        return None
 
     def _loop(self, fd: int) -> None:
         while not self._stop.is_set():
@@ -92,7 +158,7 @@ class KeyReader:
             if not r:
                 continue
             try:
-                data = os.read(fd, 32)
+                data = os.read(fd, 64)
             except OSError:
                 return
             if not data:
@@ -103,6 +169,7 @@ class KeyReader:
     def close(self) -> None:
         """Stop reading and restore the terminal (idempotent)."""
         self._stop.set()
+        TERMINAL_BUSY.clear()
         if self._thread is not None:
             self._thread.join(1.0)
             self._thread = None

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
+import threading
 import time
 
 from rig.core.documents import Progress, RunStart
+
+TERMINAL_BUSY = threading.Event()  # set while the operator types at a prompt (keys): no redraw
 
 
 class ProgressBar:
@@ -20,7 +23,10 @@ class ProgressBar:
         self.sweeps = 0
         self.t0 = time.perf_counter()
         self._last = 0.0
-        self.tty = hasattr(stream, "isatty") and stream.isatty()
+        try:  # the stream actually used (a bar on stderr when stderr is a terminal)
+            self.tty = bool(self.stream.isatty())
+        except (AttributeError, OSError, ValueError):
+            self.tty = False
 
     def __call__(self, doc: object) -> None:
         if isinstance(doc, RunStart):
@@ -32,11 +38,11 @@ class ProgressBar:
     def draw(self, final: bool = False) -> None:
         """Redraw (a TTY only: logs and pipes get the summary, not a stream of bars)."""
         now = time.perf_counter()
-        if not self.tty or self.sample == 0 or (not final and now - self._last < 0.2):
+        if not self.tty or self.sample == 0 or (not final and (now - self._last < 0.2 or TERMINAL_BUSY.is_set())):
             return
         self._last = now
         frac = min(1.0, self.sample / self.total)
-        fill = int(frac * self.width)
+        fill = round(frac * self.width)
         exp_min = self.sample / self.fs / 60
         rate = self.sample / self.fs / max(now - self.t0, 1e-9)
         line = (f"[{'#' * fill}{'.' * (self.width - fill)}] {frac * 100:5.1f}%  "

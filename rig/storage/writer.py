@@ -4,9 +4,14 @@ Life of a file (docs/file-format.md):
 
 1. ``RecordingWriter(path, …)`` creates the file exclusively (never overwrites), creates every
    dataset, writes the provenance known so far, and *closes* it: until recording starts the file
-   on disk is a complete, cleanly closed HDF5 file (status ``not started``).
-2. ``RunStart`` reopens it, adds the run attributes (sample rate, scaling, analysis windows,
-   provenance), switches to SWMR mode and flushes. From here on nothing but dataset growth.
+   on disk is a complete, cleanly closed HDF5 file (status ``not started``), a placeholder that
+   reserves the name.
+2. ``RunStart`` builds the recording under a hidden temporary name in the same folder
+   (``.NAME.starting``): every dataset, the provenance and the run attributes (sample rate,
+   scaling, analysis windows), switches it to SWMR mode, flushes, and only then renames it over
+   the placeholder (atomic). A reader that opened the placeholder (h5py, ``rig summary``, a file
+   browser's preview) holds an HDF5 file lock on the *old* file and cannot stop the recording:
+   the writer never reopens a name anyone else can see. From here on nothing but dataset growth.
 3. Per sweep: samples → pulses → measurements → the ``/sweeps`` row → ``/status`` → flush.
    A sweep listed in ``/sweeps`` is therefore complete, with its measurements, on disk.
 4. ``RunStop`` marks the status complete and closes the file.
@@ -112,6 +117,7 @@ class RecordingWriter:
         self.failed: str | None = None
         self.saved_sweeps = 0  # sweeps whose final flush succeeded
         self.closed = False
+        self._provenance = dict(provenance)
         try:
             f = h5py.File(self.path, "x", libver=LIBVER)  # "x": fail if the file exists
         except FileExistsError as exc:
@@ -119,11 +125,34 @@ class RecordingWriter:
         except OSError as exc:
             raise StorageError(f"{self.path}: cannot create the recording ({exc})") from exc
         with f:
-            f.attrs["format_version"] = FORMAT_VERSION
-            f.attrs["software"] = "ltp-rig"
-            for k, v in provenance.items():
-                f.attrs[k] = _attr(v)
-            create_datasets(f, n_ai, self.meas_dtype, self.status)
+            self._fill_new(f)
+
+    def _fill_new(self, f: h5py.File) -> None:
+        """Format version, provenance known at creation and every (empty) dataset."""
+        f.attrs["format_version"] = FORMAT_VERSION
+        f.attrs["software"] = "ltp-rig"
+        for k, v in self._provenance.items():
+            f.attrs[k] = _attr(v)
+        create_datasets(f, self.n_ai, self.meas_dtype, self.status)
+
+    @property
+    def starting_path(self) -> Path:
+        """The hidden name the recording is built under before it replaces the placeholder."""
+        return self.path.with_name(f".{self.path.name}.starting")
+
+    def _open_for_run(self) -> h5py.File:
+        """The recording, created under :attr:`starting_path` (nobody else knows the name, so no
+        reader's lock can refuse it); :meth:`_start` renames it over the placeholder."""
+        tmp = self.starting_path
+        tmp.unlink(missing_ok=True)  # a leftover of a start that was killed
+        f = h5py.File(tmp, "x", libver=LIBVER)  # default locking, as every reader in this process
+        try:
+            self._fill_new(f)
+        except BaseException:
+            f.close()
+            tmp.unlink(missing_ok=True)
+            raise
+        return f
 
     # -- helpers -----------------------------------------------------------------------------
     def _append(self, name: str, rows: np.ndarray) -> int:
@@ -196,6 +225,8 @@ class RecordingWriter:
         self.failed = f"{type(exc).__name__}: {reason}"
         self._pending = None
         self._detach()
+        if not self._started:  # failed while building the recording: the placeholder stays
+            self.starting_path.unlink(missing_ok=True)
         self.closed = True
         self._close_log()
         raise StorageError(
@@ -231,7 +262,7 @@ class RecordingWriter:
         self.f = None
 
     def _start(self, doc: RunStart) -> None:
-        self.f = h5py.File(self.path, "r+", libver=LIBVER)
+        self.f = self._open_for_run()
         f = self.f
         self.fs = doc.sample_rate_hz
         n = len(doc.ai_scale_mV_per_count)
@@ -254,6 +285,8 @@ class RecordingWriter:
         self.ds = {name: f[name] for name in DATASETS}
         self._rows = {name: int(d.shape[0]) for name, d in self.ds.items()}
         f.swmr_mode = True  # from here on: no new datasets or attributes
+        f.flush()
+        os.replace(self.starting_path, self.path)  # atomic: readers see the placeholder or this
         self._started = True
         log = os.environ.get(SWEEP_LOG_ENV)
         if log:

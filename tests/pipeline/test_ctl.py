@@ -121,7 +121,7 @@ def test_terminal_keys_become_commands_on_a_tty():
         kr = KeyReader(q, stream=tty_in, echo=sink)
         assert kr.start()
         try:
-            os.write(master, b"pmxs")
+            os.write(master, b"pxmslice moved?\rs")
             deadline = time.monotonic() + 5
             got = []
             while len(got) < 2 and time.monotonic() < deadline:
@@ -133,6 +133,7 @@ def test_terminal_keys_become_commands_on_a_tty():
             kr.close()
     os.close(master)
     assert [(c["cmd"], c["source"]) for c in got] == [("pause", "terminal"), ("mark", "terminal")]
+    assert got[1]["text"] == "slice moved?"  # typed at the note prompt: text, not commands
     assert q.empty()  # "x" ignored; a single "s" only arms the stop
 
 
@@ -159,12 +160,14 @@ def test_operator_control_session_serves_during_a_run_and_cleans_up(tmp_path):
         assert oc2.server is None and not list(tmp_path.glob("b.h5*"))
 
 
-def test_stop_key_needs_a_second_press(tmp_path):
+def test_stop_key_needs_a_different_confirming_key(tmp_path):
     q: queue.Queue = queue.Queue()
     with open(os.devnull, "w") as sink:
         kr = KeyReader(q, stream=None, echo=sink)
         assert kr.key("s") is None and q.empty()
-        assert kr.key("s") == {"cmd": "stop", "source": "terminal"}
+        assert kr.key("s") is None and q.empty()  # the same key twice cancels: never a stop by a double tap
+        assert kr.key("s") is None
+        assert kr.key("y") == {"cmd": "stop", "source": "terminal"}
         assert kr.key("e")["data"] == {"seconds": 300.0}
         assert kr.key("+") == {"cmd": "intensity", "pathway": 0, "delta_uA": 5.0, "source": "terminal"}
 
