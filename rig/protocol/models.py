@@ -222,6 +222,9 @@ class _Induction(_Phase):
     pathway: PathwayName = Field(description="the pathway induced (S2 stays a control)")
     intensity_uA: float | None = Field(None, gt=0, le=10_000, description="None: the pathway's test intensity")
     settle_s: float = Field(2.0, ge=0, le=600, description="pause after the last pulse before the next phase")
+    on_pause: Literal["hold", "skip"] = Field(
+        "hold", description="stimulation paused when the induction is due: hold = wait and deliver it after the "
+                            "resume; skip = its pulses are not delivered (recorded as skipped)")
 
 
 class _Bursts(_Induction):
