@@ -31,6 +31,7 @@ from rig.engine import Engine
 from rig.experiment.assemble import assemble_run
 from rig.experiment.session import OperatorControl
 from rig.protocol.load import expand, load_protocol
+from rig.protocol.models import with_meta
 from rig.protocol.rigfile import RigConfig, load_rig
 from rig.storage import unique_path
 
@@ -49,6 +50,7 @@ class RunOptions:
     control: bool = True  # open the local control endpoint for `rig ctl`
     force_sim: bool = False  # --sim: the simulated device whatever backend the rig file names
     windows: list[str] = field(default_factory=list)  # NAME=START:END overrides (ms), after the protocol's
+    meta: list[str] = field(default_factory=list)  # KEY=VALUE metadata overrides (rig run --meta)
 
 
 @dataclass
@@ -78,6 +80,11 @@ def default_out_path(plan: Plan) -> Path:
 def prepare(opts: RunOptions) -> tuple[Plan, RigConfig, str, str]:
     """Validate everything before any output is armed (raises UserError)."""
     proto, proto_text = load_protocol(opts.protocol)
+    if opts.meta:
+        try:
+            proto = proto.model_copy(update={"metadata": with_meta(proto.metadata, opts.meta)})
+        except ValueError as exc:
+            raise UserError(f"--meta {exc}") from None
     rig, rig_text = load_rig(opts.rig)
     if opts.force_sim and rig.backend != "sim":
         rig = rig.model_copy(update={"backend": "sim"})

@@ -119,3 +119,22 @@ def test_intensity_raised_after_induction_does_not_change_the_result_silently(tm
     assert r["other_intensity_sweeps"] > 10 and r["ltp_percent"] is not None
     assert any("intensity changed after the baseline" in w for w in s["warnings"])
     assert r["result_sweeps"] + r["other_intensity_sweeps"] >= 55  # the last 10 min at 0.1 Hz
+
+
+def test_missing_genotype_is_recorded_unknown_and_meta_sets_it_from_the_command_line(tmp_path, capsys):
+    proto = tmp_path / "short.toml"
+    proto.write_text(tbs_toml(0.5, 0.5, 10.0, trains=1).replace('[experiment]', '[experiment]', 1))
+    plain, tagged = tmp_path / "plain.h5", tmp_path / "tagged.h5"
+    assert main(["run", str(proto), "--sim", "--speed", "max", "--no-gui", "--out", str(plain)]) == 0
+    assert main(["run", str(proto), "--sim", "--speed", "max", "--no-gui", "--out", str(tagged),
+                 "--meta", "animal=M12", "--meta", "slice=3", "--meta", "genotype=Fmr1-KO"]) == 0
+    with open_recording(plain) as rec:
+        assert json.loads(rec.attrs["metadata"])["genotype"] == "unknown"
+    with open_recording(tagged) as rec:
+        m = json.loads(rec.attrs["metadata"])
+    assert (m["animal_id"], m["slice_id"], m["genotype"]) == ("M12", "3", "Fmr1-KO")
+    capsys.readouterr()
+    bad = tmp_path / "bad.h5"
+    assert main(["run", str(proto), "--sim", "--no-gui", "--out", str(bad), "--meta", "age_days=-3"]) == 2
+    err = capsys.readouterr().err
+    assert "--meta age_days" in err and len(err.strip().splitlines()) == 1 and not bad.exists()
