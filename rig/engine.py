@@ -25,7 +25,8 @@ import numpy as np
 from drivers.base import Device, OutputUnderflowError, SampleRateError
 from rig import detector
 from rig.core import events as ev
-from rig.core.documents import Measured, Progress, RunStart, RunStop, Sweep
+from rig.core.delivery import DeliveryLedger
+from rig.core.documents import Measured, PhaseStart, Progress, RunStart, RunStop, Sweep
 from rig.core.plan import Stimulus, ValveChange
 from rig.core.scheduler import Scheduler
 from rig.core.subscribers import Fanout, Subscriber
@@ -127,6 +128,7 @@ class Engine:
         self._valves: list[ValveChange] = []
         self._stims: list[tuple[Stimulus, float]] = []
         self._sweep_index = 0
+        self.delivery = DeliveryLedger(plan, getattr(controller, "name", lambda pw: f"S{pw + 1}"))
         self.stimulation_off = False  # set after an output underflow: record on, stimulate never again
         self.propose_after = 5  # baseline test sweeps per pathway averaged to propose windows (0: never)
         self._first_traces: dict[int, list[tuple[np.ndarray, int]]] = {}
@@ -157,6 +159,8 @@ class Engine:
             n = min(target - w, self.dev.block_samples)
             stims, valves, docs = self.ctl.schedule(w + n)
             for d in docs:
+                if isinstance(d, PhaseStart):
+                    self.delivery.phase_started(d.index, d.kind, d.sample)
                 self.emit(d)
             for s, i, ph in stims:
                 if self.stimulation_off:
@@ -168,6 +172,7 @@ class Engine:
                 a, b = s.sweep_bounds()
                 self._pending.append(_Pending(s, self.hw.intensity_uA(s.pathway, i), ph, a, b))
                 self._stims.append((s, i))
+                self.delivery.scheduled(s, i, ph)
             self._valves.extend(valves)
             active = [(s, i) for s, i in self._stims if s.sample < w + n and s.sample + s.last_pulse_end > w]
             ao, do = render_block(w, n, active, self._valves, self._do_state, self.wiring, self.fs, self.limits)
@@ -176,7 +181,9 @@ class Engine:
                 do[:] = 0
             try:
                 self.dev.write(w, ao, do)
+                self.delivery.written(w, n, not self.stimulation_off)
             except OutputUnderflowError as exc:
+                self.delivery.written(w, n, False)
                 # outputs are already at 0 V and stay off; keep recording, stop stimulating
                 self.stimulation_off = True
                 self.emit(ev.OutputUnderflow(sample=w, text=str(exc).splitlines()[0][:240]))
@@ -358,6 +365,8 @@ class Engine:
                 self._store_block(blk.start, blk.data)
                 self.stats.samples = self.acquired_until
                 self._cut_ready()
+                for d in self.delivery.close_ready(self.acquired_until):  # inductions as delivered
+                    self.emit(d)
                 for d in self.ctl.poll(self.acquired_until):  # operator commands, outside events
                     self.emit(d)
                 for name, ms in self.ctl.take_windows_changes():  # operator: move a detector window
@@ -388,6 +397,9 @@ class Engine:
             finally:
                 for p in self._pending:
                     self._emit_safely(ev.SweepDiscarded(sample=p.first, text=f"incomplete {p.stim.kind} sweep at stop"))
+                for d in self.delivery.close_ready(self.acquired_until, stopping=True,
+                                                   completed=reason == "completed"):
+                    self._emit_safely(d)
                 self._emit_safely(ev.OutputsZeroed(sample=self.acquired_until, text=reason))
                 self.fanout.report_pending()
                 stop_doc = RunStop(self.acquired_until, reason, message, self.stats.gaps, self.stats.lost_samples)

@@ -17,21 +17,27 @@ Every caller — ``rig summary``, the window's time course, ``rig report``, ``ri
 - **magnitude**: the mean % of baseline of the valid test sweeps in the last ``window_min``
   (default 10) minutes of the recording that come after the reference baseline phase;
 - optional averaging of N consecutive sweeps of the time course (the magnitude always uses the
-  single sweeps).
+  single sweeps);
+- **intensity**: only sweeps at the baseline's test intensity (that of its last valid sweep) enter
+  the magnitude; sweeps at another intensity are counted and warned about (``any_intensity``
+  lifts the rule);
+- **delivered**: a recording whose electrical inductions delivered no pulse (paused and skipped,
+  stopped before it) has no magnitude, with the reason.
 
-Pure numpy; imports nothing of rig but :mod:`rig.detector` (flags, slope fields), so the closed
-loop and the display may import it.
+Pure numpy; imports nothing of rig but :mod:`rig.detector` (flags, slope fields) and
+:mod:`rig.core` (the event vocabulary), so the closed loop and the display may import it.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
 
+from rig.core import events as ev
 from rig.detector.measurement import NONFINITE, SATURATED, SLOPE_FIELD, WINDOW_OUTSIDE
 
 #: A measurement with any of these flag bits set is invalid: it never enters a baseline, a time
@@ -56,6 +62,7 @@ class Settings:
     window_min: float = WINDOW_MIN
     baseline_min: float | None = None
     average_n: int = 1
+    any_intensity: bool = False
 
     def __post_init__(self) -> None:
         if not self.window_min > 0:
@@ -84,13 +91,16 @@ class PathwayResult:
     n_excluded: int  # invalid sweeps in the magnitude window
     n_sweeps: int  # test sweeps of this pathway (valid or not)
     reason: str = ""
+    n_other_intensity: int = 0  # sweeps of the magnitude window left out: not at the baseline intensity
+    warnings: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         """The JSON form used by ``rig summary`` (``baseline_slope_mV_per_ms``, ``ltp_percent`` …)."""
         return {"baseline_slope_mV_per_ms": self.baseline_mean, "ltp_percent": self.magnitude_percent,
                 "test_sweeps": self.n_sweeps, "baseline_sweeps": self.n_baseline,
                 "baseline_excluded": self.n_baseline_excluded, "result_sweeps": self.n_used,
-                "result_excluded": self.n_excluded, "reason": self.reason}
+                "result_excluded": self.n_excluded, "reason": self.reason,
+                "other_intensity_sweeps": self.n_other_intensity, "warnings": list(self.warnings)}
 
 
 @dataclass(frozen=True)
@@ -155,7 +165,8 @@ def _average(t: np.ndarray, y: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarr
 def pathway_result(pathway: int, t_s: np.ndarray, values: np.ndarray, flags: np.ndarray,
                    phase: np.ndarray, ref_phase: int | None, end_s: float,
                    settings: Settings = Settings(), *, sweep: np.ndarray | None = None,
-                   counts: np.ndarray | None = None, baseline_end_s: float | None = None) -> PathwayResult:
+                   counts: np.ndarray | None = None, baseline_end_s: float | None = None,
+                   intensity_uA: np.ndarray | None = None) -> PathwayResult:
     """The result of one pathway from its per-sweep arrays (first-pulse measurements, run order).
 
     ``t_s``: stimulus time (s, experiment clock); ``values``: the measurement (``settings.field``);
@@ -164,6 +175,7 @@ def pathway_result(pathway: int, t_s: np.ndarray, values: np.ndarray, flags: np.
     [end − window, end]. ``counts``: which points are result sweeps (kind ``test``; default all) —
     the others are shown in the time course but never enter the baseline or the magnitude.
     ``baseline_end_s``: end of the reference baseline phase, for ``settings.baseline_min``.
+    ``intensity_uA``: each sweep's test intensity; magnitude sweeps not at the baseline's are left out.
     """
     t = np.asarray(t_s, dtype=np.float64)
     y = np.asarray(values, dtype=np.float64)
@@ -194,13 +206,41 @@ def pathway_result(pathway: int, t_s: np.ndarray, values: np.ndarray, flags: np.
     sw_tc = sw[ok] if int(settings.average_n) <= 1 else np.full(tt.shape, -1, np.int64)
     window_s = settings.window_min * 60.0
     late = cnt & (t >= end_s - window_s) & (t <= end_s) & (ph > ref_phase)
+    warn: list[str] = []
+    n_other = 0
+    if intensity_uA is not None and not settings.any_intensity:
+        uA = np.asarray(intensity_uA, dtype=np.float64)
+        base_uA = float(uA[in_base & ok][-1])
+        other = late & ok & ~np.isclose(uA, base_uA, rtol=0.0, atol=1e-6)
+        n_other = int(np.sum(other))
+        if n_other:
+            found = ", ".join(f"{v:g}" for v in np.unique(uA[other]))
+            warn.append(f"intensity changed after the baseline: {n_other} sweeps at {found} µA instead of "
+                        f"{base_uA:g} µA left out of the result")
+        late &= ~other
     nu, nx = int(np.sum(late & ok)), int(np.sum(late & ~ok))
     mag, reason = None, ""
     if nu:
         mag = float(np.mean(y[late & ok]) / base * 100.0)
     else:
         reason = f"no valid test sweeps in the last {settings.window_min:g} min after the baseline"
-    return PathwayResult(pathway, base, nb, nbx, tt / 60.0, pp, sw_tc, mag, nu, nx, n_sweeps, reason)
+        if n_other:
+            reason += " at the baseline intensity"
+    return PathwayResult(pathway, base, nb, nbx, tt / 60.0, pp, sw_tc, mag, nu, nx, n_sweeps, reason, n_other,
+                         tuple(warn))
+
+
+def undelivered_reason(rec: RecordingLike) -> str:
+    """Why the recording has no result although it planned an electrical induction ("" when its
+    inductions delivered pulses, or it planned none): each induction delivered 0 pulses."""
+    planned = [p for p in rec.phases if str(p["kind"]) == "induction"]
+    if not planned:
+        return ""
+    ind = [e for e in getattr(rec, "typed_events", ()) if isinstance(e, ev.Induction)]
+    if any(e.delivered > 0 for e in ind):
+        return ""
+    said = "; ".join(f"{e.protocol} {e.delivered} of {e.planned} pulses ({e.status or 'not delivered'})" for e in ind)
+    return "no induction delivered" + (f": {said}" if said else " (the run never reached it)")
 
 
 def _phase_end_s(rec: RecordingLike, index: int | None, end_s: float) -> float | None:
@@ -230,9 +270,13 @@ def compute(rec: RecordingLike, settings: Settings = Settings(), *, end_s: float
     want = np.isin(kinds, [k.encode() for k in RESULT_SWEEP_KINDS])
     m = m[want]
     b_end = _phase_end_s(rec, ref, end)
+    nothing = undelivered_reason(rec)
+    uA_all = np.asarray(rec.sweep_table["intensity_uA"], dtype=np.float64)
     out: dict[int, PathwayResult] = {}
     for pw in (recording_pathways(rec) if pathways is None else sorted(pathways)):
         mine = m[m["pathway"] == pw]
-        out[pw] = pathway_result(pw, mine["sample"] / fs, mine[settings.field], mine["flags"], mine["phase"],
-                                 ref, end, settings, sweep=mine["sweep_index"], baseline_end_s=b_end)
+        r = pathway_result(pw, mine["sample"] / fs, mine[settings.field], mine["flags"], mine["phase"],
+                           ref, end, settings, sweep=mine["sweep_index"], baseline_end_s=b_end,
+                           intensity_uA=uA_all[mine["sweep_index"]])
+        out[pw] = replace(r, magnitude_percent=None, reason=nothing) if nothing else r
     return Result(settings, ref, end, out)

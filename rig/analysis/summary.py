@@ -13,7 +13,7 @@ RESULT_WINDOW_S = results.WINDOW_MIN * 60.0  # LTP/LTD magnitude: mean of the la
 # What `rig summary` does with every event type (tests check the table is complete). Every event
 # is listed under "events"; these sections say more.
 SUMMARY_EVENTS: dict[type[ev.Event], str] = {
-    ev.Induction: "inductions", ev.Alarm: "alarms", ev.Operator: "operator",
+    ev.Induction: "inductions", ev.InductionHeld: "inductions", ev.Alarm: "alarms", ev.Operator: "operator",
     ev.Paused: "pauses", ev.Resumed: "pauses", ev.IntensitySet: "intensity_changes",
     ev.Gap: "integrity (status counters)", ev.Overrun: "integrity (status counters)",
     ev.LateWrite: "integrity (status counters)", ev.SweepLost: "integrity (status counters)",
@@ -59,7 +59,14 @@ def summarize(rec: Recording) -> dict:
         "ltp_percent": main["ltp_percent"],
         "result_pathway": int(main_pw),
         "per_pathway": {str(k): v for k, v in per.items()},
-        "inductions": [{"kind": e.protocol, "time_s": e.sample / fs, "pulses": int(e.pulses)} for e in induced],
+        "inductions": [{"kind": e.protocol, "time_s": e.sample / fs, "pulses": int(e.pulses),
+                        "pulses_planned": e.planned, "pulses_delivered": e.delivered,
+                        "status": e.status or "delivered (format < 1.2: planned count)",
+                        "first_sample": e.first_sample, "last_sample": e.last_sample} for e in induced],
+        "induction_holds": [{"time_s": e.sample / fs, "pulses_pending": e.pulses_pending}
+                            for e in events if isinstance(e, ev.InductionHeld)],
+        "reason": main.get("reason", ""),
+        "warnings": [w for r in per.values() for w in r.get("warnings", [])],
         "alarms": [{"time_s": e.sample / fs, "alarm": e.alarm, "pathway": e.pathway, "action": e.action}
                    for e in events if isinstance(e, ev.Alarm)],
         "pauses": [{"time_s": e.sample / fs, "paused": isinstance(e, ev.Paused), "cause": e.cause}
@@ -85,7 +92,11 @@ def format_summary(s: dict) -> str:
         f"sweeps        {s['sweeps']}   gaps {s['gaps']}   late writes {s['late_writes']}",
     ]
     for ind in s["inductions"]:
-        lines.append(f"induction     {ind['kind']} at {ind['time_s'] / 60:.1f} min, {ind['pulses']} pulses")
+        lines.append(f"induction     {ind['kind']} at {ind['time_s'] / 60:.1f} min, {ind['pulses_delivered']} of "
+                     f"{ind['pulses_planned']} pulses delivered ({ind['status']})")
+    for h in s.get("induction_holds", []):
+        lines.append(f"held          induction held at {h['time_s'] / 60:.1f} min (stimulation paused): "
+                     f"{h['pulses_pending']} pulses waited for the resume")
     for a in s["alarms"]:
         lines.append(f"alarm         {a['alarm']} at {a['time_s'] / 60:.1f} min → {a['action']}")
     op = s["operator"]
@@ -101,9 +112,13 @@ def format_summary(s: dict) -> str:
             lines.append(f"              last 10 min: {p:.1f} % of baseline")
         elif r.get("reason"):
             lines.append(f"              no result: {r['reason']}")
+        for w in r.get("warnings", []):
+            lines.append(f"              WARNING: {w}")
         bad = int(r.get("baseline_excluded", 0)) + int(r.get("result_excluded", 0))
         if bad:
             lines.append(f"              {bad} invalid sweeps left out (clipped, outside the sweep or non-finite)")
     if s["ltp_percent"] is not None:
         lines.append(f"RESULT        {s['ltp_percent']:.1f} % of baseline (mean normalized fEPSP slope, last 10 min)")
+    elif s.get("reason"):
+        lines.append(f"NO RESULT     {s['reason']}")
     return "\n".join(lines)

@@ -86,7 +86,8 @@ class Controller(OperatorCommands):
         self.stop_request: tuple[str, str] | None = None  # (reason, message): engine stops now
         self.phase_starts: list[int] = []
         self.stimulation_paused = False
-        self.induced = False
+        self.induced = False  # an induction pulse has been handed to the engine
+        self.held_induction: dict | None = None  # the induction waiting for a resume (status)
         self.commands: queue.Queue = commands if commands is not None else queue.Queue()
         self.external_events: queue.Queue = queue.Queue()  # rig.core.events types from other threads
         self.alarms = AlarmMonitor(cl.get("alarms"), self.slope_field, name=self.name)
@@ -130,19 +131,10 @@ class Controller(OperatorCommands):
         docs.append(ev.PhaseEntered(sample=self.phase_start, text=f"{p.name} ({p.kind})", index=self.phase_index))
         if p.kind == "io_curve":
             self._io = {}
-        if p.kind == "induction":
-            if not self.induced and self.tracker.freeze():
-                docs.append(ev.TrackingFrozen(sample=self.phase_start, intensity_uA=list(self.intensity_uA),
-                                              text="intensity tracking frozen before induction"))
-            self.induced = True
-        if p.kind == "induction" and p.stimuli:
-            pulses = sum(s.n_pulses for s in p.stimuli)
-            first = self.phase_start + min(s.sample for s in p.stimuli)
-            pws = sorted({s.pathway for s in p.stimuli})
-            proto = p.info.get("protocol", "train")
-            docs.append(ev.Induction(
-                sample=first, text=f"{proto} on {', '.join(self.name(q) for q in pws)}: {pulses} pulses",
-                protocol=proto, pulses=pulses, pathways=pws, intensity_uA=[self._stim_uA(s) for s in p.stimuli][:1]))
+        if p.kind == "induction" and self.tracker.freeze():
+            docs.append(ev.TrackingFrozen(sample=self.phase_start, intensity_uA=list(self.intensity_uA),
+                                          text="intensity tracking frozen before induction"))
+        # the Induction event (pulses delivered) is recorded by the engine once the phase is over
         drugs = p.info.get("drug") or ", ".join(d.get("drug", "") for d in p.info.get("drugs", []))
         for vc in p.valves:
             what = f"{drugs} {'on' if vc.state else 'off'} (valve line {vc.line})".strip()
@@ -167,7 +159,12 @@ class Controller(OperatorCommands):
             p, p0 = self.phase, self.phase_start
             seg_end = min(until, self.phase_end)
             r0, r1 = self.generated_until - p0, seg_end - p0
+            if self.stimulation_paused and self._holds(p, r0):
+                self._hold_induction(seg_end - self.generated_until, docs)
+                self.generated_until = seg_end
+                continue
             if not self.stimulation_paused:
+                self.held_induction = None
                 if p.test is not None:
                     for rel, pw in p.test.pulse_times(r0, r1):
                         s = Stimulus(
@@ -178,6 +175,7 @@ class Controller(OperatorCommands):
                         stims.append(ScheduledStimulus(s, self.intensity_uA[pw], self.phase_index))
                 for s in p.stimuli:
                     if r0 <= s.sample < r1:
+                        self.induced = self.induced or p.kind == "induction"
                         stims.append(ScheduledStimulus(replace(s, sample=s.sample + p0), self._stim_uA(s),
                                                        self.phase_index))
             for vc in p.valves:
@@ -391,6 +389,7 @@ class Controller(OperatorCommands):
             "waiting_for_operator": self._gate_wait,
             "intensity_uA": list(self.intensity_uA),
             "induced": self.induced,
+            "induction_held": self.held_induction if self.stimulation_paused else None,
             "finished": self.finished_at is not None,
             "end_reason": self.end_reason or (self.stop_request[0] if self.stop_request else None),
             "alarms": list(self.alarm_log[-10:]),

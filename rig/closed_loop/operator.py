@@ -25,6 +25,9 @@ class OperatorCommands:
     external_events: queue.Queue
     stimulation_paused: bool
     generated_until: int
+    held_induction: dict | None
+    phase_start: int
+    phase_end: int
     _now: int
 
     def poll(self, now_sample: int) -> list:
@@ -151,6 +154,24 @@ class OperatorCommands:
                                        pathway=pw, intensity_uA=q, previous_uA=old, rule="operator",
                                        clamped=clamped, changed=q != old))
         return True, f"{self.name(pw)} at {q:g} µA" + (" (clamped)" if clamped else "")
+
+    def _holds(self, p: Any, r0: int) -> bool:
+        """A paused induction with pulses still to come and ``on_pause = "hold"`` waits."""
+        return (p.kind == "induction" and p.info.get("on_pause", "hold") == "hold"
+                and any(s.sample >= r0 for s in p.stimuli))
+
+    def _hold_induction(self, samples: int, docs: list) -> None:
+        """Stop the induction phase's clock for ``samples``: its remaining stimuli start later."""
+        if self.held_induction is None:
+            r0 = self.generated_until - self.phase_start
+            left = sum(s.n_pulses for s in self.phase.stimuli if s.sample >= r0)
+            self.held_induction = {"phase": self.phase_index, "name": self.phase.name, "pulses_pending": left,
+                                   "since_s": round(self.generated_until / self.fs, 3)}
+            docs.append(ev.InductionHeld(sample=self.generated_until, phase=self.phase_index, pulses_pending=left,
+                                         text=f"{self.phase.name}: stimulation paused, induction held "
+                                              f"({left} pulses wait for the resume)"))
+        self.phase_start += samples
+        self.phase_end += samples
 
     def take_windows_changes(self) -> list[tuple[str, tuple[float, float]]]:
         """Engine hook: detector window changes the operator asked for since the last call."""

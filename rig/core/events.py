@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from rig.core.event_base import _BASE_FIELDS, Event, _stored  # noqa: F401 - re-exported
+from rig.core.events_wiring import GainChanged, StimulusMismatch, TelegraphUnreadable  # noqa: F401 - re-exported
 
 
 # -- acquisition and outputs (the engine) ------------------------------------------------------
@@ -126,14 +127,39 @@ class PhaseEntered(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class Induction(Event):
-    """The first pulse of an induction: ``protocol`` (stored as ``kind``: TBS, HFS, …), total
-    ``pulses``, ``pathways``, ``intensity_uA``."""
+    """An induction as delivered, recorded by the engine once its phase is over (``sample``: its first
+    delivered pulse, else the phase start): ``protocol`` (stored as ``kind``: TBS, HFS, …),
+    ``pulses`` (= delivered), ``pulses_planned`` and ``pulses_delivered`` counted from the output
+    blocks written, ``first_sample`` / ``last_sample`` of the delivered pulses (None when none),
+    ``status`` "delivered" | "partial" | "skipped" | "cut_short", ``pathways``, ``intensity_uA``.
+    Files of format < 1.2 carry only ``pulses`` (the planned count, recorded at the phase start)."""
 
     KIND: ClassVar[str] = "induction"
     protocol: str = _stored("kind", "")
     pulses: int = 0
     pathways: list[int] = field(default_factory=list)
     intensity_uA: list[float] = field(default_factory=list)
+    pulses_planned: int | None = None
+    pulses_delivered: int | None = None
+    first_sample: int | None = None
+    last_sample: int | None = None
+    status: str = ""
+
+    @property
+    def delivered(self) -> int:  # pulses played (files < 1.2: the recorded, planned ``pulses``)
+        return int(self.pulses if self.pulses_delivered is None else self.pulses_delivered)
+
+    planned = property(lambda self: int(self.pulses if self.pulses_planned is None else self.pulses_planned))
+
+
+@dataclass(frozen=True, kw_only=True)
+class InductionHeld(Event):
+    """Stimulation was paused when an induction was due (``on_pause = "hold"``): the induction
+    waits and is delivered after the resume. ``phase``: its phase index; ``pulses_pending``."""
+
+    KIND: ClassVar[str] = "induction_held"
+    phase: int = 0
+    pulses_pending: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -231,39 +257,6 @@ class Alarm(Event):
     action: str = ""
 
 
-# -- the rig as wired (gain telegraph, isolator current monitor) -------------------------------
-@dataclass(frozen=True, kw_only=True)
-class GainChanged(Event):
-    """The gain telegraph changed: ``previous`` → ``gain`` (V/V) on field AI ``channel``, in a ``phase_kind``."""
-
-    KIND: ClassVar[str] = "gain_changed"
-    channel: int = 0
-    gain: float = 0.0
-    previous: float = 0.0
-    phase_kind: str = ""
-
-
-@dataclass(frozen=True, kw_only=True)
-class TelegraphUnreadable(Event):
-    """No telegraph table entry matches ``telegraph_V`` (± tolerance): scaled with ``gain_used``."""
-
-    KIND: ClassVar[str] = "telegraph_unreadable"
-    channel: int = 0
-    telegraph_V: float = 0.0
-    gain_used: float = 0.0
-
-
-@dataclass(frozen=True, kw_only=True)
-class StimulusMismatch(Event):
-    """The isolator's current monitor disagrees with the command beyond the rig file's tolerance."""
-
-    KIND: ClassVar[str] = "stimulus_mismatch"
-    pathway: int = 0
-    commanded_uA: float = 0.0
-    delivered_uA: float = 0.0
-    error_percent: float = 0.0
-    tolerance_percent: float = 0.0
-
 # -- the operator ------------------------------------------------------------------------------
 @dataclass(frozen=True, kw_only=True)
 class Operator(Event):
@@ -344,7 +337,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     t.KIND: t
     for t in (
         OutputsZeroed, Gap, Overrun, LateWrite, StimulusMissed, OutputUnderflow, SweepLost, SweepDiscarded,
-        WindowsChanged, WindowsRefused, WindowsProposed, PhaseEntered, Induction, Valve, BaselineStable,
+        WindowsChanged, WindowsRefused, WindowsProposed, PhaseEntered, Induction, InductionHeld, Valve, BaselineStable,
         BaselineExtended, BaselineUnstable, Paused, Resumed, IoFit, IntensitySet, TrackingFrozen, Alarm,
         Operator, OperatorRefused, ControlUnavailable, Recovered, ObserverError, GainChanged,
         TelegraphUnreadable, StimulusMismatch,

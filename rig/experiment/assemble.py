@@ -91,7 +91,8 @@ def make_slice_model(rig: RigConfig, plan: Plan, seed: int):
     from drivers.sim.slice import make_slice
     from rig.protocol.perfusion import valve_contents
 
-    genotype = rig.sim.genotype or plan.metadata.get("genotype") or "WT"
+    said = plan.metadata.get("genotype")  # "unknown" (recorded as such): the virtual slice is a WT one
+    genotype = rig.sim.genotype or (said if said and said != "unknown" else "WT")
     return make_slice(rig.sample_rate_hz, len(rig.stim), slice_seed, genotype=genotype,
                       electrode=rig.sim.electrode, gain=rig.scale_gains()[0], valves=valve_contents(plan),
                       n_ai=n_field_channels(rig))

@@ -33,6 +33,7 @@ from rig.experiment.front_panel import front_panel
 from rig.experiment.session import OperatorControl
 from rig.experiment.wired_sim import parse_faults
 from rig.protocol.load import expand, load_protocol
+from rig.protocol.models import with_meta
 from rig.protocol.rigfile import RigConfig, load_rig
 from rig.storage import unique_path
 
@@ -53,6 +54,7 @@ class RunOptions:
     windows: list[str] = field(default_factory=list)  # NAME=START:END overrides (ms), after the protocol's
     sim_faults: list[str] = field(default_factory=list)  # --sim-fault NAME@MIN (wiring faults, simulator only)
     panel: list[str] = field(default_factory=list)  # --panel PATHWAY=µA:µs of TTL-only isolators
+    meta: list[str] = field(default_factory=list)  # KEY=VALUE metadata overrides (rig run --meta)
 
 
 @dataclass
@@ -82,6 +84,11 @@ def default_out_path(plan: Plan) -> Path:
 def prepare(opts: RunOptions) -> tuple[Plan, RigConfig, str, str]:
     """Validate everything before any output is armed (raises UserError)."""
     proto, proto_text = load_protocol(opts.protocol)
+    if opts.meta:
+        try:
+            proto = proto.model_copy(update={"metadata": with_meta(proto.metadata, opts.meta)})
+        except ValueError as exc:
+            raise UserError(f"--meta {exc}") from None
     rig, rig_text = load_rig(opts.rig)
     if opts.force_sim and rig.backend != "sim":
         rig = rig.model_copy(update={"backend": "sim"})

@@ -327,7 +327,7 @@ def expand_checked(proto: Protocol, rig: RigConfig, name: str, text: str = "") -
     ctx = _Ctx(proto, rig, rig.sample_rate_hz)
     _stimulation(ctx)
     check_ttl_only(ctx)
-    if rig.backend == "sim" and rig.sim.genotype is None and proto.metadata.genotype not in SIM_GENOTYPES:
+    if rig.backend == "sim" and rig.sim.genotype is None and proto.metadata.genotype not in (*SIM_GENOTYPES, "unknown"):
         ctx.add(("metadata", "genotype"), f"{proto.metadata.genotype!r}: the simulated slice knows "
                                           f"{', '.join(SIM_GENOTYPES)}")
     phases: list[Phase] = []

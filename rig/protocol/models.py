@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from rig.protocol import problems as validation
 
@@ -40,7 +40,7 @@ class Metadata(_Strict):
     """Stored with the data (animal, slice, drug, experimenter)."""
 
     animal_id: str = Field("", max_length=80)
-    genotype: Genotype = "WT"
+    genotype: Genotype = "unknown"  # never a silent "WT": the record says what the user said
     sex: Literal["", "F", "M"] = ""
     age_days: int | None = Field(None, ge=0, le=2000)
     slice_id: str = Field("", max_length=80)
@@ -49,6 +49,29 @@ class Metadata(_Strict):
     experimenter: str = Field("", max_length=80)
     species: str = Field("Mus musculus", max_length=80, description="Latin name, as NWB expects")
     notes: str = Field("", max_length=4000)
+
+
+META_ALIASES = {"animal": "animal_id", "slice": "slice_id"}
+
+
+def with_meta(meta: Metadata, pairs: list[str]) -> Metadata:
+    """``meta`` with ``KEY=VALUE`` overrides (``rig run --meta``; ``animal``/``slice`` for
+    ``animal_id``/``slice_id``), validated like the file; ValueError names the key and its rule."""
+    upd: dict = {}
+    for item in pairs:
+        key, sep, value = item.partition("=")
+        key = META_ALIASES.get(key.strip(), key.strip())
+        if not sep or not key:
+            raise ValueError(f"{item!r}: expected KEY=VALUE, e.g. animal=M12")
+        if key not in Metadata.model_fields:
+            raise ValueError(f"{key!r}: not a metadata field (allowed: animal, slice, "
+                             f"{', '.join(Metadata.model_fields)})")
+        upd[key] = value
+    try:
+        return Metadata.model_validate({**meta.model_dump(), **upd})
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        raise ValueError(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}") from None
 
 
 class Stimulation(_Strict):
@@ -226,6 +249,9 @@ class _Induction(_Phase):
     pathway: PathwayName = Field(description="the pathway induced (S2 stays a control)")
     intensity_uA: float | None = Field(None, gt=0, le=10_000, description="None: the pathway's test intensity")
     settle_s: float = Field(2.0, ge=0, le=600, description="pause after the last pulse before the next phase")
+    on_pause: Literal["hold", "skip"] = Field(
+        "hold", description="stimulation paused when the induction is due: hold = wait and deliver it after the "
+                            "resume; skip = its pulses are not delivered (recorded as skipped)")
 
 
 class _Bursts(_Induction):

@@ -114,7 +114,9 @@ def test_summary_json_contract(tbs_seed1, capsys):
     for e in s["events"]:
         assert set(e) == {"time_s", "kind", "text"}
     for i in s["inductions"]:
-        assert set(i) == {"kind", "time_s", "pulses"}
+        assert set(i) == {"kind", "time_s", "pulses", "pulses_planned", "pulses_delivered", "status",
+                          "first_sample", "last_sample"}
+        assert i["pulses_planned"] == i["pulses_delivered"] == 120 and i["status"] == "delivered"
 
 
 def test_text_summary_names_the_result(tbs_seed1, capsys):

@@ -99,7 +99,7 @@ def protocol_signature(rec: Recording) -> str:
     parts = []
     for e in rec.typed_events:
         if isinstance(e, Induction):
-            parts.append(f"{e.protocol or '?'}({int(e.pulses)} pulses)")
+            parts.append(f"{e.protocol or '?'}({e.planned} pulses)")  # the paradigm: planned count
     for p in rec.phases:
         if p["kind"] == "chemical":
             parts.append(f"chemical:{p['name']}")
@@ -208,6 +208,8 @@ def load_experiment(path: Path, *, traces: bool = True) -> Experiment:
             raise ValueError("no induction and no baseline phase to align to")
         induced_end = max((p.end_s for p in phases if p.kind in INDUCTION_KINDS), default=align)
         follow_s = rec.duration_s - induced_end
+        if s["ltp_percent"] is None and s.get("reason", "").startswith("no induction delivered"):
+            raise ValueError(s["reason"])
         if s["ltp_percent"] is None or follow_s < RESULT_WINDOW_S:
             raise ValueError(f"follow-up of {max(follow_s, 0.0) / 60:.1f} min is shorter than the "
                              f"{RESULT_WINDOW_S / 60:.0f}-min result window")
