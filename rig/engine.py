@@ -28,6 +28,7 @@ from rig.core import events as ev
 from rig.core.delivery import DeliveryLedger
 from rig.core.documents import Measured, PhaseStart, Progress, RunStart, RunStop, Sweep
 from rig.core.plan import Stimulus, ValveChange
+from rig.core.scaling import ChannelScaling  # noqa: F401 - re-exported (rig.engine.ChannelScaling)
 from rig.core.scheduler import Scheduler
 from rig.core.subscribers import Fanout, Subscriber
 from rig.core.wiring import WiringChecks
@@ -43,22 +44,6 @@ def check_sample_rate(plan_hz: float, device_hz: float) -> None:
     if not abs(device_hz - plan_hz) <= RATE_TOLERANCE * plan_hz:
         raise SampleRateError(f"sample rate: the device runs at {device_hz:.6g} Hz, the plan (rig file "
                               f"sample_rate_hz) needs {plan_hz:.6g} Hz", plan_hz, device_hz)
-
-
-@dataclass
-class ChannelScaling:
-    """ADC volts ↔ int16 counts ↔ electrode mV for each AI channel."""
-
-    adc_range_V: list[float]
-    gain: list[float]
-
-    @property
-    def lsb_V(self) -> np.ndarray:
-        return np.asarray(self.adc_range_V) / 32768.0
-
-    @property
-    def mV_per_count(self) -> np.ndarray:
-        return self.lsb_V * 1000.0 / np.asarray(self.gain)
 
 
 @dataclass
