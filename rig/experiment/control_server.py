@@ -263,6 +263,7 @@ class ControlServer:
             if len(self._recent) >= MAX_COMMANDS_PER_S:
                 return self._refuse(f"more than {MAX_COMMANDS_PER_S} commands per second", peer, cmd)
             self._recent.append(now)
+        self.refusals.flush(force=True)  # the refusals before a command are recorded before it
         self.ctl.commands.put(command)
         return {"ok": True, "queued": cmd}
 
