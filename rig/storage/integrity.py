@@ -107,11 +107,24 @@ def open_swmr_reader(path: Path) -> h5py.File:
     return h5py.File(fid)
 
 
+def truncation(path: Path) -> tuple[int, int] | None:
+    """(real size, recorded length) of a file shorter than its superblock records, else None."""
+    sb = read_superblock(path)
+    size = os.path.getsize(path)
+    return (size, sb.base + sb.eof) if size < sb.base + sb.eof else None
+
+
 def open_h5(path: Path) -> h5py.File:
-    """Open read-only without any risk of hanging: length checked, plainly when the writer closed
-    the file, else as a SWMR reader (a live or crashed file). Raises :class:`DamagedRecording`
-    for a truncated or non-HDF5 file, OSError when HDF5 refuses it."""
-    sb = check_length(path)
+    """Open read-only without any risk of hanging: plainly when the writer closed the file, else
+    as a SWMR reader with capped read attempts (a live or crashed file, or one cut short — a disk
+    that filled up mid-flush leaves such a file; what is missing then fails fast). Raises
+    :class:`DamagedRecording` for a non-HDF5 file (or a truncated one when the attempts cannot be
+    capped), OSError when HDF5 refuses it."""
+    sb = read_superblock(path)
+    if truncation(path) is not None:
+        if _hdf5_lib() is None:
+            check_length(path)
+        return open_swmr_reader(path)
     if sb.flags == 0 or sb.version < 2:
         try:
             return h5py.File(path, "r")

@@ -10,7 +10,7 @@ import numpy as np
 
 from rig.core.errors import UserError
 from rig.core.events import Event, from_stored
-from rig.storage.integrity import DamagedRecording, open_h5
+from rig.storage.integrity import DamagedRecording, open_h5, truncation
 from rig.storage.layout import counts_crc32
 
 TABLES = ("samples", "sweeps", "pulses", "measurements", "events", "phases", "status")
@@ -27,6 +27,8 @@ class Recording:
         self.sample_rate_hz = float(self.attrs.get("sample_rate_hz", np.nan))
         self.mV_per_count = np.asarray(self.attrs.get("ai_mV_per_count", [1.0]), dtype=float)
         self.mV_offset = np.asarray(self.attrs.get("ai_mV_offset", np.zeros(len(self.mV_per_count))), dtype=float)
+        #: (real size, recorded length) when the file is cut short (sweeps beyond the cut fail their CRC)
+        self.truncated: tuple[int, int] | None = truncation(path)
         self.refresh()
 
     def refresh(self) -> None:
@@ -121,7 +123,10 @@ class Recording:
             return False
         if "crc32" not in self.sweep_table.dtype.names:
             return True
-        return counts_crc32(self.sweep_counts(i)) == int(r["crc32"])
+        try:
+            return counts_crc32(self.sweep_counts(i)) == int(r["crc32"])
+        except (OSError, RuntimeError):  # its samples cannot be read (damaged or cut-off file)
+            return False
 
     def verify(self) -> list[int]:
         """Row numbers of sweeps that fail :meth:`sweep_ok` (empty for a sound file)."""
@@ -135,7 +140,8 @@ class Recording:
 
     @property
     def complete(self) -> bool:
-        return bool(self.status["complete"])
+        """True once the run ended and the file was closed cleanly — and it was not cut short since."""
+        return bool(self.status["complete"]) and self.truncated is None
 
     def close(self) -> None:
         self.f.close()
@@ -170,8 +176,12 @@ def open_recording(path: str | Path) -> Recording:
     except UserError:
         f.close()
         raise
-    except (OSError, KeyError, ValueError, TypeError, IndexError) as exc:
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
         f.close()
+        cut = truncation(p)
+        if cut is not None:
+            raise UserError(f"{p}: truncated: {cut[0]} of {cut[1]} bytes, its tables cannot be read; "
+                            f"try `rig recover {p}`") from exc
         raise UserError(f"{p}: damaged recording ({type(exc).__name__}: {_first_line(exc)}); "
                         f"try `rig recover {p}`") from exc
 

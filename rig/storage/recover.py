@@ -120,7 +120,7 @@ def intact_sweeps(rec: Recording) -> list[int]:
         try:
             if int(rec.sweep_table["index"][i]) == i and rec.sweep_ok(i):
                 keep.append(i)
-        except (OSError, ValueError, IndexError):  # its samples cannot be read
+        except (OSError, RuntimeError, ValueError, IndexError):  # its samples cannot be read
             continue
     return keep
 
@@ -160,12 +160,12 @@ def recover(src: Path, dst: Path) -> dict:
     src, dst = Path(src), Path(dst)
     f, direct, tmp = _open_any(src, dst.parent)
     try:
-        problem = structure_problem(f)
-        if problem:
-            raise RecoverError(f"{src}: not an LTP Rig recording ({problem})")
         try:
+            problem = structure_problem(f)
+            if problem:
+                raise RecoverError(f"{src}: not an LTP Rig recording ({problem})")
             rec = Recording(f, src)
-        except (OSError, KeyError, ValueError, TypeError, IndexError) as exc:
+        except (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
             raise RecoverError(f"{src}: the sweep tables cannot be read ({str(exc).splitlines()[0][:160]}); "
                                "nothing to recover") from exc
         return _write_copy(rec, dst, direct)
