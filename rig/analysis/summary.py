@@ -51,6 +51,8 @@ def summarize(rec: Recording) -> dict:
         "complete": rec.complete,
         "stop_reason": rec.status["stop_reason"].decode(),
         "sweeps": rec.n_sweeps,
+        "damaged_sweeps": rec.verify(),  # rows whose CRC-32 or bounds fail (never measured as data)
+        "truncated": None if rec.truncated is None else {"bytes": rec.truncated[0], "recorded_bytes": rec.truncated[1]},
         "duration_s": rec.duration_s,
         "sample_rate_hz": rec.sample_rate_hz,
         "pathways": names,
@@ -89,7 +91,11 @@ def format_summary(s: dict) -> str:
         f"file          {s['file']}",
         f"protocol      {s['protocol']}   ({'complete' if s['complete'] else 'INCOMPLETE'}: {s['stop_reason']})",
         f"duration      {s['duration_s'] / 60:.1f} min on the sample clock at {s['sample_rate_hz']:.0f} Hz",
-        f"sweeps        {s['sweeps']}   gaps {s['gaps']}   late writes {s['late_writes']}",
+        f"sweeps        {s['sweeps']}   gaps {s['gaps']}   late writes {s['late_writes']}"
+        + (f"   DAMAGED {len(s['damaged_sweeps'])} (CRC fails; `rig recover` drops them)"
+           if s.get("damaged_sweeps") else "")
+        + (f"\nTRUNCATED     {s['truncated']['bytes']} of {s['truncated']['recorded_bytes']} bytes: "
+           "not complete; `rig recover` keeps every intact sweep" if s.get("truncated") else ""),
     ]
     for ind in s["inductions"]:
         lines.append(f"induction     {ind['kind']} at {ind['time_s'] / 60:.1f} min, {ind['pulses_delivered']} of "

@@ -9,6 +9,8 @@ the controller's run state (phase, intensities, ``stimulation_paused``, ``genera
 
 from __future__ import annotations
 
+import json
+import math
 import queue
 from dataclasses import replace
 from typing import Any
@@ -62,7 +64,13 @@ class OperatorCommands:
         sample = max(self._now, 0)
         was_paused = self.stimulation_paused
         effects: list = []
-        accepted, note = self._apply_command(name, c, sample, effects)
+        try:
+            accepted, note = self._apply_command(name, c, sample, effects)
+        except CommandRefused as exc:  # bad values: refused with the reason, the run goes on
+            accepted, note, effects = False, f"refused: {exc}", []
+        except Exception as exc:  # noqa: BLE001 - no command may end the run by accident
+            accepted, note, effects = False, f"refused: {type(exc).__name__}: {str(exc)[:120]}", []
+        c = _recordable(c)
         if self.stimulation_paused != was_paused:
             kind = ev.Paused if self.stimulation_paused else ev.Resumed
             what = "paused by the operator" if self.stimulation_paused else f"resumed ({name})"
@@ -108,9 +116,12 @@ class OperatorCommands:
         if name == "extend_baseline":
             if p is None or p.kind != "baseline":
                 return False, "refused: not in a baseline phase"
-            secs = float((c.get("data") or {}).get("seconds", 300.0))
-            if not 0 < secs <= 24 * 3600:
-                return False, f"refused: extension of {secs} s"
+            data = c.get("data") or {}
+            if not isinstance(data, dict):
+                raise CommandRefused("data must be an object such as {\"seconds\": 300}")
+            secs = finite_number(data.get("seconds", 300.0), "seconds", 0.0, 24 * 3600.0)
+            if secs <= 0:
+                raise CommandRefused(f"seconds = {secs:g} outside (0, 86400]")
             self.phase_end = max(self.phase_end, self.generated_until) + int(secs * self.fs)
             return True, f"baseline extended by {secs:g} s" + self._extend_keeps_pause()
         if name == "set_windows":
@@ -143,11 +154,14 @@ class OperatorCommands:
 
     def _operator_intensity(self, c: dict, sample: int, effects: list) -> tuple[bool, str]:
         pw, delta = c.get("pathway"), c.get("delta_uA")
-        if pw is None or delta is None or not 0 <= int(pw) < len(self.intensity_uA):
+        if pw is None or delta is None:
             return False, "refused: needs a wired pathway and delta_uA"
-        pw = int(pw)
+        if isinstance(pw, bool) or not isinstance(pw, int) or not 0 <= pw < len(self.intensity_uA):
+            raise CommandRefused(f"pathway {pw!r} is not a wired pathway (0…{len(self.intensity_uA) - 1})")
+        span = self.max_uA - self.min_uA
+        delta = finite_number(delta, "delta_uA", -span, span)
         old = self.intensity_uA[pw]
-        q, clamped = quantize(old + float(delta), self.resolution_uA, self.min_uA, self.max_uA)
+        q, clamped = quantize(old + delta, self.resolution_uA, self.min_uA, self.max_uA)
         self._set_intensity(pw, q)
         self.tracker.restart(pw)
         effects.append(ev.IntensitySet(sample=sample, text=f"{self.name(pw)}: {old:g} → {q:g} µA (operator)",
@@ -177,3 +191,41 @@ class OperatorCommands:
         """Engine hook: detector window changes the operator asked for since the last call."""
         out, self.windows_changes = self.windows_changes, []
         return out
+
+
+class CommandRefused(ValueError):
+    """An operator command with a value out of type or range; refused, the run goes on."""
+
+
+def finite_number(value: Any, name: str, lo: float, hi: float) -> float:
+    """``value`` as a float if it is a real number (not a bool, not a string) in [lo, hi]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise CommandRefused(f"{name} must be a number, not {type(value).__name__}")
+    x = float(value)
+    if not math.isfinite(x):
+        raise CommandRefused(f"{name} = {x} is not a finite number")
+    if not lo <= x <= hi:
+        raise CommandRefused(f"{name} = {x:g} outside [{lo:g}, {hi:g}]")
+    return x
+
+
+def _recordable(c: dict) -> dict:
+    """The command's fields made safe to record (finite numbers, bounded text)."""
+    out = dict(c)
+    for key in ("delta_uA",):
+        v = out.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+            out[key] = None
+    pw = out.get("pathway")
+    if pw is not None and (isinstance(pw, bool) or not isinstance(pw, int)):
+        out["pathway"] = None
+    data = out.get("data")
+    if data is not None:
+        try:
+            ok = isinstance(data, dict) and len(json.dumps(data, allow_nan=False)) <= 512
+        except (TypeError, ValueError, RecursionError):
+            ok = False
+        out["data"] = data if ok else {"refused_data": repr(data)[:200]}
+    if out.get("text") is not None:
+        out["text"] = str(out["text"])[:200]
+    return out

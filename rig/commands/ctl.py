@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import stat
@@ -81,6 +82,8 @@ def build_request(args: argparse.Namespace) -> dict:
             delta = float(args.args[1])
         except ValueError:
             raise UserError(f"intensity: {args.args[1]!r} is not a number of µA") from None
+        if not math.isfinite(delta) or abs(delta) > 10_000:
+            raise UserError(f"intensity: DELTA_UA {args.args[1]!r} must be a finite number in [-10000, 10000] µA")
         return {"cmd": "intensity", "pathway": _pathway(args.args[0]), "delta_uA": delta}
     if args.args:
         raise UserError(f"{a}: takes no arguments")

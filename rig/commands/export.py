@@ -39,6 +39,11 @@ def run(args: argparse.Namespace) -> int:
     with open_recording(args.file) as rec:
         if rec.n_sweeps == 0:
             raise UserError(f"{args.file}: holds no sweeps; nothing to export")
+        bad = rec.verify()
+        if bad or rec.truncated is not None:
+            what = f"{len(bad)} damaged sweeps (CRC fails)" if bad else "the file is truncated"
+            raise UserError(f"{args.file}: {what}; never exported as zeros — run `rig recover {args.file}` "
+                            "and export the clean copy")
         if args.csv is not None:
             from rig.analysis.export.csv import export_csv
 

@@ -289,6 +289,7 @@ class OperatorRefused(Event):
     KIND: ClassVar[str] = "operator_refused"
     reason: str = ""
     source: str = ""
+    count: int = 1  # refusals this event stands for (a burst is coalesced into one event)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,6 +10,7 @@ import numpy as np
 
 from rig.core.errors import UserError
 from rig.core.events import Event, from_stored
+from rig.storage.integrity import DamagedRecording, open_h5, truncation
 from rig.storage.layout import counts_crc32
 
 TABLES = ("samples", "sweeps", "pulses", "measurements", "events", "phases", "status")
@@ -26,6 +27,8 @@ class Recording:
         self.sample_rate_hz = float(self.attrs.get("sample_rate_hz", np.nan))
         self.mV_per_count = np.asarray(self.attrs.get("ai_mV_per_count", [1.0]), dtype=float)
         self.mV_offset = np.asarray(self.attrs.get("ai_mV_offset", np.zeros(len(self.mV_per_count))), dtype=float)
+        #: (real size, recorded length) when the file is cut short (sweeps beyond the cut fail their CRC)
+        self.truncated: tuple[int, int] | None = truncation(path)
         self.refresh()
 
     def refresh(self) -> None:
@@ -131,7 +134,10 @@ class Recording:
             return False
         if "crc32" not in self.sweep_table.dtype.names:
             return True
-        return counts_crc32(self.sweep_counts(i)) == int(r["crc32"])
+        try:
+            return counts_crc32(self.sweep_counts(i)) == int(r["crc32"])
+        except (OSError, RuntimeError):  # its samples cannot be read (damaged or cut-off file)
+            return False
 
     def verify(self) -> list[int]:
         """Row numbers of sweeps that fail :meth:`sweep_ok` (empty for a sound file)."""
@@ -145,7 +151,8 @@ class Recording:
 
     @property
     def complete(self) -> bool:
-        return bool(self.status["complete"])
+        """True once the run ended and the file was closed cleanly — and it was not cut short since."""
+        return bool(self.status["complete"]) and self.truncated is None
 
     def close(self) -> None:
         self.f.close()
@@ -157,24 +164,66 @@ class Recording:
         self.close()
 
 
-def open_h5(path: Path) -> h5py.File:
-    """Open read-only: as a SWMR reader (live or crashed file), else plainly. Raises OSError."""
-    try:
-        return h5py.File(path, "r", libver="latest", swmr=True)
-    except OSError:
-        return h5py.File(path, "r")
-
-
 def open_recording(path: str | Path) -> Recording:
-    """Open a recording read-only (works while it is being written, and after a crash)."""
+    """Open a recording read-only (works while it is being written, and after a crash).
+
+    Never hangs and never lets a damaged file through as a traceback: a truncated file, a file
+    that is not HDF5, missing datasets or wrong attribute types raise :class:`UserError` naming
+    the file and what is wrong."""
     p = Path(path)
     if not p.is_file():
         raise UserError(f"{p}: no such recording")
     try:
         f = open_h5(p)
+    except DamagedRecording:
+        raise
     except OSError as exc:
-        raise UserError(f"{p}: not a readable HDF5 recording ({exc}); try `rig recover {p}`") from exc
-    if "format_version" not in f.attrs or "sweeps" not in f:
+        raise UserError(f"{p}: not a readable HDF5 recording ({_first_line(exc)}); try `rig recover {p}`") from exc
+    try:
+        problem = structure_problem(f)
+        if problem:
+            raise UserError(f"{p}: not an LTP Rig recording ({problem})")
+        return Recording(f, p)
+    except UserError:
         f.close()
-        raise UserError(f"{p}: not an LTP Rig recording (no format_version)")
-    return Recording(f, p)
+        raise
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
+        f.close()
+        cut = truncation(p)
+        if cut is not None:
+            raise UserError(f"{p}: truncated: {cut[0]} of {cut[1]} bytes, its tables cannot be read; "
+                            f"try `rig recover {p}`") from exc
+        raise UserError(f"{p}: damaged recording ({type(exc).__name__}: {_first_line(exc)}); "
+                        f"try `rig recover {p}`") from exc
+
+
+def structure_problem(f: h5py.File) -> str:
+    """What makes ``f`` not a recording of this layout ('' if nothing): datasets, fields, attributes."""
+    if "format_version" not in f.attrs:
+        return "no format_version"
+    want = {"samples": ("offset",), "sweeps": ("index", "offset", "n_samples", "pulse_offset", "n_pulses"),
+            "pulses": (), "measurements": ("sweep_index",), "events": ("kind", "text", "data"),
+            "phases": ("name", "kind", "start_sample"), "status": ("complete", "samples")}
+    for name, fields in want.items():
+        d = f.get(name)
+        if not isinstance(d, h5py.Dataset):
+            return f"no /{name} dataset"
+        if name == "samples":
+            if d.ndim != 2 or d.dtype.kind != "i":
+                return "/samples is not a 2-D integer dataset"
+            continue
+        names = d.dtype.names or ()
+        missing = [x for x in fields if x not in names]
+        if missing:
+            return f"/{name} lacks field(s) {missing}"
+    if f["status"].shape != (1,):
+        return "/status is not one row"
+    for key in ("sample_rate_hz",):
+        v = f.attrs.get(key)
+        if v is not None and not isinstance(v, (int, float, np.number)):
+            return f"attribute {key} is {type(v).__name__}, not a number"
+    return ""
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [""])[0][:200]

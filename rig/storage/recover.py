@@ -26,8 +26,9 @@ import h5py
 import numpy as np
 
 from rig.core.events import Recovered, to_stored
+from rig.storage.integrity import DamagedRecording, TruncatedRecording, open_h5, read_superblock
 from rig.storage.layout import EVENT_DTYPE, LIBVER, create_datasets
-from rig.storage.reader import Recording, open_h5
+from rig.storage.reader import Recording, structure_problem
 
 SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
@@ -112,21 +113,46 @@ def intact_prefix(rec: Recording) -> int:
     return rec.n_sweeps
 
 
-def _open_any(src: Path, workdir: Path) -> tuple[h5py.File, bool, Path | None]:
-    """(file, opened_directly, temporary copy to delete)."""
-    try:
-        return open_h5(src), True, None
-    except OSError as first:
-        fd, tmp = tempfile.mkstemp(suffix=".h5", dir=workdir)
-        os.close(fd)
-        tmp_p = Path(tmp)
+def intact_sweeps(rec: Recording) -> list[int]:
+    """Rows of every sweep whose bounds and CRC-32 hold (a damaged sweep drops only itself)."""
+    keep = []
+    for i in range(rec.n_sweeps):
         try:
-            shutil.copyfile(src, tmp_p)
+            if int(rec.sweep_table["index"][i]) == i and rec.sweep_ok(i):
+                keep.append(i)
+        except (OSError, RuntimeError, ValueError, IndexError):  # its samples cannot be read
+            continue
+    return keep
+
+
+def _open_any(src: Path, workdir: Path) -> tuple[h5py.File, bool, Path | None]:
+    """(file, opened_directly, temporary copy to delete). A truncated file is read from a copy
+    padded with zeros to its recorded length (what is lost reads as zeros: its CRC fails)."""
+    try:
+        sb = read_superblock(src)
+    except DamagedRecording as exc:
+        raise RecoverError(str(exc)) from exc
+    truncated = os.path.getsize(src) < sb.base + sb.eof
+    if not truncated:
+        try:
+            return open_h5(src), True, None
+        except (OSError, DamagedRecording) as exc:
+            first: Exception = exc
+    else:
+        first = TruncatedRecording(f"truncated to {os.path.getsize(src)} of {sb.base + sb.eof} bytes")
+    fd, tmp = tempfile.mkstemp(suffix=".h5", dir=workdir)
+    os.close(fd)
+    tmp_p = Path(tmp)
+    try:
+        shutil.copyfile(src, tmp_p)
+        if truncated:
+            os.truncate(tmp_p, sb.base + sb.eof)
+        if sb.flags and sb.version in (2, 3):
             clear_status_flags(tmp_p)
-            return h5py.File(tmp_p, "r"), False, tmp_p
-        except (OSError, RecoverError) as exc:
-            tmp_p.unlink(missing_ok=True)
-            raise RecoverError(f"{src}: not readable as HDF5 ({first}); after clearing flags: {exc}") from exc
+        return h5py.File(tmp_p, "r"), False, tmp_p
+    except (OSError, RecoverError) as exc:
+        tmp_p.unlink(missing_ok=True)
+        raise RecoverError(f"{src}: not readable as HDF5 ({first}); after repair: {exc}") from exc
 
 
 def recover(src: Path, dst: Path) -> dict:
@@ -134,9 +160,14 @@ def recover(src: Path, dst: Path) -> dict:
     src, dst = Path(src), Path(dst)
     f, direct, tmp = _open_any(src, dst.parent)
     try:
-        if "format_version" not in f.attrs or "sweeps" not in f:
-            raise RecoverError(f"{src}: not an LTP Rig recording (no format_version)")
-        rec = Recording(f, src)
+        try:
+            problem = structure_problem(f)
+            if problem:
+                raise RecoverError(f"{src}: not an LTP Rig recording ({problem})")
+            rec = Recording(f, src)
+        except (OSError, RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
+            raise RecoverError(f"{src}: the sweep tables cannot be read ({str(exc).splitlines()[0][:160]}); "
+                               "nothing to recover") from exc
         return _write_copy(rec, dst, direct)
     finally:
         f.close()
@@ -145,8 +176,11 @@ def recover(src: Path, dst: Path) -> dict:
 
 
 def _write_copy(rec: Recording, dst: Path, direct: bool) -> dict:
-    k = intact_prefix(rec)
-    table = rec.sweep_table[:k].copy()
+    rows = intact_sweeps(rec)
+    k = len(rows)
+    table = rec.sweep_table[rows].copy()
+    new_index = {old: new for new, old in enumerate(rows)}
+    table["index"] = np.arange(k)
     samples = rec.f["samples"]
     pulses = rec.f["pulses"]
     n_ai = rec.n_ai
@@ -154,13 +188,15 @@ def _write_copy(rec: Recording, dst: Path, direct: bool) -> dict:
     was_complete = bool(status["complete"][0])
     reason = status["stop_reason"][0].decode(errors="replace")
     status["sweeps"] = k
-    if not was_complete:
+    if not was_complete or k < rec.n_sweeps:
         status["stop_reason"] = b"recovered"
-    meas = rec.measurements[rec.measurements["sweep_index"] < k]
+    meas = rec.measurements[np.isin(rec.measurements["sweep_index"], rows)].copy()
+    meas["sweep_index"] = [new_index[int(i)] for i in meas["sweep_index"]]
     report = {
         "source": str(rec.path), "output": str(dst), "opened_directly": direct,
         "format_version": rec.format_version, "was_complete": was_complete, "stop_reason": reason,
         "sweeps_listed": rec.n_sweeps, "sweeps_recovered": k, "sweeps_dropped": rec.n_sweeps - k,
+        "dropped_sweeps": sorted(set(range(rec.n_sweeps)) - set(rows))[:1000],
         "measurements": int(len(meas)), "events": int(len(rec.event_table)), "phases": int(len(rec.phase_table)),
         "recorded_s": float(rec.duration_s) if np.isfinite(rec.duration_s) else 0.0,
     }

@@ -60,19 +60,21 @@ def test_ctl_commands_reach_the_controller_and_are_recorded(server, capsys):
 
 def test_wrong_or_missing_token_is_refused_and_logged(server, tmp_path, capsys):
     ep = json.loads(server.path.read_text())
-    assert request(ep, {"cmd": "stop"}) == {"ok": False, "error": "missing token"}
-    assert request(ep, {"cmd": "stop", "token": ep["token"][:-1] + "x"}) == {"ok": False, "error": "wrong token"}
+    assert request(ep, {"cmd": "stop"}) == {"ok": False, "error": "missing signature"}
+    assert request(ep, {"cmd": "stop", "token": ep["token"][:-1] + "x"}) == {"ok": False, "error": "wrong signature"}
     assert request(ep, {"cmd": "rm -rf", "token": ep["token"]})["ok"] is False
     bad = tmp_path / "bad.ctl.json"
     fd = os.open(bad, os.O_WRONLY | os.O_CREAT, 0o600)
     os.write(fd, json.dumps({**ep, "token": "guess"}).encode())
     os.close(fd)
     assert main(["ctl", "--endpoint", str(bad), "pause"]) == 2
-    assert "wrong token" in capsys.readouterr().err
+    assert "wrong signature" in capsys.readouterr().err
     assert server.ctl.commands.empty() and server.ctl.stop_request is None
+    server.refusals.flush(force=True)  # refusals within COALESCE_S are recorded as one event
     refused = [d for d in server.ctl.poll(100) if d.kind == "operator_refused"]
-    assert [d.data["reason"] for d in refused] == ["missing token", "wrong token", "unknown command 'rm -rf'",
-                                                   "wrong token"]
+    assert refused[0].data["reason"] == "missing signature" and refused[0].data["count"] == 1
+    assert sum(d.data["count"] for d in refused) == 4 == server.refused
+    assert refused[-1].data["reasons"] == {"wrong signature": 2, "unknown command 'rm -rf'": 1}
     assert all(ep["token"] not in json.dumps(d.data) for d in refused)
 
 

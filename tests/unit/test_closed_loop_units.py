@@ -182,7 +182,7 @@ def test_commands_are_recorded_with_source_and_refusals_are_explicit():
     c.handle_command({"cmd": "resume", "source": "ctl"})
     stims, _, _ = c.schedule(int(30 * h.FS))
     assert stims
-    docs = c.handle_command({"cmd": "intensity", "pathway": 0, "delta_uA": 1000.0, "source": "terminal"})
+    docs = c.handle_command({"cmd": "intensity", "pathway": 0, "delta_uA": 750.0, "source": "terminal"})
     assert c.intensity_uA[0] == 800.0 and docs[0].data["accepted"]  # clamped to the rig limit
     docs = c.handle_command({"cmd": "set_windows", "source": "gui"})
     assert not docs[0].data["accepted"]
