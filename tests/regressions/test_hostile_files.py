@@ -54,7 +54,11 @@ def test_summary_and_recover_answer_within_seconds_on_a_file_truncated_to_64_kB(
     cut = tmp_path / f"cut{size}.h5"
     cut.write_bytes(real.read_bytes()[:size])
     r = _rig("summary", str(cut))  # hung for > 15 minutes before the fix
-    assert r.returncode == 2 and "truncated" in r.stderr and str(cut) in r.stderr
+    # either the tables are gone (one line, exit 2) or what is left is shown, marked TRUNCATED (exit 0)
+    if r.returncode == 2:
+        assert "truncated" in r.stderr and str(cut) in r.stderr
+    else:
+        assert r.returncode == 0 and "TRUNCATED" in r.stdout and not r.stderr, (r.returncode, r.stderr)
     r = _rig("recover", str(cut), "--out", str(tmp_path / f"r{size}.h5"))
     _assert_clean(r)
 
