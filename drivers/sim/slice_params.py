@@ -94,7 +94,7 @@ class SliceParams:
     theta_p: float = 4.0  # potentiation threshold (fast pool)
     theta_d: float = 1.5  # depression threshold (slow pool)
     gamma_p_per_s: float = 1.5
-    gamma_d_per_s: float = 7.5e-4
+    gamma_d_per_s: float = 7.0e-4
     rho_star: float = 0.5
     early_tau_min: float = 60.0  # decay of the early phase once its maintenance has run down
     early_maint_tau_min: float = 120.0  # maintenance of the early phase (E-LTP lasts 1–3 h)
@@ -112,7 +112,7 @@ class SliceParams:
     strong_ltd_width_s: float = 50.0
     prp_tau_min: float = 60.0
     prp_mglur5_frac: float = 0.9  # share of PRP synthesis that needs mGluR5 signalling
-    capture_rate_per_min: float = 0.05
+    capture_rate_per_min: float = 0.1
     capture_fraction: float = 1.0  # share of the tagged early change converted (≤ 1)
     # --- mGluR5 -----------------------------------------------------------------------------
     mglur5_expression: float = 1.0  # 0 in mGluR5-KO
@@ -121,7 +121,7 @@ class SliceParams:
     glu_k: float = 3.0  # half-activation of mGluR5 by spillover (in pulses)
     glu_hill: float = 6.0
     dhpg_ec50_uM: float = 10.0
-    mglur_nmda_boost: float = 0.5  # mGluR5 potentiation of NMDA calcium during trains
+    mglur_nmda_boost: float = 0.6  # mGluR5 potentiation of NMDA calcium during trains
     mglur_ltd_frac: float = 0.35  # mGluR5-dependent share of the LFS depression rate
     mglur_ltp_max: float = 0.12  # mGluR5-dependent share of early LTP (Lu et al. 1997)
     mglur_ltp_rate_per_s: float = 2.0
