@@ -214,7 +214,6 @@ def draw_slice_params(
         "mltd_scale": vary("mltd_scale", 0.5, 0.0, 3.0),
         "capture_fraction": vary("capture_fraction", 0.08, 0.7, 1.0),
         "early_tau_min": vary("early_tau_min", 0.25),
-        "early_maint_tau_min": vary("early_maint_tau_min", 0.2),
     }
     ep = ELECTRODES[electrode]
     pws = []
@@ -234,4 +233,5 @@ def draw_slice_params(
     coupling = [tuple(1.0 for _ in range(n_electrodes))]
     for _ in range(1, n_ai):
         coupling.append(tuple(float(rng.uniform(0.3, 1.0)) for _ in range(n_electrodes)))
+    drawn["early_maint_tau_min"] = vary("early_maint_tau_min", 0.2)  # drawn last: earlier draws unchanged
     return dataclasses.replace(p, pathways=tuple(pws), coupling=tuple(coupling), **drawn)

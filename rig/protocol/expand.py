@@ -104,7 +104,9 @@ def _drug(ctx: _Ctx, i: int, ph: DrugPhase) -> Phase:
     ctx.drugs_on[key] = _DrugOn(i, ph.drug, ph.concentration_uM, ph.valve, line)
     valves = (ValveChange(0, line, 1),) if line is not None else ()
     info = {"drug": ph.drug, "concentration_uM": ph.concentration_uM, "valve": ph.valve, "valve_line": line,
-            "wash_in_s": ph.wash_in_min * 60, "pre_incubation_s": ph.pre_incubation_min * 60}
+            "wash_in_s": ph.wash_in_min * 60}
+    if ph.pre_incubation_min > 0:
+        info["pre_incubation_s"] = ph.pre_incubation_min * 60
     if ph.pre_incubation_min > 0 and i != 0:
         ctx.add(("phases", i, "pre_incubation_min"), "pre-incubation happens before the recording: only "
                                                      "the first phase (phases[0]) may have one")
