@@ -50,7 +50,8 @@ class Bath:
     """Bath concentrations (µM) and NAM bound fractions, advanced in closed form."""
 
     def __init__(self, valves: tuple[tuple[int, str, float], ...] | list = (),
-                 bath: dict[str, float] | None = None, tau_s: float = BATH_TAU_S) -> None:
+                 bath: dict[str, float] | None = None, tau_s: float = BATH_TAU_S,
+                 pre_incubated: dict[str, tuple[float, float]] | None = None) -> None:
         self.tau_s = tau_s
         self.valves = [(int(line), lookup(d).name, float(c)) for line, d, c in valves]
         for line, d, c in self.valves:
@@ -67,6 +68,23 @@ class Bath:
         self.bound = {n: self._eq_bound(n, self.conc[n]) for n in names
                       if self.drugs[n].kind == "nam"}
         self.open_lines: set[int] = set()
+        for d, (c, t_s) in (pre_incubated or {}).items():
+            self.pre_incubate(d, c, t_s)
+
+    def pre_incubate(self, drug: str, c_uM: float, t_s: float) -> None:
+        """The slice sat in ``c_uM`` of ``drug`` for ``t_s`` seconds before the recording: the bath
+        starts at ``c_uM`` and a NAM's bound fraction at its binding kinetics after ``t_s`` (not at
+        equilibrium: basimglurant at 3 nM needs hours). The drug stays only while a valve (or
+        ``bath``) carries it."""
+        if c_uM < 0 or t_s < 0:
+            raise ValueError(f"pre-incubation: {drug}: concentration and time must be >= 0")
+        d = lookup(drug)
+        self.drugs[d.name] = d
+        self.conc[d.name] = float(c_uM)
+        if d.kind == "nam":
+            kon_c = d.k_off_per_s * c_uM / d.k_uM
+            rate = kon_c + d.k_off_per_s
+            self.bound[d.name] = kon_c / rate * (1.0 - math.exp(-rate * t_s)) if rate > 0 else 0.0
 
     def _eq_bound(self, name: str, c_uM: float) -> float:
         k = self.drugs[name].k_uM

@@ -59,7 +59,7 @@ class PathwayState:
     """Mutable per-pathway variables."""
 
     __slots__ = ("u", "R", "aug", "c", "s", "V", "g", "rho", "tag", "z", "ye", "yl", "mbar",
-                 "m_now")
+                 "m_now", "maint", "pi")
 
     def __init__(self, rho_star: float) -> None:
         self.u = 0.0
@@ -68,6 +68,8 @@ class PathwayState:
         self.c = self.s = self.V = self.g = 0.0
         self.rho = rho_star
         self.tag = self.z = self.ye = self.yl = self.mbar = self.m_now = 0.0
+        self.maint = 0.0  # early-phase maintenance (kinase activity), 1 right after induction
+        self.pi = 0.0  # mGluR5-dependent early potentiation (fraction), Lu et al. 1997
 
 
 class Synapses:
@@ -78,6 +80,7 @@ class Synapses:
         self.pw: tuple[PathwayParams, ...] = p.pathways
         self.st = [PathwayState(p.rho_star) for _ in p.pathways]
         self.psi = 0.0  # strong-induction signal (s of supra-θp calcium, decaying)
+        self.psi_d = 0.0  # prolonged-depression signal (s of supra-θd slow calcium, decaying)
         self.phi = 0.0  # mGluR5-driven translation signal
         self.prp = 0.0  # plasticity-related proteins (late LTP/LTD capture)
         self.ltdp = 0.0  # LTD proteins (mGluR-LTD persistence)
@@ -94,7 +97,7 @@ class Synapses:
     def efficacy(self, k: int) -> float:
         """Synaptic efficacy of pathway k relative to the naive slice (1 = baseline)."""
         st, p = self.st[k], self.p
-        w = (1.0 + self.early(k) + st.z) * (1.0 - st.ye - st.yl) * (1.0 - p.acute_depression
+        w = (1.0 + self.early(k) + st.pi + st.z) * (1.0 - st.ye - st.yl) * (1.0 - p.acute_depression
                                                                        * st.mbar)
         return max(w, 0.02)
 
@@ -112,21 +115,31 @@ class Synapses:
         mbar_max = 0.0
         psi_add = 0.0
         e_tau = p.early_tau_min * 60.0
+        psid_add = 0.0
         for k, st in enumerate(self.st):
-            # fast calcium pools and the early-phase variable rho (piecewise exact)
-            gp = p.gamma_p_per_s * self.pw[k].gamma_p_scale
-            gd = p.gamma_d_per_s * self.pw[k].gamma_d_scale
+            # fast calcium pools and the early-phase variable rho (piecewise exact); the early
+            # change decays only as its maintenance (kinase activity) runs down
+            pot = max(0.0, self.early(k) + st.pi + st.z)
+            head = max(0.0, 1.0 - pot / p.ltp_ceiling)  # occlusion: expression slots saturate
+            gp = p.gamma_p_per_s * self.pw[k].gamma_p_scale * head
+            gd = p.gamma_d_per_s * self.pw[k].gamma_d_scale * (1.0 - p.mglur_ltd_frac * (1.0 - expr))
             t_p = _time_above(st.c, p.theta_p, p.ca_tau_s, dt)
             t_d = _time_above(st.s, p.theta_d, p.ca_slow_tau_s, dt)
             psi_add = max(psi_add, t_p)
+            psid_add = max(psid_add, t_d)
+            kdec = (1.0 - st.maint) / e_tau
             rho, t0 = st.rho, 0.0
             for t1 in sorted((t_p, t_d, dt)):
                 if t1 > t0:
                     pon = gp if t0 < t_p else 0.0
                     don = gd if t0 < t_d else 0.0
-                    rho = _relax(rho, pon + p.rho_star / e_tau, pon + don + 1.0 / e_tau, t1 - t0)
+                    rho = _relax(rho, pon + p.rho_star * kdec, pon + don + kdec, t1 - t0)
                     t0 = t1
             st.rho = min(1.0, max(0.0, rho))
+            if t_p > 0.0 or t_d > 0.0:
+                st.maint = 1.0
+            else:
+                st.maint *= math.exp(-dt / (p.early_maint_tau_min * 60.0))
             st.c *= math.exp(-dt / p.ca_tau_s)
             st.s *= math.exp(-dt / p.ca_slow_tau_s)
             st.V *= math.exp(-dt / p.dep_tau_s)
@@ -146,16 +159,26 @@ class Synapses:
             m_max = max(m_max, m)
             st.mbar = _relax(st.mbar, m / p.mglur_lag_s, 1.0 / p.mglur_lag_s, dt)
             mbar_max = max(mbar_max, st.mbar)
-            # tag and capture
-            e = self.early(k)
+            # mGluR5-dependent early potentiation: grows while NMDA calcium is above θp and
+            # mGluR5 is co-activated (Lu et al. 1997: absent in the knockout); same maintenance
+            if t_p > 0.0 and m > 0.0:
+                top = p.mglur_ltp_max * head
+                if st.pi < top:
+                    st.pi = top + (st.pi - top) * math.exp(-p.mglur_ltp_rate_per_s * m * t_p)
+            st.pi *= math.exp(-kdec * dt)
+            # tag and capture: tagged early change is converted into the late (L-LTP / late
+            # LTD) component while plasticity-related proteins are available (Frey & Morris 1997)
+            e = self.early(k) + st.pi
             if abs(e) > p.tag_threshold:
                 st.tag = 1.0 - (1.0 - st.tag) * math.exp(-dt / 60.0)
             else:
                 st.tag *= math.exp(-dt / (p.tag_tau_min * 60.0))
-            target = p.capture_fraction * e
-            if abs(target) > abs(st.z) and target * st.z >= 0:
-                rate = p.capture_rate_per_min / 60.0 * self.prp * st.tag
-                st.z = target + (st.z - target) * math.exp(-rate * dt)
+            kc = p.capture_rate_per_min / 60.0 * self.prp * st.tag
+            if kc > 0.0 and e != 0.0:
+                f = 1.0 - math.exp(-kc * dt)
+                st.z += p.capture_fraction * f * e
+                st.rho = p.rho_star + (st.rho - p.rho_star) * (1.0 - f)
+                st.pi *= 1.0 - f
             # mGluR-LTD: early (decays) and persistent (needs LTD proteins)
             g_ltd = p.mltd_gain
             ke = p.mltd_early_rate_per_min / 60.0 * st.mbar
@@ -169,10 +192,17 @@ class Synapses:
             if st.ye + st.yl > 0.9:
                 st.ye = max(0.0, 0.9 - st.yl)
         # slice-wide signals and protein pools
-        self.psi = self.psi * math.exp(-dt / (p.strong_tau_min * 60.0)) + psi_add
+        decay = math.exp(-dt / (p.strong_tau_min * 60.0))
+        self.psi = self.psi * decay + psi_add
+        self.psi_d = self.psi_d * decay + psid_add
         kphi = p.translation_rate_per_s * m_max
         self.phi = _relax(self.phi, kphi, kphi + 1.0 / (p.translation_tau_min * 60.0), dt)
-        drive = sigmoid((self.psi - p.strong_theta_s) / p.strong_width_s) + self.phi
+        # PRP synthesis: strong induction (brief supra-θp calcium, or minutes of the slow pool:
+        # late LTD), gated by mGluR5-dependent translation signalling (absent with a NAM / KO)
+        strong = max(sigmoid((self.psi - p.strong_theta_s) / p.strong_width_s),
+                     sigmoid((self.psi_d - p.strong_ltd_theta_s) / p.strong_ltd_width_s))
+        gate = 1.0 - p.prp_mglur5_frac * (1.0 - expr)
+        drive = strong * gate + self.phi
         kp = p.prp_rate_per_min / 60.0 * drive * (1.0 - psb)
         self.prp = _relax(self.prp, kp, kp + 1.0 / (p.prp_tau_min * 60.0), dt)
         kq = p.ltdp_rate_per_min / 60.0 * mbar_max * (1.0 - psb)

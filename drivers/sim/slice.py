@@ -30,14 +30,14 @@ class RealisticSlice:
     """A virtual slice with ``len(params.pathways)`` stimulating electrodes and ``params.n_ai``
     recording channels. Deterministic per ``params.seed``; independent of the block partition."""
 
-    def __init__(self, params: SliceParams, valves=(), bath: dict[str, float] | None = None
-                 ) -> None:
+    def __init__(self, params: SliceParams, valves=(), bath: dict[str, float] | None = None,
+                 pre_incubated: dict[str, tuple[float, float]] | None = None) -> None:
         p = self.params = params
         self.n_ai = p.n_ai
         self.n_el = len(p.pathways)
         self.fs = p.sample_rate_hz
         self.kernels = build_kernels(p)
-        self.bath = Bath(valves, bath)
+        self.bath = Bath(valves, bath, pre_incubated=pre_incubated)
         self.syn = Synapses(p)
         rng = np.random.default_rng([p.seed & 0xFFFFFFFF, 0xB0B])
         self._table = normal_table()
@@ -171,7 +171,8 @@ class RealisticSlice:
 
 def make_slice(sample_rate_hz: float, n_electrodes: int, seed: int, *, genotype: str = "WT",
                electrode: str = "concentric", gain: float = 1000.0, valves=(),
-               bath: dict[str, float] | None = None, n_ai: int = 1, **overrides: float
+               bath: dict[str, float] | None = None, n_ai: int = 1,
+               pre_incubated: dict[str, tuple[float, float]] | None = None, **overrides: float
                ) -> RealisticSlice:
     """A realistic slice for SimDevice.
 
@@ -180,8 +181,10 @@ def make_slice(sample_rate_hz: float, n_electrodes: int, seed: int, *, genotype:
     mGluR5-KO. ``electrode``: concentric | tungsten (I/O presets). ``gain``: amplifier gain.
     ``valves``: (DO line, drug, µM) perfusion reservoirs, open while the line is high.
     ``bath``: {drug: µM} present (pre-incubated, at equilibrium) from the start.
+    ``pre_incubated``: {drug: (µM, s)} the slice sat in before the recording (binding kinetics
+    after that time; the drug stays only while a valve or ``bath`` carries it).
     ``overrides``: population means of any :class:`SliceParams` field (docs/simulation.md).
     """
     p = draw_slice_params(sample_rate_hz, n_electrodes, seed, genotype=genotype,
                           electrode=electrode, gain=gain, n_ai=n_ai, **overrides)
-    return RealisticSlice(p, valves=valves, bath=bath)
+    return RealisticSlice(p, valves=valves, bath=bath, pre_incubated=pre_incubated)

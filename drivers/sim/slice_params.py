@@ -94,9 +94,11 @@ class SliceParams:
     theta_p: float = 4.0  # potentiation threshold (fast pool)
     theta_d: float = 1.5  # depression threshold (slow pool)
     gamma_p_per_s: float = 1.5
-    gamma_d_per_s: float = 7.5e-4
+    gamma_d_per_s: float = 7.0e-4
     rho_star: float = 0.5
-    early_tau_min: float = 45.0  # decay of the early (protein-synthesis-independent) phase
+    early_tau_min: float = 60.0  # decay of the early phase once its maintenance has run down
+    early_maint_tau_min: float = 120.0  # maintenance of the early phase (E-LTP lasts 1–3 h)
+    ltp_ceiling: float = 2.0  # potentiation that saturates expression (occlusion)
     early_ltp_max: float = 1.0  # fractional potentiation at rho = 1
     early_ltd_max: float = 0.6  # fractional depression at rho = 0
     # --- late phase (synaptic tagging and capture, Frey & Morris 1997; Clopath 2008) -------
@@ -106,9 +108,12 @@ class SliceParams:
     strong_width_s: float = 0.15
     strong_tau_min: float = 10.0
     prp_rate_per_min: float = 0.5
+    strong_ltd_theta_s: float = 200.0  # s of supra-θd slow calcium that trigger late-LTD PRP
+    strong_ltd_width_s: float = 50.0
     prp_tau_min: float = 60.0
+    prp_mglur5_frac: float = 0.9  # share of PRP synthesis that needs mGluR5 signalling
     capture_rate_per_min: float = 0.1
-    capture_fraction: float = 0.8
+    capture_fraction: float = 1.0  # share of the tagged early change converted (≤ 1)
     # --- mGluR5 -----------------------------------------------------------------------------
     mglur5_expression: float = 1.0  # 0 in mGluR5-KO
     glu_step: float = 1.0  # spillover glutamate per pulse (release-scaled)
@@ -116,7 +121,10 @@ class SliceParams:
     glu_k: float = 3.0  # half-activation of mGluR5 by spillover (in pulses)
     glu_hill: float = 6.0
     dhpg_ec50_uM: float = 10.0
-    mglur_nmda_boost: float = 0.4  # mGluR5 potentiation of NMDA calcium during trains
+    mglur_nmda_boost: float = 0.6  # mGluR5 potentiation of NMDA calcium during trains
+    mglur_ltd_frac: float = 0.35  # mGluR5-dependent share of the LFS depression rate
+    mglur_ltp_max: float = 0.12  # mGluR5-dependent share of early LTP (Lu et al. 1997)
+    mglur_ltp_rate_per_s: float = 2.0
     mglur_lag_s: float = 30.0  # G-protein lag of the acute depression and LTD drive
     acute_depression: float = 0.45  # acute fEPSP depression at full mGluR5 activation
     translation_rate_per_s: float = 0.3  # mGluR5 → translation signal (late-LTP PRPs)
@@ -204,7 +212,7 @@ def draw_slice_params(
         "mltd_gain": vary("mltd_gain", 0.45),
         "mltd_late_rate_per_min": vary("mltd_late_rate_per_min", 0.35),
         "mltd_scale": vary("mltd_scale", 0.5, 0.0, 3.0),
-        "capture_fraction": vary("capture_fraction", 0.25, 0.2, 1.0),
+        "capture_fraction": vary("capture_fraction", 0.08, 0.7, 1.0),
         "early_tau_min": vary("early_tau_min", 0.25),
     }
     ep = ELECTRODES[electrode]
@@ -225,4 +233,5 @@ def draw_slice_params(
     coupling = [tuple(1.0 for _ in range(n_electrodes))]
     for _ in range(1, n_ai):
         coupling.append(tuple(float(rng.uniform(0.3, 1.0)) for _ in range(n_electrodes)))
+    drawn["early_maint_tau_min"] = vary("early_maint_tau_min", 0.2)  # drawn last: earlier draws unchanged
     return dataclasses.replace(p, pathways=tuple(pws), coupling=tuple(coupling), **drawn)

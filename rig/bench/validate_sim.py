@@ -35,57 +35,108 @@ DRUG_LINE = 0  # … is DO output 0
 
 @dataclass(frozen=True)
 class Condition:
-    """One calibration condition (published target, pass range, how to run it)."""
+    """One condition: published target, pass range, how to run it.
+
+    ``kind``: ``calibration`` (a parameter was fitted on it) or ``prediction`` (no parameter was
+    tuned on it). With ``vehicle`` (the name of another condition, run on the *same* slices:
+    same ``group``) the row passes when the change from baseline relative to the vehicle's,
+    ``(m − 100) / (m_vehicle − 100)``, lies in ``ratio``; ``lo``/``hi`` still bound ``m``.
+    There are no per-condition model parameters: every condition runs the same slice model."""
 
     name: str
-    target: str  # published value, as text
+    target: str  # published value / expectation, as text
     lo: float  # pass range (% of baseline), inclusive
     hi: float
-    induction: str  # none | tbs1 | tbs3 | hfs2 | lfs | dhpg
+    induction: str  # none | tbs1 | tbs3 | hfs1 | hfs2 | lfs | dhpg
     genotype: str = "WT"
     at_min: float = 60.0  # measured in the 10 min ending this long after the induction onset
     dhpg_uM: float = 100.0
-    bath: dict = field(default_factory=dict)  # pre-incubated drugs (µM)
+    bath: dict = field(default_factory=dict)  # drugs present from the start (µM)
+    pre_incubation_min: float = 0.0  # how long the slice sat in ``bath`` before the recording
     wash_in: tuple = ()  # (drug, µM) perfused from the start of the baseline (valve line 0)
-    overrides: dict = field(default_factory=dict)
     n_pathways: int = 1
     pathway: int = 0  # which pathway this row reports
     source: str = ""
     baseline_min: float = BASELINE_MIN
+    kind: str = "calibration"
+    group: str = ""  # slices are drawn per group (default: the name before ':')
+    vehicle: str = ""
+    ratio: tuple = (-math.inf, math.inf)
 
 
 BASIM_SAT_UM = 0.1  # 100 nM basimglurant: ≈ 99 % of mGluR5 bound (K_d 1.1 nM)
-BASIM_KO_UM = 0.003  # 3 nM: ≈ 73 % bound, the partial occupancy used to normalise Fmr1-KO
-BARNES = {"mltd_gain": 3.5}  # lab/age scaling of the early DHPG-LTD (docs/simulation.md)
+BASIM_KO_UM = 0.003  # 3 nM, pre-incubated (Table 2 of the seed)
+BASIM_PRE_MIN = 180.0  # pre-incubation before the recording (k_on·C + k_off ≈ 1/107 min at 3 nM)
+P = "prediction"
 
 CONDITIONS: tuple[Condition, ...] = (
-    Condition("DHPG 100 µM 5 min, WT", "88 ± 4", 80, 96, "dhpg", source="Huber 2002"),
+    # --- calibration: the rows the parameters were fitted on ---------------------------------
+    Condition("DHPG 100 µM 5 min, WT", "88 ± 4", 80, 96, "dhpg", source="Huber 2002", group="dhpg100"),
     Condition("DHPG 100 µM 5 min, Fmr1-KO", "77 ± 3", 71, 83, "dhpg", "Fmr1-KO",
-              source="Huber 2002"),
-    Condition("DHPG 50 µM 5 min, WT (Barnes lab)", "77 ± 5", 67, 87, "dhpg", dhpg_uM=50.0,
-              overrides=BARNES, source="Barnes 2015"),
-    Condition("DHPG 50 µM 5 min, Fmr1-KO (Barnes lab)", "63 ± 4", 55, 71, "dhpg", "Fmr1-KO",
-              dhpg_uM=50.0, overrides=BARNES, source="Barnes 2015"),
+              source="Huber 2002", group="dhpg100"),
     Condition("DHPG 100 µM, mGluR5-KO", "≈ 100", 95, 105, "dhpg", "mGluR5-KO",
               source="Huber, Roder & Bear 2001"),
     Condition("DHPG 100 µM, WT + basimglurant 100 nM", "≈ 100", 95, 105, "dhpg",
-              bath={"basimglurant": BASIM_SAT_UM}, source="saturating NAM"),
-    Condition("DHPG 100 µM, Fmr1-KO + basimglurant 3 nM", "WT range 80–96", 80, 96, "dhpg",
-              "Fmr1-KO", bath={"basimglurant": BASIM_KO_UM}, source="Michalon 2012"),
-    Condition("TBS 3 trains", "140–200", 140, 200, "tbs3", source="CA1 TBS LTP"),
-    Condition("TBS 1 train + MPEP 40 µM", "< 115", -math.inf, 115, "tbs1",
-              wash_in=("MPEP", 40.0), source="Frontiers Cell Neurosci 2016"),
-    Condition("TBS 3 trains + MPEP 40 µM", "> 120", 120, math.inf, "tbs3",
-              wash_in=("MPEP", 40.0), source="PMC311286"),
+              bath={"basimglurant": BASIM_SAT_UM}, pre_incubation_min=BASIM_PRE_MIN,
+              source="saturating NAM"),
+    Condition("TBS 3 trains", "140–200", 140, 200, "tbs3", source="CA1 TBS LTP", group="tbs3"),
+    Condition("TBS 1 train", "potentiated (115–170)", 115, 170, "tbs1", source="vehicle of MPEP row",
+              group="tbs1"),
+    Condition("TBS 1 train + MPEP 40 µM", "< 115 (LTP blocked)", -math.inf, 115, "tbs1",
+              wash_in=("MPEP", 40.0), source="Frontiers Cell Neurosci 2016", group="tbs1",
+              vehicle="TBS 1 train", ratio=(-math.inf, 0.6)),
+    Condition("TBS 3 trains + MPEP 40 µM", "> 120 (largely spared)", 120, math.inf, "tbs3",
+              wash_in=("MPEP", 40.0), source="PMC311286", group="tbs3", vehicle="TBS 3 trains",
+              ratio=(0.5, math.inf)),
     Condition("HFS 2 × 100 Hz 1 s, 40 min", "185 ± 7 (160–210)", 160, 210, "hfs2", at_min=40.0,
               source="Molecular Brain 2014"),
-    Condition("LFS 900 @ 1 Hz", "70–90", 70, 90, "lfs", source="Dudek & Bear 1992"),
+    Condition("LFS 900 @ 1 Hz", "70–90", 70, 90, "lfs", source="Dudek & Bear 1992", group="lfs"),
     Condition("no induction, 90 min", "90–110", 90, 110, "none", at_min=70.0,
               source="stable baseline"),
     Condition("two-pathway TBS: S1", "potentiated (> 120)", 120, math.inf, "tbs3",
               n_pathways=2, pathway=0, source="input specificity"),
     Condition("two-pathway TBS: S2", "90–110", 90, 110, "tbs3", n_pathways=2, pathway=1,
               source="input specificity"),
+    # --- prediction: no parameter was tuned on these -------------------------------------------
+    Condition("HFS 1 × 100 Hz 1 s, WT", "potentiated (> 120)", 120, math.inf, "hfs1", kind=P,
+              source="vehicle of the mGluR5-KO row", group="hfs1"),
+    Condition("HFS 1 × 100 Hz 1 s, mGluR5-KO", "attenuated vs WT (Lu 1997)", -math.inf, math.inf,
+              "hfs1", "mGluR5-KO", kind=P, source="Lu et al. 1997", group="hfs1",
+              vehicle="HFS 1 × 100 Hz 1 s, WT", ratio=(-math.inf, 0.9)),
+    Condition("TBS 3 trains, 20 min", "potentiated (> 130)", 130, math.inf, "tbs3", at_min=20.0,
+              kind=P, source="vehicle (early)", group="tbs3"),
+    Condition("TBS 3 trains + MPEP 40 µM, 20 min", "early LTP largely spared", -math.inf, math.inf,
+              "tbs3", at_min=20.0, wash_in=("MPEP", 40.0), kind=P, source="seed Table 1",
+              group="tbs3", vehicle="TBS 3 trains, 20 min", ratio=(0.55, math.inf)),
+    Condition("TBS 3 trains, 3 h", "L-LTP stable to 3 h (≥ 85 % of 20 min)", 130, math.inf, "tbs3",
+              at_min=180.0, kind=P, source="Frey & Morris 1997", group="tbs3",
+              vehicle="TBS 3 trains, 20 min", ratio=(0.85, math.inf)),
+    Condition("TBS 3 trains + MPEP 40 µM, 3 h", "late phase inhibited (≤ 50 % of vehicle)",
+              -math.inf, math.inf, "tbs3", at_min=180.0, wash_in=("MPEP", 40.0), kind=P,
+              source="seed Table 1", group="tbs3", vehicle="TBS 3 trains, 3 h", ratio=(-math.inf, 0.5)),
+    Condition("TBS 3 trains + anisomycin 25 µM", "first hour spared (≥ 80 % of vehicle)", -math.inf,
+              math.inf, "tbs3", bath={"anisomycin": 25.0}, kind=P, source="Frey et al. 1988",
+              group="tbs3", vehicle="TBS 3 trains", ratio=(0.8, math.inf)),
+    Condition("TBS 3 trains + anisomycin 25 µM, 3 h", "late phase lost (≤ 70 % of vehicle)",
+              -math.inf, math.inf, "tbs3", at_min=180.0, bath={"anisomycin": 25.0}, kind=P,
+              source="Frey et al. 1988", group="tbs3", vehicle="TBS 3 trains, 3 h",
+              ratio=(-math.inf, 0.7)),
+    Condition("LFS 900 @ 1 Hz + MPEP 40 µM", "LTD attenuated (≤ 85 % of vehicle)", -math.inf, 100,
+              "lfs", wash_in=("MPEP", 40.0), kind=P, source="seed Table 2", group="lfs",
+              vehicle="LFS 900 @ 1 Hz", ratio=(-math.inf, 0.85)),
+    Condition("LFS 900 @ 1 Hz, 2 h", "LTD stable (≥ 80 % of 60 min)", -math.inf, 95, "lfs",
+              at_min=120.0, kind=P, source="late LTD", group="lfs", vehicle="LFS 900 @ 1 Hz",
+              ratio=(0.8, math.inf)),
+    Condition("DHPG 100 µM, Fmr1-KO + basimglurant 3 nM pre-incubated 3 h",
+              "exaggerated LTD reduced (≤ 75 % of KO vehicle)", -math.inf, math.inf, "dhpg",
+              "Fmr1-KO", bath={"basimglurant": BASIM_KO_UM}, pre_incubation_min=BASIM_PRE_MIN,
+              kind=P, source="seed Table 2; Michalon 2012", group="dhpg100",
+              vehicle="DHPG 100 µM 5 min, Fmr1-KO", ratio=(-math.inf, 0.75)),
+    Condition("DHPG 50 µM 5 min, WT", "LTD (Barnes 2015: 77 ± 5)", -math.inf, 100, "dhpg",
+              dhpg_uM=50.0, kind=P, source="Barnes 2015", group="dhpg50"),
+    Condition("DHPG 50 µM 5 min, Fmr1-KO", "exaggerated vs WT (Barnes 2015: 63 ± 4)", -math.inf,
+              100, "dhpg", "Fmr1-KO", dhpg_uM=50.0, kind=P, source="Barnes 2015", group="dhpg50",
+              vehicle="DHPG 50 µM 5 min, WT", ratio=(1.2, math.inf)),
 )
 
 
@@ -127,7 +178,7 @@ def build_plan(c: Condition) -> tuple[Plan, int]:
                             info={"protocol": "lfs"}))
         follow_s = c.at_min * 60.0 - 900.0
     else:
-        stims = {"tbs1": _tbs(1), "tbs3": _tbs(3), "hfs2": _hfs(2)}[c.induction]
+        stims = {"tbs1": _tbs(1), "tbs3": _tbs(3), "hfs1": _hfs(1), "hfs2": _hfs(2)}[c.induction]
         dur = stims[-1].sample + stims[-1].pulse_offsets[-1] + _s(5.0)
         phases.append(Phase(c.induction, "induction", dur, stimuli=stims,
                             info={"protocol": c.induction}))
@@ -160,8 +211,9 @@ def run_slice(c: Condition, seed: int, workdir: str | None = None, rig=None) -> 
         valves = ((DRUG_LINE, "DHPG", c.dhpg_uM),)
     elif c.wash_in:
         valves = ((DRUG_LINE, c.wash_in[0], c.wash_in[1]),)
+    pre = {d: (u, c.pre_incubation_min * 60.0) for d, u in c.bath.items()} if c.pre_incubation_min else None
     model = make_slice(FS, len(rig.stim), seed, genotype=c.genotype, valves=valves,
-                       bath=dict(c.bath), gain=rig.scale_gains()[0], **c.overrides)
+                       bath=dict(c.bath), gain=rig.scale_gains()[0], pre_incubated=pre)
     intens = [round(model.intensity_for(0.4, e), 1) for e in range(len(rig.stim))]
     plan = Plan(plan.name, plan.sample_rate_hz, plan.phases, plan.pathways,
                 tuple(intens[p] for p in plan.pathways), plan.pulse_width_samples)
@@ -192,8 +244,9 @@ def percent_of_baseline(rec, n_pathways: int) -> list[float]:
 
 
 def _seed(c: Condition, k: int, base_seed: int) -> int:
-    # slices differ between conditions (independent groups); two-pathway rows share their slices
-    key = c.name.split(":")[0]
+    # slices differ between groups; a row and its vehicle (same group) run on the same slices,
+    # and two-pathway rows share theirs
+    key = c.group or c.name.split(":")[0]
     return base_seed + (zlib.crc32(key.encode()) % 100000) * 100 + k
 
 
@@ -225,19 +278,34 @@ def run_groups(conditions: list[Condition], n: int, base_seed: int = 0, processe
 
 
 def summarise(conditions: list[Condition], results: dict[str, list[list[float]]]) -> list[dict]:
-    """One row per condition: {condition, target, measured_mean, measured_sem, n, pass}."""
+    """One row per condition: {condition, kind, target, measured_mean, measured_sem, n, pass};
+    a row with a vehicle also gets ``ratio_to_vehicle`` (paired slices)."""
     rows = []
     by_name = {}
+    vals_of = {}
     for c in conditions:
         vals = np.array([r[c.pathway] for r in results[c.name.split(":")[0]]], dtype=float)
-        vals = vals[np.isfinite(vals)]
-        mean = float(vals.mean()) if vals.size else math.nan
-        sem = float(vals.std(ddof=1) / math.sqrt(vals.size)) if vals.size > 1 else math.nan
-        ok = bool(vals.size and c.lo <= mean <= c.hi)
+        vals_of[c.name] = vals
+        fin = vals[np.isfinite(vals)]
+        mean = float(fin.mean()) if fin.size else math.nan
+        sem = float(fin.std(ddof=1) / math.sqrt(fin.size)) if fin.size > 1 else math.nan
+        ok = bool(fin.size and c.lo <= mean <= c.hi)
         by_name[c.name] = mean
-        rows.append({"condition": c.name, "target": c.target, "measured_mean": round(mean, 2),
-                     "measured_sem": round(sem, 2), "n": int(vals.size), "pass": ok,
-                     "pass_range": [c.lo, c.hi], "source": c.source})
+        rows.append({"condition": c.name, "kind": c.kind, "target": c.target,
+                     "measured_mean": round(mean, 2), "measured_sem": round(sem, 2),
+                     "n": int(fin.size), "pass": ok, "pass_range": [c.lo, c.hi], "source": c.source})
+    for c, r in zip(conditions, rows, strict=True):
+        if not c.vehicle:
+            continue
+        veh = by_name.get(c.vehicle)
+        if veh is None or not math.isfinite(veh) or abs(veh - 100.0) < 1e-9:
+            r["pass"] = False
+            r["target"] += f" (needs its vehicle row {c.vehicle!r})"
+            continue
+        q = (by_name[c.name] - 100.0) / (veh - 100.0)
+        r["ratio_to_vehicle"] = round(q, 3)
+        r["vehicle"] = c.vehicle
+        r["pass"] = bool(r["pass"] and c.ratio[0] <= q <= c.ratio[1])
     wt, ko = by_name.get(CONDITIONS[0].name), by_name.get(CONDITIONS[1].name)
     if wt is not None and ko is not None:  # Huber 2002: KO below WT
         for r in rows:
@@ -245,6 +313,14 @@ def summarise(conditions: list[Condition], results: dict[str, list[list[float]]]
                 r["pass"] = bool(r["pass"] and ko < wt)
                 r["target"] += " (and < WT)"
     return rows
+
+
+def with_vehicles(conds: list[Condition]) -> list[Condition]:
+    """``conds`` plus every vehicle row they are compared with (in table order)."""
+    names = {c.name for c in conds}
+    need = names | {c.vehicle for c in conds if c.vehicle}
+    return [c for c in CONDITIONS if c.name in need] + [c for c in conds if c.name not in
+                                                        {k.name for k in CONDITIONS}]
 
 
 def concentration_response(concs_nM: list[float], n: int, base_seed: int = 0, processes: int = 2

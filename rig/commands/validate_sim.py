@@ -28,7 +28,7 @@ def _fmt(x: float) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rig.bench.validate_sim import CONDITIONS, run_groups, summarise
+    from rig.bench.validate_sim import CONDITIONS, run_groups, summarise, with_vehicles
 
     if args.slices < 2:
         raise UserError("--slices: need at least 2 slices per condition (for a SEM)")
@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
         conds = [c for c in conds if any(o.lower() in c.name.lower() for o in args.only)]
         if not conds:
             raise UserError(f"--only: no condition matches {args.only}")
+        conds = with_vehicles(conds)  # a row compared with a vehicle brings the vehicle along
 
     def progress(msg: str) -> None:
         print(f"  {msg}", file=sys.stderr, flush=True)
@@ -47,12 +48,15 @@ def run(args: argparse.Namespace) -> int:
     res = run_groups(conds, args.slices, args.seed, args.processes, progress)
     rows = summarise(conds, res)
     if args.json:
-        print(json.dumps([{k: r[k] for k in ("condition", "target", "measured_mean",
-                                             "measured_sem", "n", "pass")} for r in rows]))
+        keys = ("condition", "kind", "target", "measured_mean", "measured_sem", "n", "pass",
+                "vehicle", "ratio_to_vehicle")
+        print(json.dumps([{k: r[k] for k in keys if k in r} for r in rows]))
     else:
-        print(f"{'condition':46s} {'target':24s} {'measured':>16s} {'n':>3s}  pass")
+        print(f"{'kind':11s} {'condition':56s} {'target':40s} {'measured':>16s} {'vs vehicle':>10s} "
+              f"{'n':>3s}  pass")
         for r in rows:
             m = f"{_fmt(r['measured_mean'])} ± {_fmt(r['measured_sem'])}"
-            print(f"{r['condition']:46s} {r['target']:24s} {m:>16s} {r['n']:3d}  "
-                  f"{'yes' if r['pass'] else 'NO'}")
+            q = f"{r['ratio_to_vehicle']:.2f}" if "ratio_to_vehicle" in r else ""
+            print(f"{r['kind']:11s} {r['condition']:56s} {r['target']:40s} {m:>16s} {q:>10s} "
+                  f"{r['n']:3d}  {'yes' if r['pass'] else 'NO'}")
     return 0 if all(r["pass"] for r in rows) else 1

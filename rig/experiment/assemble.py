@@ -81,6 +81,20 @@ def make_device(rig: RigConfig, plan: Plan, seed: int, speed: float | None, bloc
     raise RunFailure(f"backend {rig.backend!r} is not available in this build; use --sim")
 
 
+def pre_incubation_attrs(plan: Plan) -> dict:
+    """File attribute ``pre_incubation`` (JSON {drug: {"concentration_uM", "minutes"}}) when the
+    protocol's first phase says the slice sat in a drug before the recording."""
+    import json
+
+    from rig.protocol.perfusion import pre_incubation
+
+    pre = pre_incubation(plan)
+    if not pre:
+        return {}
+    return {"pre_incubation": json.dumps({d: {"concentration_uM": c, "minutes": s / 60.0}
+                                          for d, (c, s) in pre.items()})}
+
+
 def make_slice_model(rig: RigConfig, plan: Plan, seed: int):
     """The virtual slice the rig's ``[sim]`` section names, with the plan's drugs in its valves."""
     slice_seed = seed + rig.sim.seed_offset
@@ -89,13 +103,13 @@ def make_slice_model(rig: RigConfig, plan: Plan, seed: int):
 
         return SimpleSlice(rig.sample_rate_hz, len(rig.stim), slice_seed, gain=rig.scale_gains()[0])
     from drivers.sim.slice import make_slice
-    from rig.protocol.perfusion import valve_contents
+    from rig.protocol.perfusion import pre_incubation, valve_contents
 
     said = plan.metadata.get("genotype")  # "unknown" (recorded as such): the virtual slice is a WT one
     genotype = rig.sim.genotype or (said if said and said != "unknown" else "WT")
     return make_slice(rig.sample_rate_hz, len(rig.stim), slice_seed, genotype=genotype,
                       electrode=rig.sim.electrode, gain=rig.scale_gains()[0], valves=valve_contents(plan),
-                      n_ai=n_field_channels(rig))
+                      n_ai=n_field_channels(rig), pre_incubated=pre_incubation(plan))
 
 
 def make_sim_device(rig: RigConfig, plan: Plan, seed: int, speed: float | None, block: int,
@@ -194,7 +208,8 @@ def assemble_run(
     try:
         n_ai = len(device.ai_channels)
         if out is not None:
-            writer = RecordingWriter(out, n_ai, dict(file_attrs or {}), fsync=fsync)
+            writer = RecordingWriter(out, n_ai, {**dict(file_attrs or {}), **pre_incubation_attrs(plan)},
+                                     fsync=fsync)
         ctl = make_controller(plan, rig, commands)
         engine = build_engine(device, ctl, rig.output_map(), rig.stim_limits(), scaling_for(rig, n_ai),
                               critical=[*([writer] if writer is not None else []), *critical],

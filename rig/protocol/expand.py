@@ -106,6 +106,11 @@ def _drug(ctx: _Ctx, i: int, ph: DrugPhase) -> Phase:
     valves = (ValveChange(0, line, 1),) if line is not None else ()
     info = {"drug": ph.drug, "concentration_uM": ph.concentration_uM, "valve": ph.valve, "valve_line": line,
             "wash_in_s": ph.wash_in_min * 60}
+    if ph.pre_incubation_min > 0:
+        info["pre_incubation_s"] = ph.pre_incubation_min * 60
+    if ph.pre_incubation_min > 0 and i != 0:
+        ctx.add(("phases", i, "pre_incubation_min"), "pre-incubation happens before the recording: only "
+                                                     "the first phase (phases[0]) may have one")
     return Phase("", "drug", p.duration_samples, test=p.test, valves=valves, info=info)
 
 

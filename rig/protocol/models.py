@@ -163,6 +163,8 @@ class DrugPhase(_Tested):
     drug: DrugName
     concentration_uM: Concentration
     wash_in_min: Minutes = Field(description="pre-incubation before the next phase")
+    pre_incubation_min: float = Field(0.0, ge=0.0, le=600.0, description="minutes the slice sat in the drug "
+                                      "before the recording started (first phase only)")
     valve: str | None = Field(None, description="valve name from the rig file; None = manual perfusion")
 
 

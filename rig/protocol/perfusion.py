@@ -21,6 +21,15 @@ def valve_contents(plan: Plan) -> list[tuple[int, str, float]]:
     return out
 
 
+def pre_incubation(plan: Plan) -> dict[str, tuple[float, float]]:
+    """{drug: (µM, seconds)} the slice sat in before the recording (the first phase's
+    ``pre_incubation_min``); empty when the protocol has none."""
+    first = plan.phases[0] if plan.phases else None
+    if first is None or first.kind != "drug" or not first.info.get("pre_incubation_s"):
+        return {}
+    return {str(first.info["drug"]): (float(first.info["concentration_uM"]), float(first.info["pre_incubation_s"]))}
+
+
 def bath_schedule(plan: Plan) -> list[tuple[int, int | None, str, float]]:
     """(start sample, end sample or None = to the end, drug, µM) of every drug the plan applies,
     valve or not, at the planned (minimum) phase times."""

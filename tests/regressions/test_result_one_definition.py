@@ -52,7 +52,12 @@ def _capture_summaries(monkeypatch) -> list[dict]:
 def test_validate_sim_and_summary_give_the_same_percent(tmp_path, monkeypatch):
     # a noisy slice (400 µV RMS): some test sweeps carry NO_RESPONSE, a warning flag that the old
     # validate-sim mask (flags == 0) dropped and rig summary kept (173.8 % against 133.6 %)
-    c = dataclasses.replace(CONDITIONS[7], baseline_min=6.0, at_min=15.0, overrides={"noise_uV": 400.0})
+    import drivers.sim.slice as sim_slice
+
+    real = sim_slice.make_slice
+    monkeypatch.setattr(sim_slice, "make_slice", lambda *a, **kw: real(*a, noise_uV=400.0, **kw))
+    tbs3 = next(k for k in CONDITIONS if k.name == "TBS 3 trains")
+    c = dataclasses.replace(tbs3, baseline_min=6.0, at_min=15.0)
     seen = _capture_summaries(monkeypatch)
     measured = run_slice(c, 31, str(tmp_path))
     assert len(seen) == 1
