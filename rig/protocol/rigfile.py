@@ -123,9 +123,26 @@ class Limits(_Strict):
     max_charge_uC: float = Field(0.25, gt=0, le=10, description="charge per pulse phase, µC")
 
 
+#: At ``--speed max`` the device reads blocks of at least this much (rig.experiment.assemble).
+MAX_SPEED_BLOCK_MS = 100.0
+
+
 class EngineCfg(_Strict):
+    """Write-ahead timing. The outputs must stay a whole device block ahead of acquisition while
+    the next block is rendered, so ``horizon_ms`` ≥ 2 × the block: ``block_ms`` paced, and
+    :data:`MAX_SPEED_BLOCK_MS` at ``--speed max`` (a shorter horizon silently lost stimuli)."""
+
     horizon_ms: float = Field(300.0, ge=20, le=5000)
     block_ms: float = Field(50.0, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _horizon_covers_two_blocks(self) -> EngineCfg:
+        need = 2 * max(self.block_ms, MAX_SPEED_BLOCK_MS)
+        if self.horizon_ms < need:
+            raise ValueError(f"horizon_ms {self.horizon_ms:g} ms cannot keep the outputs ahead: it must be at least "
+                             f"2 × the device block ({need:g} ms with block_ms {self.block_ms:g} and the "
+                             f"{MAX_SPEED_BLOCK_MS:g} ms blocks of --speed max)")
+        return self
 
 
 class SimCfg(_Strict):
