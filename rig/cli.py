@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "report",
     "view",
     "ctl",
+    "power",
 )
 
 
