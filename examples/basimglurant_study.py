@@ -149,20 +149,6 @@ def protocol_text(c: Condition, t: Timing, drug_phases: bool = True) -> str:
     return head + "\n".join(phases)
 
 
-def _simulate(job: tuple[str, str, int, str | None]) -> tuple[str, float, str]:
-    """Worker: run one protocol; returns (file, wall s, error or '')."""
-    from rig.experiment.runner import RunOptions, run_experiment
-
-    proto, out, seed, rig = job
-    t0 = time.perf_counter()
-    try:
-        res = run_experiment(RunOptions(protocol=Path(proto), out=Path(out), seed=seed,
-                                        rig=Path(rig) if rig else None))
-        return str(res.path), time.perf_counter() - t0, ""
-    except Exception as exc:  # noqa: BLE001 - reported per slice, the study goes on
-        return out, time.perf_counter() - t0, f"{type(exc).__name__}: {exc}"
-
-
 def simulate_all(conds: list[Condition], out: Path, timing: Timing, jobs: int = 2,
                  rig: Path | None = None, drug_phases: bool = True, scheduler: str | None = None) -> list[Path]:
     """Write every protocol and simulate the recordings that do not exist yet, on Dask (a LocalCluster
@@ -181,14 +167,12 @@ def simulate_all(conds: list[Condition], out: Path, timing: Timing, jobs: int = 
     if todo:
         # dask.distributed: a LocalCluster of single-threaded worker processes (or a lab's cluster:
         # --scheduler tcp://HOST:PORT); a worker that dies costs only its recordings (rescheduled)
-        import cloudpickle
-
         from rig.study import execute
+        from rig.study.simulate import simulate_recording
 
-        cloudpickle.register_pickle_by_value(sys.modules[__name__])  # script, test or import: same
         client, cluster = execute.connect(scheduler, max(1, jobs))
         try:
-            for f, wall, err in execute.run_dask(_simulate, todo, client, label="recordings"):
+            for f, wall, err in execute.run_dask(simulate_recording, todo, client, label="recordings"):
                 if err:
                     print(f"{Path(f).name}: FAILED {err} ({wall:.1f} s)", file=sys.stderr, flush=True)
         finally:

@@ -18,8 +18,8 @@ from rig.core.errors import RunFailure, UserError
 class ProgressBar:
     """``[#####.....] 12/40 slices  30 s`` on one line of stderr (a plain line per 10 % when not a tty)."""
 
-    def __init__(self, total: int, label: str, stream: TextIO | None = None) -> None:
-        self.total, self.label, self.stream = max(1, total), label, stream or sys.stderr
+    def __init__(self, total: int, label: str, stream: TextIO | None = None, unit: str = "slices") -> None:
+        self.total, self.label, self.stream, self.unit = max(1, total), label, stream or sys.stderr, unit
         self.t0 = time.perf_counter()
         self.done = 0
         self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
@@ -29,7 +29,7 @@ class ProgressBar:
         self.done += k
         frac = self.done / self.total
         bar = "#" * int(30 * frac) + "." * (30 - int(30 * frac))
-        line = f"{self.label} [{bar}] {self.done}/{self.total} slices  {time.perf_counter() - self.t0:.0f} s"
+        line = f"{self.label} [{bar}] {self.done}/{self.total} {self.unit}  {time.perf_counter() - self.t0:.0f} s"
         if self._tty:
             self.stream.write("\r" + line + ("\n" if self.done >= self.total else ""))
         elif int(frac * 10) != self._last_decile or self.done >= self.total:

@@ -105,3 +105,22 @@ def check_design(design: Design) -> None:
             make_slice_model(rig, plan, design.seed)
         except ValueError as exc:
             raise UserError(f"--group {group.label!r}: {exc}") from None
+
+
+def simulate_recording(job: tuple[str, str, int, str | None]) -> tuple[str, float, str]:
+    """A worker's job for a study that keeps its recordings (``examples/basimglurant_study.py``):
+    run protocol file ``job[0]`` to recording ``job[1]`` with seed ``job[2]`` on rig file ``job[3]``
+    (None: the simulated rig), as fast as possible. Returns (file, wall s, error or ''): one slice's
+    failure is reported, the study goes on."""
+    import time
+
+    from rig.experiment.runner import RunOptions, run_experiment
+
+    proto, out, seed, rig = job
+    t0 = time.perf_counter()
+    try:
+        res = run_experiment(RunOptions(protocol=Path(proto), out=Path(out), seed=seed,
+                                        rig=Path(rig) if rig else None, control=False))
+        return str(res.path), time.perf_counter() - t0, ""
+    except Exception as exc:  # noqa: BLE001 - reported per slice, the study goes on
+        return out, time.perf_counter() - t0, f"{type(exc).__name__}: {exc}"
