@@ -5,7 +5,8 @@ Design: WT and Fmr1-KO slices; vehicle vs basimglurant at ≥ 3 concentrations (
 baseline and kept on); two paradigms — TBS-LTP (one TBS train: the mGluR5-dependent form) and
 DHPG-LTD (100 µM, 5 min); n slices per group (default 8) from animals that each give slices to
 several groups (metadata: genotype, drug, concentration_uM, animal_id, slice_id). Every recording
-is simulated by ``rig.experiment.runner.run_experiment`` (as fast as possible, ``--jobs`` processes), then
+is simulated by ``rig.experiment.runner.run_experiment`` (as fast as possible, on Dask: ``--jobs``
+worker processes or ``--scheduler tcp://HOST:PORT``), then
 ``rig.analysis.report.make_report`` builds one report per paradigm, grouped by genotype × drug, and a main
 figure combines them.
 
@@ -18,9 +19,7 @@ Recordings already present in OUT/recordings are reused (the study can be resume
 from __future__ import annotations
 
 import argparse
-import multiprocessing as mp
 import re
-import site
 import sys
 import time
 from dataclasses import dataclass
@@ -150,23 +149,10 @@ def protocol_text(c: Condition, t: Timing, drug_phases: bool = True) -> str:
     return head + "\n".join(phases)
 
 
-def _simulate(job: tuple[str, str, int, str | None]) -> tuple[str, float, str]:
-    """Worker: run one protocol; returns (file, wall s, error or '')."""
-    from rig.experiment.runner import RunOptions, run_experiment
-
-    proto, out, seed, rig = job
-    t0 = time.perf_counter()
-    try:
-        res = run_experiment(RunOptions(protocol=Path(proto), out=Path(out), seed=seed,
-                                        rig=Path(rig) if rig else None))
-        return str(res.path), time.perf_counter() - t0, ""
-    except Exception as exc:  # noqa: BLE001 - reported per slice, the study goes on
-        return out, time.perf_counter() - t0, f"{type(exc).__name__}: {exc}"
-
-
 def simulate_all(conds: list[Condition], out: Path, timing: Timing, jobs: int = 2,
-                 rig: Path | None = None, drug_phases: bool = True) -> list[Path]:
-    """Write every protocol and simulate the recordings that do not exist yet (in ``jobs`` processes)."""
+                 rig: Path | None = None, drug_phases: bool = True, scheduler: str | None = None) -> list[Path]:
+    """Write every protocol and simulate the recordings that do not exist yet, on Dask (a LocalCluster
+    of ``jobs`` worker processes, or the cluster at ``scheduler``)."""
     (out / "protocols").mkdir(parents=True, exist_ok=True)
     (out / "recordings").mkdir(parents=True, exist_ok=True)
     todo, files = [], []
@@ -179,13 +165,20 @@ def simulate_all(conds: list[Condition], out: Path, timing: Timing, jobs: int = 
             todo.append((str(proto), str(h5), c.seed, str(rig) if rig else None))
     t0 = time.perf_counter()
     if todo:
-        # spawn: fresh interpreters (no forked h5py/numba state); the initializer makes this module
-        # importable in them however it was loaded (script, test, or import from examples/)
-        with mp.get_context("spawn").Pool(max(1, jobs), initializer=site.addsitedir,
-                                          initargs=(str(Path(__file__).resolve().parent),)) as pool:
-            for k, (f, wall, err) in enumerate(pool.imap_unordered(_simulate, todo), 1):
-                msg = f"FAILED {err}" if err else f"{wall:.1f} s"
-                print(f"[{k}/{len(todo)}] {Path(f).name}: {msg}", file=sys.stderr, flush=True)
+        # dask.distributed: a LocalCluster of single-threaded worker processes (or a lab's cluster:
+        # --scheduler tcp://HOST:PORT); a worker that dies costs only its recordings (rescheduled)
+        from rig.study import execute
+        from rig.study.simulate import simulate_recording
+
+        client, cluster = execute.connect(scheduler, max(1, jobs))
+        try:
+            for f, wall, err in execute.run_dask(simulate_recording, todo, client, label="recordings"):
+                if err:
+                    print(f"{Path(f).name}: FAILED {err} ({wall:.1f} s)", file=sys.stderr, flush=True)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
     print(f"simulated {len(todo)} recordings in {time.perf_counter() - t0:.0f} s ({len(files) - len(todo)} reused)",
           file=sys.stderr)
     return files
@@ -240,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="short phases (10 min wash-in, 5 min baseline, 15 min "
                     "follow-up) instead of 20/20/60 min")
     ap.add_argument("--out", type=Path, default=Path("study"), help="output directory")
-    ap.add_argument("--jobs", type=int, default=2, help="parallel simulations (default 2)")
+    ap.add_argument("--jobs", type=int, default=2, help="LocalCluster worker processes (default 2)")
+    ap.add_argument("--scheduler", default=None, help="a Dask scheduler (tcp://HOST:PORT) instead of a LocalCluster")
     ap.add_argument("--paradigms", nargs="+", choices=PARADIGMS, default=list(PARADIGMS))
     ap.add_argument("--genotypes", nargs="+", choices=GENOTYPES, default=list(GENOTYPES))
     ap.add_argument("--concentrations", nargs="+", type=float, default=list(CONCENTRATIONS_UM),
@@ -269,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
               "genotype and drugs, so every group should look alike.", file=sys.stderr)
     rig = args.rig or study_rig(args.out, realistic)
     conds = conditions(args.n, paradigms, args.genotypes, args.concentrations)
-    files = simulate_all(conds, args.out, timing, args.jobs, rig, drug_phases)
+    files = simulate_all(conds, args.out, timing, args.jobs, rig, drug_phases, args.scheduler)
     reports = {}
     for paradigm in paradigms:
         mine = [f for f, c in zip(files, conds, strict=True) if c.paradigm == paradigm]

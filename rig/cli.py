@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "report",
     "view",
     "ctl",
+    "power",
 )
 
 
@@ -37,18 +38,22 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(f"{self.prog}: {message}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand, or only of ``command`` when it names one (start-up: a
+    command imports only what it uses, e.g. ``rig check`` never loads scipy or matplotlib)."""
     p = _Parser(prog="rig", description="LTP Rig: LTP/LTD experiments on an NI-DAQ rig or a simulated slice.")
     p.add_argument("--version", action="version", version=f"rig {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMAND_MODULES:
+    mod = (command or "").replace("-", "_")
+    for name in (mod,) if mod in COMMAND_MODULES else COMMAND_MODULES:
         importlib.import_module(f"rig.commands.{name}").register(sub)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        parser = build_parser()
+        argv = sys.argv[1:] if argv is None else list(argv)
+        parser = build_parser(argv[0] if argv else None)
         args = parser.parse_args(argv)
         if not getattr(args, "func", None):
             parser.print_help(sys.stderr)

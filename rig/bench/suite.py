@@ -17,16 +17,22 @@ _protocol = shipped_protocol
 def bench_pipeline(protocol: str | Path = "tbs_ltp.toml") -> dict:
     """TBS protocol through device → engine → detector → storage, headless, as fast as possible.
 
-    Reference: the simulated device alone producing the same number of samples (no engine).
+    References: the simulated device alone producing the same number of samples (no engine), and
+    the floor (numpy making and ring-buffering them: :mod:`rig.bench.floor`). Also the start-up
+    of ``rig check``/``summary``/``analyze`` (on this run's file) beside ``python -c pass``.
     """
     from rig.experiment.assemble import make_device
     from rig.experiment.runner import RunOptions, prepare, run_experiment
 
     opts = RunOptions(protocol=_protocol(protocol), seed=1, speed=None)
+    from rig.bench.floor import floor_realtime_factor
+    from rig.bench.startup import bench_startup
+
     with tempfile.TemporaryDirectory() as d:
         opts.out = Path(d) / "bench.h5"
         res = run_experiment(opts)
         size = os.path.getsize(res.path)
+        startup = bench_startup(opts.protocol, res.path)
     exp_s = res.stop.sample / res.engine.fs
     plan, rig, _, _ = prepare(opts)
     dev = make_device(rig, plan, 1, None)
@@ -38,7 +44,11 @@ def bench_pipeline(protocol: str | Path = "tbs_ltp.toml") -> dict:
         n += dev.read().data.shape[1]
     dev_s = time.perf_counter() - t0
     lat = np.asarray(res.engine.stats.loop_latency_ms or [np.nan])
+    floor = floor_realtime_factor(int(target), res.engine.fs, dev.block_samples, len(dev.ai_channels))
     return {
+        **floor,
+        "pipeline_vs_floor": (exp_s / res.wall_s) / floor["floor_realtime_factor"],
+        **startup,
         "pipeline_experiment_s": exp_s,
         "pipeline_wall_s": res.wall_s,
         "pipeline_realtime_factor": exp_s / res.wall_s,

@@ -15,7 +15,6 @@ from rig.detector.measurement import (  # noqa: F401
     HP,
     HS,
     HV,
-    JITTED,
     MEASUREMENT_DTYPE,
     N_OFFSETS,
     NO_RESPONSE,
@@ -37,13 +36,6 @@ from rig.detector.measurement import (  # noqa: F401
     WINDOW_OUTSIDE,
     WMS,
     Windows,
-    _bad,
-    _crossing,
-    _max_slope,
-    _measure_kernel,
-    _measure_one,
-    _rise_slopes,
-    _smooth_into,
     flag_names,
     measure,
     measure_pulses,
@@ -51,3 +43,10 @@ from rig.detector.measurement import (  # noqa: F401
     warm_up,
     window_offsets,
 )
+
+
+def __getattr__(name: str):
+    """``JITTED`` and the jitted functions: numba is loaded on first use (``rig check`` never)."""
+    from rig.detector import measurement
+
+    return getattr(measurement, name)

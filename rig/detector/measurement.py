@@ -50,7 +50,7 @@ from dataclasses import replace as _dc_replace
 
 import numpy as np
 
-from rig.detector.kernel import (  # noqa: F401 - flags and the offset layout are part of this API
+from rig.detector.codes import (  # noqa: F401 - flags and the offset layout are part of this API
     ART0,
     ART1,
     BL0,
@@ -74,14 +74,22 @@ from rig.detector.kernel import (  # noqa: F401 - flags and the offset layout ar
     V1,
     WINDOW_OUTSIDE,
     WMS,
-    _bad,
-    _crossing,
-    _max_slope,
-    _measure_kernel,
-    _measure_one,
-    _rise_slopes,
-    _smooth_into,
 )
+
+_KERNEL_NAMES = ("_bad", "_smooth_into", "_crossing", "_rise_slopes", "_max_slope", "_measure_kernel", "_measure_one")
+
+
+def __getattr__(name: str):
+    """The jitted functions (and ``JITTED``) load numba on first use, not on import."""
+    if name != "JITTED" and name not in _KERNEL_NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from rig.detector import kernel
+
+    if name == "JITTED":
+        return tuple(getattr(kernel, n) for n in _KERNEL_NAMES)
+    if name in _KERNEL_NAMES:
+        return getattr(kernel, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 FLAG_NAMES = {
     int(NO_RESPONSE): "no_response",
@@ -288,6 +296,8 @@ def measure_pulses(
     if clip_mV is not None and clip_mV > 0.0:  # NaN / <= 0: clipping detection off
         clip = float(clip_mV)
     out = np.empty(n_p, dtype=MEASUREMENT_DTYPE)
+    from rig.detector.kernel import _measure_kernel
+
     _measure_kernel(x, p, _offsets_cached(windows, fs), fs, clip, out)
     return out
 
@@ -314,6 +324,8 @@ def measure(
     if clip_mV is not None and clip_mV > 0.0:  # NaN / <= 0: clipping detection off
         clip = float(clip_mV)
     out = np.empty(1, dtype=MEASUREMENT_DTYPE)
+    from rig.detector.kernel import _measure_one
+
     _measure_one(x, stim, _offsets_cached(windows, fs), fs, clip, out)
     return out
 
@@ -326,9 +338,6 @@ def paired_pulse_ratio(records: np.ndarray, field: str = "slope_mV_per_ms") -> f
     if not (math.isfinite(r1) and math.isfinite(r2)) or r1 == 0.0:
         return math.nan
     return r2 / r1
-
-
-JITTED = (_bad, _smooth_into, _crossing, _rise_slopes, _max_slope, _measure_kernel, _measure_one)
 
 
 def warm_up() -> None:

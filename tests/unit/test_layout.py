@@ -32,9 +32,11 @@ ALLOWED: dict[str, set[str]] = {
                        "rig.analysis", "rig.closed_loop", "rig.display", "rig.engine", "drivers"},
     "rig.bench": {"rig", "rig.core", "rig.detector", "rig.stimulus", "rig.protocol", "rig.storage", "rig.analysis",
                   "rig.closed_loop", "rig.display", "rig.engine", "rig.experiment", "drivers"},
+    "rig.study": {"rig", "rig.core", "rig.detector", "rig.stimulus", "rig.protocol", "rig.storage", "rig.analysis",
+                  "rig.closed_loop", "rig.display", "rig.engine", "rig.experiment"},
     "rig.commands": {"rig", "rig.core", "rig.detector", "rig.stimulus", "rig.protocol", "rig.storage",
                      "rig.analysis", "rig.closed_loop", "rig.display", "rig.engine", "rig.experiment",
-                     "rig.bench", "drivers"},
+                     "rig.bench", "rig.study", "drivers"},
     "rig.cli": {"rig", "rig.core", "rig.commands"},
 }
 MAX_LINES = 400

@@ -1,0 +1,1 @@
+"""Planned studies: how many slices a comparison needs (``rig power``), run serially or on Dask."""
