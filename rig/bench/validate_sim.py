@@ -18,7 +18,6 @@ import tempfile
 import threading
 import zlib
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -262,12 +261,20 @@ def run_groups(conditions: list[Condition], n: int, base_seed: int = 0, processe
         keys.setdefault(c.name.split(":")[0], c)
     jobs = [(c, _seed(c, k, base_seed)) for c in keys.values() for k in range(n)]
     results: dict[str, list[list[float]]] = {k: [] for k in keys}
-    if processes > 1:
-        with ProcessPoolExecutor(processes) as ex:
-            for (c, _), r in zip(jobs, ex.map(_job, jobs), strict=True):
-                results[c.name.split(":")[0]].append(r)
-                if progress:
-                    progress(f"{c.name}: {r[0]:.0f} %")
+    if processes > 1:  # on dask.distributed, like rig power (a LocalCluster of `processes` workers)
+        from rig.study.execute import connect, run_dask
+
+        client, cluster = connect(None, processes)
+        try:
+            out = run_dask(_job, jobs, client, label="validate-sim")
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        for (c, _), r in zip(jobs, out, strict=True):
+            results[c.name.split(":")[0]].append(r)
+            if progress:
+                progress(f"{c.name}: {r[0]:.0f} %")
     else:
         for c, s in jobs:
             r = run_slice(c, s)

@@ -1,4 +1,4 @@
-"""`rig validate-sim`: the virtual slice's calibration conditions through the real pipeline."""
+"""`rig validate-sim`: the virtual slice's calibration and prediction rows through the real pipeline."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from rig.core.errors import UserError
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("validate-sim",
-                       help="run the simulator's calibration conditions through the pipeline")
+                       help="run the simulator's calibration and prediction rows through the pipeline")
     p.add_argument("--json", action="store_true", help="one JSON list on stdout")
     p.add_argument("--slices", type=int, default=8, metavar="N",
                    help="simulated slices per condition (default 8)")
     p.add_argument("--seed", type=int, default=0, help="base seed of the slice groups")
-    p.add_argument("--processes", type=int, default=2, help="worker processes (default 2)")
+    p.add_argument("--processes", type=int, default=2, help="Dask workers of a local cluster (default 2; 1 runs in this process)")
     p.add_argument("--only", action="append", default=None, metavar="TEXT",
                    help="run only conditions whose name contains TEXT (repeatable)")
     p.set_defaults(func=run)

@@ -31,7 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     "rig.experiment": {"rig", "rig.core", "rig.detector", "rig.stimulus", "rig.protocol", "rig.storage",
                        "rig.analysis", "rig.closed_loop", "rig.display", "rig.engine", "drivers"},
     "rig.bench": {"rig", "rig.core", "rig.detector", "rig.stimulus", "rig.protocol", "rig.storage", "rig.analysis",
-                  "rig.closed_loop", "rig.display", "rig.engine", "rig.experiment", "drivers"},
+                  "rig.closed_loop", "rig.display", "rig.engine", "rig.experiment", "rig.study.execute", "drivers"},
     "rig.study": {"rig", "rig.core", "rig.detector", "rig.stimulus", "rig.protocol", "rig.storage", "rig.analysis",
                   "rig.closed_loop", "rig.display", "rig.engine", "rig.experiment"},
     "rig.commands": {"rig", "rig.core", "rig.detector", "rig.stimulus", "rig.protocol", "rig.storage",
