@@ -27,6 +27,16 @@ class SampleRateError(DeviceError):
         self.actual_hz = actual_hz
 
 
+RATE_TOLERANCE = 1e-9  # relative: the device must run at the plan's sample rate
+
+
+def check_sample_rate(plan_hz: float, device_hz: float) -> None:
+    """Refuse a device that does not run at the plan's (the rig file's) sample rate."""
+    if not abs(device_hz - plan_hz) <= RATE_TOLERANCE * plan_hz:
+        raise SampleRateError(f"sample rate: the device runs at {device_hz:.6g} Hz, the plan (rig file "
+                              f"sample_rate_hz) needs {plan_hz:.6g} Hz", plan_hz, device_hz)
+
+
 class OutputUnderflowError(DeviceError):
     """The stimulus outputs ran dry (written too late). Outputs are at 0 V / low and stay
     disabled for the rest of the run; acquisition continues. The engine records an event and

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from drivers.base import Device, OutputUnderflowError, SampleRateError
+from drivers.base import RATE_TOLERANCE, Device, OutputUnderflowError, check_sample_rate  # noqa: F401 - re-exported
 from rig import detector
 from rig.core import events as ev
 from rig.core.delivery import DeliveryLedger
@@ -36,14 +36,6 @@ from rig.detector.hardware import SweepWiring, WiringCheck
 from rig.stimulus import OutputMap, StimLimits, render_block
 
 OBSERVER_REPORT_S = 10.0  # an observer that keeps failing is reported at most this often (sample time)
-RATE_TOLERANCE = 1e-9  # relative: the device must run at the plan's sample rate
-
-
-def check_sample_rate(plan_hz: float, device_hz: float) -> None:
-    """Refuse a device that does not run at the plan's (the rig file's) sample rate."""
-    if not abs(device_hz - plan_hz) <= RATE_TOLERANCE * plan_hz:
-        raise SampleRateError(f"sample rate: the device runs at {device_hz:.6g} Hz, the plan (rig file "
-                              f"sample_rate_hz) needs {plan_hz:.6g} Hz", plan_hz, device_hz)
 
 
 @dataclass
@@ -62,6 +54,7 @@ class EngineStats:
     gaps: int = 0
     lost_samples: int = 0
     late_writes: int = 0
+    stimuli_missed: int = 0  # scheduled but never delivered (outputs late, or off after an underflow)
     sweeps: int = 0
     samples: int = 0
     loop_latency_ms: list[float] = field(default_factory=list)
@@ -148,11 +141,8 @@ class Engine:
                     self.delivery.phase_started(d.index, d.kind, d.sample)
                 self.emit(d)
             for s, i, ph in stims:
-                if self.stimulation_off:
-                    continue
-                if s.sample < self.acquired_until:  # outputs fell behind (a gap): it can't be delivered
-                    self.emit(ev.StimulusMissed(sample=s.sample, text=f"{s.kind} stimulus not delivered: outputs late",
-                                                pathway=s.pathway))
+                if self.stimulation_off or s.sample < self.acquired_until:  # off, or outputs fell behind (a gap)
+                    self._missed(s, "outputs off after an underflow" if self.stimulation_off else "outputs late")
                     continue
                 a, b = s.sweep_bounds()
                 self._pending.append(_Pending(s, self.hw.intensity_uA(s.pathway, i), ph, a, b))
@@ -175,11 +165,20 @@ class Engine:
                 undelivered = [p for p in self._pending if p.stim.sample >= self.acquired_until]
                 for p in undelivered:
                     self.emit(ev.SweepDiscarded(sample=p.stim.sample, text="stimulus not delivered (output underflow)"))
+                    self._missed(p.stim, "output underflow")
                 self._pending = [p for p in self._pending if p not in undelivered]
                 self.emit(ev.OutputsZeroed(sample=w, text="output underflow: stimulation stopped, recording continues"))
             w += n
             self._stims = [(s, i) for s, i in self._stims if s.sample + s.last_pulse_end > w]
             self._valves = [v for v in self._valves if v.sample >= w]
+
+    def _missed(self, s: Stimulus, why: str) -> None:
+        """Not delivered: an event; the first raises the ``stimulus_missed`` alarm (default stop)."""
+        self.stats.stimuli_missed += 1
+        self.emit(ev.StimulusMissed(sample=s.sample, text=f"{s.kind} stimulus not delivered: {why}", pathway=s.pathway))
+        if self.stats.stimuli_missed == 1:
+            for d in self.ctl.on_wiring("stimulus_missed", s.pathway, s.sample, why, {}):
+                self.emit(d)
 
     # -- inputs ------------------------------------------------------------------------------
     def _store_block(self, start: int, data_V: np.ndarray) -> None:
@@ -369,6 +368,8 @@ class Engine:
                 if done and not self._pending and self.acquired_until >= self.ctl.finished_at:
                     if self.ctl.end_reason:  # e.g. "aborted": the gated baseline never held
                         reason, message = self.ctl.end_reason, self.ctl.end_message
+                    elif self.stats.stimuli_missed:  # never "completed" with stimuli missed
+                        reason, message = "incomplete", f"{self.stats.stimuli_missed} stimuli not delivered"
                     break
                 self._write_ahead(self.acquired_until + self.horizon)
                 self.emit(Progress(self.acquired_until, self.ctl.plan.duration_samples, self.stats.sweeps))

@@ -82,16 +82,25 @@ def summarize(rec: Recording) -> dict:
         "gaps": int(rec.status["gaps"]),
         "lost_samples": int(rec.status["lost_samples"]),
         "late_writes": int(rec.status["late_writes"]),
+        "stimuli_missed": sum(isinstance(e, ev.StimulusMissed) for e in events),  # scheduled, never delivered
     }
+
+
+def _end_state(s: dict) -> str:
+    """How the run ended: the file closed cleanly or not, and whether the plan was completed."""
+    if not s["complete"]:
+        return f"INCOMPLETE: {s['stop_reason']}"
+    return "complete: completed" if s["stop_reason"] == "completed" else f"NOT COMPLETED: {s['stop_reason']}"
 
 
 def format_summary(s: dict) -> str:
     """Human-readable summary."""
     lines = [
         f"file          {s['file']}",
-        f"protocol      {s['protocol']}   ({'complete' if s['complete'] else 'INCOMPLETE'}: {s['stop_reason']})",
+        f"protocol      {s['protocol']}   ({_end_state(s)})",
         f"duration      {s['duration_s'] / 60:.1f} min on the sample clock at {s['sample_rate_hz']:.0f} Hz",
         f"sweeps        {s['sweeps']}   gaps {s['gaps']}   late writes {s['late_writes']}"
+        + (f"   STIMULI MISSED {s['stimuli_missed']} (not delivered)" if s.get("stimuli_missed") else "")
         + (f"   DAMAGED {len(s['damaged_sweeps'])} (CRC fails; `rig recover` drops them)"
            if s.get("damaged_sweeps") else "")
         + (f"\nTRUNCATED     {s['truncated']['bytes']} of {s['truncated']['recorded_bytes']} bytes: "

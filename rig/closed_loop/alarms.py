@@ -40,6 +40,9 @@ DEFAULT_ALARMS: dict[str, dict] = {
     # the isolator's current monitor disagrees with the command beyond the rig file's tolerance
     # (range switch, open electrode): pause protects the slice from a 10× current
     "stimulus_mismatch": {"enabled": True, "action": "pause"},
+    # a scheduled stimulus was not delivered (outputs late after a stall or gap, output underflow):
+    # stop by default; with pause or continue the run still ends "incomplete", never "completed"
+    "stimulus_missed": {"enabled": True, "action": "stop"},
 }
 REFERENCE_SWEEPS = 5
 VOLLEY_REFERENCE_SWEEPS = 10
@@ -64,6 +67,7 @@ FLAT_KEYS: dict[str, tuple[str, str]] = {
     "gap_action": ("gap", "action"),
     "gain_change_action": ("gain_change", "action"),
     "stimulus_mismatch_action": ("stimulus_mismatch", "action"),
+    "stimulus_missed_action": ("stimulus_missed", "action"),
 }
 _THRESHOLDS = {"response_lost_percent", "noise_max_uV", "volley_change_percent"}
 

@@ -86,7 +86,11 @@ def run(args: argparse.Namespace) -> int:
     s["wall_s"] = result.wall_s
     print(json.dumps(s) if args.json else format_summary(s))
     eprint(f"rig: recording written to {result.path}")
-    return 0 if result.stop.reason == "completed" else 1
+    if result.stop.reason != "completed":  # aborted (a "stop" alarm, an unstable baseline) or incomplete
+        eprint(f"rig: run {result.stop.reason}, not completed: {result.stop.message or 'see the events'}; "
+               f"outputs zeroed, {s['sweeps']} sweeps kept")
+        return 1
+    return 0
 
 
 def _run_gui_or_headless(args: argparse.Namespace, opts: RunOptions, bar: ProgressBar):

@@ -82,7 +82,7 @@ class Progress:
 @dataclass(frozen=True)
 class RunStop:
     sample: int
-    reason: str  # "completed" | "interrupted" | "error" | "aborted"
+    reason: str  # "completed" | "interrupted" | "error" | "aborted" | "incomplete" (stimuli missed)
     message: str = ""
     gaps: int = 0
     lost_samples: int = 0

@@ -112,6 +112,8 @@ class Alarms(_Strict):
                                        "the baseline or follow-up")
     stimulus_mismatch_action: Action = Field("pause", description="the isolator's current monitor disagrees with "
                                              "the command beyond the rig file's tolerance")
+    stimulus_missed_action: Action = Field("stop", description="a scheduled stimulus was not delivered (outputs "
+                                           "late, output underflow); the run never ends 'completed' then")
 
 
 # -- phases ------------------------------------------------------------------------------------
