@@ -266,6 +266,11 @@ def compute(rec: RecordingLike, settings: Settings = Settings(), *, end_s: float
     if settings.field not in (m.dtype.names or ()):
         raise ValueError(f"no measurement field {settings.field!r} (have {', '.join(m.dtype.names or ())})")
     m = m[m["pulse"] == 0]
+    verify = getattr(rec, "verify", None)  # a stored recording: sweeps whose CRC-32 fails are not data
+    damaged = np.asarray(verify() if callable(verify) else [], dtype=np.int64)
+    hit = np.isin(m["sweep_index"], damaged)
+    lost = {int(pw): int(np.sum(hit & (m["pathway"] == pw))) for pw in np.unique(m["pathway"][hit])}
+    m = m[~hit]
     kinds = rec.sweep_table["kind"][m["sweep_index"]] if len(m) else np.array([], dtype="S16")
     want = np.isin(kinds, [k.encode() for k in RESULT_SWEEP_KINDS])
     m = m[want]
@@ -278,5 +283,7 @@ def compute(rec: RecordingLike, settings: Settings = Settings(), *, end_s: float
         r = pathway_result(pw, mine["sample"] / fs, mine[settings.field], mine["flags"], mine["phase"],
                            ref, end, settings, sweep=mine["sweep_index"], baseline_end_s=b_end,
                            intensity_uA=uA_all[mine["sweep_index"]])
+        if lost.get(pw):
+            r = replace(r, warnings=(*r.warnings, f"{lost[pw]} damaged sweeps (CRC-32 fails) left out"))
         out[pw] = replace(r, magnitude_percent=None, reason=nothing) if nothing else r
     return Result(settings, ref, end, out)

@@ -89,6 +89,6 @@ def _specs(rig: RigConfig) -> tuple[list, list, list[str]]:
     for s in rig.stim:
         if s.ao is None:  # TTL-only isolator: its trigger line only
             continue
-        v = ao_limit_V(rig, s.uA_per_V)
+        v = min(ao_limit_V(rig, s.uA_per_V), s.ao_range_V)
         ao.append(AOChannel(physical(dev, s.ao), -v, v))
     return ai, ao, [physical(dev, line) for line in rig.do_lines]

@@ -15,6 +15,7 @@ from dataclasses import replace
 import numpy as np
 
 from rig.core.plan import Phase, Plan, Stimulus, ValveChange
+from rig.protocol.command_voltage import check_command_voltages
 from rig.protocol.expand_context import _Ctx, _DrugOn
 from rig.protocol.models import (
     BaselinePhase,
@@ -358,6 +359,7 @@ def expand_checked(proto: Protocol, rig: RigConfig, name: str, text: str = "") -
         phases.append(replace(p, name=_unique_name(ph.name or default, used)))
     if not ctx.problems:
         _check_across_phases(ctx, phases)
+        check_command_voltages(ctx, phases)
     if ctx.problems:
         raise InvalidFile(name, text, ctx.problems)
     return Plan(

@@ -9,6 +9,7 @@ Layout (every key is checked; unknown keys are errors)::
                monitor: pathway, monitor_uA_per_V, tolerance_percent (isolator current monitor)
     do_lines = ["port0/line0"]                                 # TTL lines (optional list)
     [[stim]]   pathway = "S1", ao = "ao0", uA_per_V = 100.0    # analog command to the isolator
+               ao_range_V = 10.0                               # AO range ± V (stimuli must fit)
                trigger_line = "port0/line0"                    # optional TTL gate (or TTL only: no ao)
     [[valves]] name = "drug_A", line = "port0/line4"           # perfusion valves (DO lines)
     [limits]   max_intensity_uA, max_width_us, max_frequency_hz, max_train_s, max_charge_uC
@@ -94,6 +95,8 @@ class StimChannel(_Strict):
     pathway: str = Field(min_length=1, description="pathway name used by protocols, e.g. 'S1'")
     ao: str | None = Field(None, description="AO channel driving the isolator's analog command; None = TTL only")
     uA_per_V: float = Field(100.0, gt=0, le=1e5, description="isolator scaling, µA per V of command")
+    ao_range_V: float = Field(10.0, gt=0, le=10.0, description="range ± V of the AO channel (the isolator's "
+                              "command input may accept less); every stimulus must fit: µA / uA_per_V ≤ this")
     trigger_line: str | None = Field(None, description="DO line gating the isolator (high during each pulse)")
     resolution_uA: float | None = Field(None, gt=0, le=100, description="isolator step (µA); chosen intensities "
                                         "are rounded to it (default 1 µA)")

@@ -15,7 +15,7 @@ import numpy as np
 
 from rig.core import events as ev
 
-FORMAT_VERSION = "1.2"
+FORMAT_VERSION = "1.3"
 LIBVER = ("v110", "v110")
 
 SWEEP_DTYPE = np.dtype(
@@ -63,6 +63,10 @@ STATUS_DTYPE = np.dtype(
         ("sweeps_lost", "i8"),  # sweeps discarded or lost (events "sweep_lost" / "sweep_discarded")
         ("complete", "i1"),  # 1 once the run ended and the file was closed cleanly
         ("stop_reason", "S32"),
+        # 1.3, the commit marks: rows [0, n) of /measurements and /events are complete on disk (each
+        # is raised only by the flush after the one that wrote the rows); later rows are not valid
+        ("measurement_rows", "i8"),
+        ("event_rows", "i8"),
     ]
 )
 

@@ -43,11 +43,11 @@ class Recording:
         while n and not self._row_in_bounds(table[n - 1], n - 1):
             n -= 1  # a row a failed last flush left unwritten (zeros) is not a listed sweep
         self.sweep_table = table[:n]
-        m = self.f["measurements"][:]
-        self.measurements = m[m["sweep_index"] < n]
-        self.event_table = self.f["events"][:]
-        self.phase_table = self.f["phases"][:]
         self.status = self.f["status"][0]
+        self.measurements = committed_measurements(self.f["measurements"][:], self.status, n)
+        self.event_table = committed_events(self.f["events"][:], self.status)
+        self.phase_table = self.f["phases"][:]
+        self._damaged: list[int] | None = None
 
     @property
     def n_sweeps(self) -> int:
@@ -140,8 +140,11 @@ class Recording:
             return False
 
     def verify(self) -> list[int]:
-        """Row numbers of sweeps that fail :meth:`sweep_ok` (empty for a sound file)."""
-        return [i for i in range(self.n_sweeps) if not self.sweep_ok(i)]
+        """Row numbers of sweeps that fail :meth:`sweep_ok` (empty for a sound file; computed once
+        per :meth:`refresh`)."""
+        if self._damaged is None:
+            self._damaged = [i for i in range(self.n_sweeps) if not self.sweep_ok(i)]
+        return list(self._damaged)
 
     @property
     def duration_s(self) -> float:
@@ -162,6 +165,35 @@ class Recording:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _mark(status: np.void, name: str) -> int | None:
+    """A commit mark of ``/status`` (format ≥ 1.3), None in older files."""
+    return int(status[name]) if name in (status.dtype.names or ()) else None
+
+
+def committed_measurements(m: np.ndarray, status: np.void, n_sweeps: int) -> np.ndarray:
+    """The measurement rows that are data: below the commit mark ``measurement_rows`` (older
+    files: the leading rows whose (sweep, pulse) keys strictly increase — a zero row that a disk
+    full left behind repeats a key), and of a listed sweep."""
+    mark = _mark(status, "measurement_rows")
+    if mark is not None:
+        m = m[: max(mark, 0)]
+    if len(m) > 1 and "pulse" in (m.dtype.names or ()):
+        key = m["sweep_index"].astype(np.int64) * (1 << 32) + m["pulse"].astype(np.int64)
+        bad = np.flatnonzero(np.diff(key) <= 0)
+        if bad.size:
+            m = m[: bad[0] + 1]
+    return m[(m["sweep_index"] >= 0) & (m["sweep_index"] < n_sweeps)]
+
+
+def committed_events(e: np.ndarray, status: np.void) -> np.ndarray:
+    """Event rows below the commit mark ``event_rows`` (format ≥ 1.3) that have a kind (a row a
+    failed flush left unwritten is all zeros)."""
+    mark = _mark(status, "event_rows")
+    if mark is not None:
+        e = e[: max(mark, 0)]
+    return e[e["kind"] != b""] if len(e) else e
 
 
 def open_recording(path: str | Path) -> Recording:

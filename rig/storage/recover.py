@@ -233,6 +233,10 @@ def _write_copy(rec: Recording, dst: Path, direct: bool) -> dict:
         note = np.array([(last, last / fs, time.time(), kind.encode(), text.encode(), data.encode())],
                         dtype=EVENT_DTYPE)
         ev = np.concatenate([ev, note])
+        for mark, n in (("measurement_rows", len(meas)), ("event_rows", len(ev))):  # format ≥ 1.3
+            if mark in (status.dtype.names or ()):
+                status[mark] = n
+                out["status"][0] = status[0]
         out["events"].resize(len(ev), axis=0)
         out["events"][:] = ev
         out["phases"].resize(len(rec.phase_table), axis=0)

@@ -12,8 +12,11 @@ Life of a file (docs/file-format.md):
    the placeholder (atomic). A reader that opened the placeholder (h5py, ``rig summary``, a file
    browser's preview) holds an HDF5 file lock on the *old* file and cannot stop the recording:
    the writer never reopens a name anyone else can see. From here on nothing but dataset growth.
-3. Per sweep: samples → pulses → measurements → the ``/sweeps`` row → ``/status`` → flush.
-   A sweep listed in ``/sweeps`` is therefore complete, with its measurements, on disk.
+3. Per sweep: samples → pulses → measurements → flush → the ``/sweeps`` row and ``/status``
+   (whose ``measurement_rows`` commits the rows just flushed) → flush. A sweep listed in
+   ``/sweeps`` is therefore complete, with its measurements, on disk; an event row likewise is
+   written and flushed before ``/status.event_rows`` commits it. A row beyond the commit marks
+   (what a disk that filled up mid-flush leaves: zeros) is never read as data.
 4. ``RunStop`` marks the status complete and closes the file.
 
 A write error (disk full, I/O error) turns into :class:`StorageError` (a ``RunFailure``: exit 1):
@@ -28,7 +31,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
 from pathlib import Path
 from typing import TextIO
@@ -39,8 +41,15 @@ from h5py import h5s
 
 from rig import detector
 from rig.core.documents import Measured, PhaseStart, Progress, RunStart, RunStop, Sweep
-from rig.core.errors import RunFailure
 from rig.core.events import Event, Gap, to_stored
+from rig.storage.disk import (  # noqa: F401 - StorageError, unique_path re-exported
+    MIN_FREE_BYTES,
+    StorageError,
+    check_free_space,
+    discard_after_error,
+    error_reason,
+    unique_path,
+)
 from rig.storage.layout import (
     COUNTED_EVENTS,
     DATASETS,
@@ -58,36 +67,9 @@ from rig.storage.layout import (
 SWEEP_LOG_ENV = "RIG_SWEEP_LOG"
 
 
-class StorageError(RunFailure):
-    """The recording could not be written (disk full, I/O error): the run must stop (exit 1)."""
-
-
-def unique_path(path: Path) -> Path:
-    """``path`` if free, else ``name-1.h5``, ``name-2.h5``, … (a recording is never overwritten)."""
-    if not path.exists():
-        return path
-    k = 1
-    while True:
-        cand = path.with_name(f"{path.stem}-{k}{path.suffix}")
-        if not cand.exists():
-            return cand
-        k += 1
-
-
 def _bytes(s: str, n: int) -> bytes:
     b = s.encode("utf-8")[:n]
     return b.decode("utf-8", "ignore").encode("utf-8")
-
-
-def _reason(exc: BaseException) -> str:
-    """One line for a write error: the OS error text if HDF5's message names an errno."""
-    if isinstance(exc, OSError) and exc.strerror and exc.errno:
-        return f"{exc.strerror}, errno {exc.errno}"
-    text = str(exc)
-    m = re.search(r"errno = (\d+)", text)
-    if m:
-        return f"{os.strerror(int(m.group(1)))}, errno {m.group(1)}"
-    return (text.splitlines() or [type(exc).__name__])[0]
 
 
 def _attr(v: object) -> object:
@@ -118,14 +100,23 @@ class RecordingWriter:
         self.saved_sweeps = 0  # sweeps whose final flush succeeded
         self.closed = False
         self._provenance = dict(provenance)
+        check_free_space(self.path)
         try:
             f = h5py.File(self.path, "x", libver=LIBVER)  # "x": fail if the file exists
         except FileExistsError as exc:
             raise StorageError(f"{self.path}: exists; a recording is never overwritten") from exc
-        except OSError as exc:
-            raise StorageError(f"{self.path}: cannot create the recording ({exc})") from exc
-        with f:
+        except OSError as exc:  # e.g. a full disk: HDF5 may have left an empty file behind, ours
+            self.path.unlink(missing_ok=True)
+            raise StorageError(f"{self.path}: cannot create the recording ({error_reason(exc)}); nothing was "
+                               "stimulated") from exc
+        try:
             self._fill_new(f)
+            f.close()
+        except (OSError, RuntimeError) as exc:  # the placeholder is ours (created with "x")
+            discard_after_error(f)
+            self.path.unlink(missing_ok=True)
+            raise StorageError(f"{self.path}: cannot create the recording ({error_reason(exc)}); nothing was "
+                               "stimulated") from exc
 
     def _fill_new(self, f: h5py.File) -> None:
         """Format version, provenance known at creation and every (empty) dataset."""
@@ -149,7 +140,7 @@ class RecordingWriter:
         try:
             self._fill_new(f)
         except BaseException:
-            f.close()
+            discard_after_error(f)
             tmp.unlink(missing_ok=True)
             raise
         return f
@@ -221,7 +212,7 @@ class RecordingWriter:
             self._stop(doc)
 
     def _fail(self, exc: BaseException) -> None:
-        reason = _reason(exc)
+        reason = error_reason(exc)
         self.failed = f"{type(exc).__name__}: {reason}"
         self._pending = None
         self._detach()
@@ -235,30 +226,10 @@ class RecordingWriter:
         ) from exc
 
     def _detach(self) -> None:
-        """Close the HDF5 file without touching the disk again after a write error.
-
-        The descriptor is pointed at /dev/null first, so whatever HDF5 still wants to write on
-        close goes nowhere: the file keeps the state of its last flush (its CRC-checked sweeps),
-        and the library closes cleanly instead of failing again (or crashing) at exit.
-        """
-        if self.f is None:
-            return
-        try:
-            fd = self.f.id.get_vfd_handle()
-            null = os.open(os.devnull, os.O_RDWR)
-            try:
-                os.dup2(null, fd)
-            finally:
-                os.close(null)
-        except Exception:  # noqa: BLE001 - best effort; the close below still runs
-            pass
-        try:
-            for d in self.ds.values():
-                d.id.close()
-            self.ds = {}
-            self.f.close()
-        except Exception:  # noqa: BLE001
-            pass
+        """Close the HDF5 file without touching the disk again after a write error (:func:`discard_after_error`)."""
+        if self.f is not None:
+            discard_after_error(self.f, tuple(self.ds.values()))
+        self.ds = {}
         self.f = None
 
     def _start(self, doc: RunStart) -> None:
@@ -334,6 +305,7 @@ class RecordingWriter:
         self._flush_data()
         self._append("sweeps", row)
         self.status["sweeps"] += 1
+        self.status["measurement_rows"] = self._rows["measurements"]  # flushed above: committed now
         self._flush()
         self.saved_sweeps += 1
         if self._log is not None:
@@ -350,6 +322,8 @@ class RecordingWriter:
             self.status[counter] += 1
         if isinstance(doc, Gap):
             self.status["lost_samples"] += int(doc.samples)
+        self._flush_data()  # the row first; the commit mark (``event_rows``) with the next flush
+        self.status["event_rows"] = self._rows["events"]
         self._flush()
 
     def _stop(self, doc: RunStop) -> None:
