@@ -28,7 +28,13 @@ PathwayName = Annotated[str, Field(min_length=1, max_length=16, description="a p
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    """Strict types: "150" or true is not a number, 1.5 or 2.0 not a count, "yes" not a boolean
+    (a TOML integer is a valid float). Pairs are 2-item lists, as TOML writes them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
+
+
+Pair = Annotated[list[float], Field(min_length=2, max_length=2, description="[start, end]")]
 
 
 class Experiment(_Strict):
@@ -68,7 +74,7 @@ def with_meta(meta: Metadata, pairs: list[str]) -> Metadata:
                              f"{', '.join(Metadata.model_fields)})")
         upd[key] = value
     try:
-        return Metadata.model_validate({**meta.model_dump(), **upd})
+        return Metadata.model_validate({**meta.model_dump(), **upd}, strict=False)  # KEY=VALUE text
     except ValidationError as exc:
         e = exc.errors()[0]
         raise ValueError(f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']}") from None
@@ -358,7 +364,7 @@ class Tracking(_Strict):
 class Analysis(_Strict):
     """Online analysis settings: detector windows (ms from the pulse onset) overriding the defaults."""
 
-    windows: dict[str, tuple[float, float] | float] = Field(
+    windows: dict[str, Pair | float] = Field(
         default_factory=dict,
         description="e.g. {slope = [2.8, 4.2], baseline = [-5, -0.5], max_slope_width_ms = 0.8}")
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -37,7 +37,9 @@ from rig.stimulus import OutputMap, StimLimits
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    """Strict types, as the protocol's (:class:`rig.protocol.models._Strict`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
 
 
 class AIChannel(_Strict):
@@ -59,7 +61,7 @@ class AIChannel(_Strict):
                                "electrode (required without a telegraph)")
     telegraph: str | None = Field(None, min_length=1, description="field: name of the [[ai]] carrying this "
                                   "amplifier's gain telegraph")
-    telegraph_table: list[tuple[float, float]] | None = Field(
+    telegraph_table: list[Annotated[list[float], Field(min_length=2, max_length=2)]] | None = Field(
         None, min_length=1, max_length=64, description="telegraph: [[V, gain], ...] from the amplifier's manual")
     telegraph_tolerance_V: float = Field(0.2, gt=0, le=2.0, description="telegraph: a reading this close to an "
                                          "entry selects its gain")

@@ -137,7 +137,7 @@ noise_max_uV = 80
                                            "response_lost_action": "stop", "noise_max_uV": 80.0,
                                            "noise_action": "continue", "volley_change_percent": None,
                                            "volley_action": "continue", "gain_change_action": "continue",
-                                           "stimulus_mismatch_action": "pause"}}
+                                           "stimulus_mismatch_action": "pause", "stimulus_missed_action": "stop"}}
     assert plan.metadata["genotype"] == "Fmr1-KO" and plan.metadata["age_days"] == 42
     assert build('[[phases]]\nkind = "follow_up"\nduration_min = 1\n').closed_loop == {}
 
