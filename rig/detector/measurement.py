@@ -134,6 +134,19 @@ WINDOW_NAMES = ("baseline", "artifact", "volley", "slope", "peak", "pop_spike")
 PARAM_NAMES = ("max_slope_width_ms", "volley_smooth_ms", "peak_smooth_ms", "pop_spike_smooth_ms")
 
 
+MAX_WINDOW_MS = 10_000.0  # a window bound beyond ±10 s of the pulse is a typo (1e308 overflowed)
+MAX_SMOOTH_MS = 100.0
+
+
+def _pair(name: str, v: object) -> tuple[float, float]:
+    """``v`` as a (start, end) pair of numbers (ValueError naming the window otherwise)."""
+    ok = isinstance(v, (list, tuple, np.ndarray)) and len(v) == 2 and all(
+        isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool) for x in v)
+    if not ok:
+        raise ValueError(f"window {name}: need [start, end] in ms, got {v!r}")
+    return float(v[0]), float(v[1])
+
+
 @dataclass(frozen=True)
 class Windows:
     """Analysis windows, (start, end) in ms relative to the pulse onset, and smoothing widths.
@@ -155,9 +168,11 @@ class Windows:
 
     def __post_init__(self) -> None:
         for name in WINDOW_NAMES:
-            a, b = (float(v) for v in getattr(self, name))
+            a, b = _pair(name, getattr(self, name))
             if not (math.isfinite(a) and math.isfinite(b) and a < b):
-                raise ValueError(f"window {name}: need finite start < end, got ({a}, {b})")
+                raise ValueError(f"window {name}: need finite start < end, got ({a:g}, {b:g})")
+            if max(abs(a), abs(b)) > MAX_WINDOW_MS:
+                raise ValueError(f"window {name}: ({a:g}, {b:g}) ms outside ±{MAX_WINDOW_MS:g} ms of the pulse")
             object.__setattr__(self, name, (a, b))
         if self.baseline[0] >= self.artifact[0]:
             raise ValueError(f"window baseline: must start before the artifact ({self.artifact[0]} ms)")
@@ -165,10 +180,23 @@ class Windows:
             if getattr(self, name)[1] <= self.artifact[1]:
                 raise ValueError(f"window {name}: must end after the artifact ({self.artifact[1]} ms)")
         for name in PARAM_NAMES:
-            v = float(getattr(self, name))
-            if not (math.isfinite(v) and v >= 0.0):
-                raise ValueError(f"{name}: need a finite value >= 0, got {v}")
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+                raise ValueError(f"{name}: need a number of ms, got {v!r}")
+            v = float(v)
+            if not (math.isfinite(v) and 0.0 <= v <= MAX_SMOOTH_MS):
+                raise ValueError(f"{name}: need a finite value in [0, {MAX_SMOOTH_MS:g}] ms, got {v:g}")
             object.__setattr__(self, name, v)
+
+    def outside(self, pre_ms: float, post_ms: float) -> str:
+        """Why the windows do not fit a sweep of ``pre_ms`` before and ``post_ms`` after the pulse
+        ('' when they do)."""
+        for name in WINDOW_NAMES:
+            a, b = getattr(self, name)
+            if a < -pre_ms - 1e-9 or b > post_ms + 1e-9:
+                return (f"window {name} ({a:g}, {b:g}) ms is outside the sweep: allowed [{-pre_ms:g}, "
+                        f"{post_ms:g}] ms around the pulse (stimulation.sweep_pre_ms / sweep_post_ms)")
+        return ""
 
     def to_dict(self) -> dict:
         """Plain dict (windows as [start, end] lists) for JSON / HDF5 attributes."""
@@ -181,7 +209,7 @@ class Windows:
         unknown = set(d) - known
         if unknown:
             raise ValueError(f"unknown window(s): {', '.join(sorted(unknown))}")
-        return cls(**{k: (tuple(v) if k in WINDOW_NAMES else v) for k, v in d.items()})
+        return cls(**dict(d.items()))
 
     def replace(self, **changes) -> Windows:
         """A copy with some windows/parameters replaced, e.g. ``w.replace(slope=(2.8, 4.0))``."""

@@ -104,11 +104,15 @@ def prepare(opts: RunOptions) -> tuple[Plan, RigConfig, str, str]:
 def analysis_windows(plan: Plan, overrides: list[str]) -> Windows:
     """Detector windows: defaults, then the protocol's [analysis] table, then --window overrides."""
     w = Windows.from_dict(plan.analysis_windows)
+    fs = float(plan.sample_rate_hz)
     for spec in overrides:
         try:
             w = w.override(spec)
         except ValueError as exc:
             raise UserError(f"--window: {exc}") from None
+        problem = w.outside(plan.sweep_pre_samples / fs * 1e3, plan.sweep_post_samples / fs * 1e3)
+        if problem:
+            raise UserError(f"--window {spec}: {problem}")
     return w
 
 

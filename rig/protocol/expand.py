@@ -332,6 +332,7 @@ def expand_checked(proto: Protocol, rig: RigConfig, name: str, text: str = "") -
     """Expand ``proto`` for ``rig``; raise :class:`InvalidFile` listing every problem found."""
     ctx = _Ctx(proto, rig, rig.sample_rate_hz)
     _stimulation(ctx)
+    ctx.windows_fit()
     check_ttl_only(ctx)
     if rig.backend == "sim" and rig.sim.genotype is None and proto.metadata.genotype not in (*SIM_GENOTYPES, "unknown"):
         ctx.add(("metadata", "genotype"), f"{proto.metadata.genotype!r}: the simulated slice knows "

@@ -108,3 +108,18 @@ class _Ctx:
 
     def max_test_uA(self, pathway: int) -> float:
         return self.bound_uA[pathway]
+
+    def windows_fit(self) -> None:
+        """The protocol's detector windows lie inside every sweep (``sweep_pre_ms``/``sweep_post_ms``)."""
+        from rig.detector.measurement import WINDOW_NAMES, Windows
+
+        given = dict(self.proto.analysis.windows)
+        try:
+            w = Windows.from_dict(given)
+        except ValueError:  # the model said why already
+            return
+        pre_ms, post_ms = self.pre / self.fs * 1e3, self.post / self.fs * 1e3
+        for name in WINDOW_NAMES:
+            problem = Windows.outside(w, pre_ms, post_ms) if name in given else ""
+            if problem and problem.startswith(f"window {name} "):
+                self.add(("analysis", "windows", name), problem)

@@ -71,6 +71,9 @@ def field_path(loc: Loc) -> str:
     return out
 
 
+_UNION_TYPE_TAGS = {"float", "int", "str", "bool", "list[float]", "list[int]", "list[str]"}
+
+
 def strip_tags(loc: Loc) -> Loc:
     """Drop the discriminator tags pydantic puts in a location: a phase kind after a list index,
     an induction pattern after "induction", a rule after "set_intensity"."""
@@ -83,6 +86,7 @@ def strip_tags(loc: Loc) -> Loc:
             (isinstance(prev, int) and p in kinds)
             or (prev_tag and prev == "induction" and p in patterns)
             or (prev == "set_intensity" and p in rules))
+        tag = tag or (isinstance(p, str) and p in _UNION_TYPE_TAGS)  # which arm of a union failed
         if not tag:
             out.append(p)
         prev, prev_tag = p, tag
