@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
+import threading
 
 from rig import __version__
 from rig.core.errors import RunFailure, UserError
@@ -50,7 +52,23 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return p
 
 
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. SIGTERM is handled from the first instruction on, like Ctrl-C: one line
+    and exit 130 (a run installs its own handlers that stop it safely)."""
+    main_thread = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
+    try:
+        return _main(argv)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, old)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         argv = sys.argv[1:] if argv is None else list(argv)
         parser = build_parser(argv[0] if argv else None)
@@ -65,8 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     except RunFailure as exc:
         print(f"rig: failed: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("rig: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"rig: interrupted{f' by {exc}' if str(exc) else ''}: nothing more was done", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 1

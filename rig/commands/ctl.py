@@ -29,6 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--endpoint", type=Path, default=None, help="endpoint file <recording>.ctl.json")
     p.add_argument("--minutes", type=float, default=5.0, help="extend-baseline: minutes (default 5)")
     p.add_argument("--json", action="store_true", help="print the reply as JSON on stdout")
+    # a negative delta is an argument, not an option: -10, -2.5 and -1e3 alike (argparse knows no exponent)
+    p._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
     p.set_defaults(func=run)
 
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import signal
+import threading
 from pathlib import Path
 
 from rig.analysis.summary import format_summary, summarize
@@ -25,6 +26,22 @@ def parse_speed(text: str) -> float | None:
     if not 0 < v <= 1e6:
         raise UserError(f"--speed: {v} outside (0, 1e6]; use 'max' for as fast as possible")
     return v
+
+
+def check_out_path(out: Path) -> None:
+    """``--out`` names a new file in a writable folder (UserError, one line, before anything runs)."""
+    if out.is_symlink():
+        raise UserError(f"--out: {out} is a symbolic link (to {os.readlink(out)}); a recording is never written "
+                        "through one (choose another name)")
+    if out.exists():
+        raise UserError(f"--out: {out} exists; a recording is never overwritten (choose another name)")
+    parent = out.parent
+    if not parent.exists():
+        raise UserError(f"--out: directory {parent} does not exist")
+    if not parent.is_dir():
+        raise UserError(f"--out: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"--out: cannot write in directory {parent} (permission denied)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -59,21 +76,40 @@ def run(args: argparse.Namespace) -> int:
     speed = parse_speed(args.speed)
     if args.seed < 0:
         raise UserError(f"--seed: {args.seed} must be ≥ 0")
-    if args.out is not None and args.out.exists():
-        raise UserError(f"--out: {args.out} exists; a recording is never overwritten (choose another name)")
-    if args.out is not None and not args.out.parent.exists():
-        raise UserError(f"--out: directory {args.out.parent} does not exist")
+    if args.out is not None:
+        check_out_path(args.out)
     bar = ProgressBar()
     # --sim with a rig file: that rig's wiring and limits, on the simulated device
     opts = RunOptions(protocol=args.protocol, rig=args.rig, out=args.out, seed=args.seed, speed=speed,
                       subscribers=[bar], fsync=args.fsync, keys=args.no_gui, force_sim=args.sim,
                       windows=args.window, sim_faults=args.sim_fault, panel=args.panel, meta=args.meta)
     result, error, signum = _run_gui_or_headless(args, opts, bar)
+    with LateSignals():  # the run is over: a signal now does not change its outcome (or exit code)
+        return _report(args, bar, result, error, signum)
+
+
+class LateSignals:
+    """SIGINT/SIGTERM while the outcome of a finished run is reported: noted, never raised."""
+
+    def __enter__(self) -> LateSignals:
+        self._old = {}
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGINT, signal.SIGTERM):
+                self._old[s] = signal.signal(s, lambda *_: None)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for s, h in self._old.items():
+            signal.signal(s, h)
+
+
+def _report(args: argparse.Namespace, bar: ProgressBar, result, error, signum) -> int:
     bar.draw(final=True)
     if error is not None:
         if isinstance(error, (UserError, RunFailure)):
             raise error
-        raise RunFailure(f"{type(error).__name__}: {error} — outputs zeroed, recorded sweeps kept") from error
+        kept = "recorded sweeps kept" if args.out is None or args.out.exists() else "nothing was recorded"
+        raise RunFailure(f"{type(error).__name__}: {error} — outputs zeroed, {kept}") from error
     assert result is not None
     if result.stop.reason == "interrupted":
         name = signal.Signals(signum).name if signum else "stop"

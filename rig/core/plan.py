@@ -71,6 +71,37 @@ class TestSchedule:
             k += 1
         return out
 
+    def _k_range(self, begin: int, end: int) -> tuple[int, int]:
+        """Pulse numbers [k0, k1) with begin <= sample < end (closed form: no list of pulses)."""
+        if end <= self.first_offset:
+            return 0, 0
+        k0 = max(0, -(-(begin - self.first_offset) // self.interval_samples))
+        k1 = max(k0, -(-(end - self.first_offset) // self.interval_samples))
+        return k0, k1
+
+    def count(self, begin: int, end: int) -> int:
+        """Number of test pulses with begin <= sample < end."""
+        k0, k1 = self._k_range(begin, end)
+        return k1 - k0
+
+    def per_pathway(self, begin: int, end: int) -> dict[int, tuple[int, int, int]]:
+        """Pathway → (pulses, first sample, last sample) of the test pulses in [begin, end), in
+        closed form (a 100-day protocol at 0.5 s has millions of them)."""
+        k0, k1 = self._k_range(begin, end)
+        n_pw = len(self.pathways)
+        out: dict[int, tuple[int, int, int]] = {}
+        for j in range(n_pw):
+            first = k0 + (j - k0) % n_pw
+            if first >= k1:
+                continue
+            last = k1 - 1 - (k1 - 1 - j) % n_pw
+            n = (last - first) // n_pw + 1
+            pw = self.pathways[j]
+            old = out.get(pw)
+            s0, s1 = self.first_offset + first * self.interval_samples, self.first_offset + last * self.interval_samples
+            out[pw] = (n, s0, s1) if old is None else (old[0] + n, min(old[1], s0), max(old[2], s1))
+        return out
+
 
 @dataclass(frozen=True)
 class ValveChange:

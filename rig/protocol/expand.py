@@ -304,7 +304,8 @@ def _check_across_phases(ctx: _Ctx, phases: list[Phase]) -> None:
     for i, p in enumerate(phases):
         first: dict[int, int] = {}
         last: dict[int, int] = {}
-        onsets = [(s, pw) for s, pw in p.test.pulse_times(0, p.duration_samples)] if p.test else []
+        per = p.test.per_pathway(0, p.duration_samples) if p.test else {}
+        onsets = [(s, pw) for pw, (_, a, b) in per.items() for s in (a, b)]
         onsets += [(s.sample + o, s.pathway) for s in p.stimuli for o in (s.pulse_offsets[0], s.pulse_offsets[-1])]
         for s, pw in onsets:
             first[pw] = min(first.get(pw, s), s)

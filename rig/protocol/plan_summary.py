@@ -70,8 +70,8 @@ def plan_summary(plan: Plan, rig: RigConfig) -> dict:
             charge += n * n_phases * uA * width_us * 1e-6
 
         if p.test is not None:
-            for _, pw in p.test.pulse_times(0, p.duration_samples):
-                add(pw, 1, bound[pw])
+            for pw, (n, _, _) in sorted(p.test.per_pathway(0, p.duration_samples).items()):
+                add(pw, n, bound[pw])
         for s in p.stimuli:
             add(s.pathway, s.n_pulses, s.intensity_uA if s.intensity_uA is not None else bound[s.pathway])
         if p.kind == "io_curve" and "rule" in p.info:
@@ -80,7 +80,7 @@ def plan_summary(plan: Plan, rig: RigConfig) -> dict:
         pulses = sum(counts.values())
         entry = {"name": p.name, "kind": p.kind, "start_s": t / fs, "end_s": (t + p.duration_samples) / fs,
                  "pulses": pulses, "pulses_per_pathway": counts, "sweeps": len(p.stimuli) + (
-                     len(p.test.pulse_times(0, p.duration_samples)) if p.test else 0),
+                     p.test.count(0, p.duration_samples) if p.test else 0),
                  "max_intensity_uA": uA_max, "max_charge_per_pulse_phase_uC": uA_max * width_us * 1e-6,
                  "total_charge_uC": charge, "detail": _detail(p, fs)}
         if p.test is not None:

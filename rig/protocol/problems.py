@@ -129,12 +129,14 @@ def problems_from_validation(exc: ValidationError) -> list[Problem]:
 
 
 _HEADER = re.compile(r"^\s*\[(\[)?\s*([^\]]+?)\s*\]")
+_QUOTES = "\"'"
 
 
 def line_of(text: str, loc: Loc) -> int | None:
     """Best-effort 1-based line of the field at ``loc`` in TOML ``text`` (None if not found)."""
     lines = text.splitlines()
-    headers = [(i, m.group(2).strip(), bool(m.group(1))) for i, ln in enumerate(lines) if (m := _HEADER.match(ln))]
+    headers = [(i, m.group(2).strip().strip(_QUOTES), bool(m.group(1)))  # [phases] or ["phases"]
+               for i, ln in enumerate(lines) if (m := _HEADER.match(ln))]
     keys = list(loc)
     lo, hi, header_line = 0, len(lines), None
     if keys and isinstance(keys[0], str):
@@ -151,7 +153,7 @@ def line_of(text: str, loc: Loc) -> int | None:
         else:
             hi = headers[0][0] if headers else len(lines)
     for key in reversed([k for k in keys if isinstance(k, str)]):
-        pat = re.compile(rf"(^|[\s{{,]){re.escape(key)}\s*=")
+        pat = re.compile(rf"(^|[\s{{,])([\"']?){re.escape(key)}\2\s*=")  # key, "key" or 'key' =
         for i in range(lo, hi):
             if pat.search(lines[i]):
                 return i + 1

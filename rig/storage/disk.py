@@ -22,12 +22,12 @@ class StorageError(RunFailure):
 
 def unique_path(path: Path) -> Path:
     """``path`` if free, else ``name-1.h5``, ``name-2.h5``, … (a recording is never overwritten)."""
-    if not path.exists():
+    if not (path.exists() or path.is_symlink()):  # a dangling link is taken too
         return path
     k = 1
     while True:
         cand = path.with_name(f"{path.stem}-{k}{path.suffix}")
-        if not cand.exists():
+        if not (cand.exists() or cand.is_symlink()):
             return cand
         k += 1
 
