@@ -57,7 +57,8 @@ class Scheduler(Protocol):
         ...
 
     def on_wiring(self, name: str, pathway: int | None, sample: int, text: str, data: dict) -> list:
-        """A wiring check failed (``gain_change``, ``stimulus_mismatch``): the documents of the alarm."""
+        """A wiring check failed (``gain_change``, ``stimulus_mismatch``) or a stimulus was not delivered
+        (``stimulus_missed``): the documents of the alarm."""
         ...
 
     def poll(self, now_sample: int) -> list:
