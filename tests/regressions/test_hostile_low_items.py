@@ -144,3 +144,16 @@ def test_out_inside_a_file_is_a_path_error_exit_2(tmp_path):
 def test_negative_delta_with_an_exponent_is_an_argument(tmp_path):
     r = _rig("ctl", "intensity", "S1", "-1e1", "--endpoint", str(tmp_path / "none.ctl.json"))
     assert r.returncode == 2 and "unrecognized arguments" not in r.stderr and "endpoint" in r.stderr
+
+
+def test_a_signal_after_the_run_ended_does_not_change_its_outcome():
+    """`rig run` reports a finished run inside LateSignals: SIGTERM/SIGINT there are noted, not raised
+    (they gave 143 or -2 for a complete file)."""
+    from rig.commands.run import LateSignals
+
+    before = signal.getsignal(signal.SIGTERM)
+    with LateSignals():
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.01)
+    assert signal.getsignal(signal.SIGTERM) == before
