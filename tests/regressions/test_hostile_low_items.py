@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from rig.core.plan import TestSchedule
+from rig.core import plan as core_plan
 from rig.protocol.plan_summary import plan_summary
 from tests.hostile_run import ROOT
 
@@ -77,7 +77,7 @@ def test_checking_a_100_day_protocol_never_lists_its_test_pulses(tmp_path, monke
     def listed(*a, **kw):
         raise AssertionError("pulse_times listed millions of test pulses")
 
-    monkeypatch.setattr(TestSchedule, "pulse_times", listed)
+    monkeypatch.setattr(core_plan.TestSchedule, "pulse_times", listed)
     plan, rig, failures = check(proto, None)
     assert not failures
     s = plan_summary(plan, rig)
@@ -86,7 +86,7 @@ def test_checking_a_100_day_protocol_never_lists_its_test_pulses(tmp_path, monke
 
 def test_closed_form_test_pulse_counts_match_the_listed_pulses():
     for interval, pws, first in ((7, (0, 1), 3), (5, (1,), 0), (3, (0, 1, 2), 4)):
-        t = TestSchedule(interval, pws, first)
+        t = core_plan.TestSchedule(interval, pws, first)
         for b, e in ((0, 100), (10, 11), (-5, 40), (50, 20)):
             listed = t.pulse_times(b, e)
             assert t.count(b, e) == len(listed)
