@@ -17,7 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--slices", type=int, default=8, metavar="N",
                    help="simulated slices per condition (default 8)")
     p.add_argument("--seed", type=int, default=0, help="base seed of the slice groups")
-    p.add_argument("--processes", type=int, default=2, help="Dask workers of a local cluster (default 2; 1 runs in this process)")
+    p.add_argument("--processes", type=int, default=2,
+                   help="Dask workers of a local cluster (default 2; 1 runs in this process)")
     p.add_argument("--only", action="append", default=None, metavar="TEXT",
                    help="run only conditions whose name contains TEXT (repeatable)")
     p.set_defaults(func=run)
