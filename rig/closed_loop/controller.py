@@ -65,8 +65,9 @@ class Controller(OperatorCommands):
     """
 
     def __init__(self, plan: Plan, *, limits: StimLimits | None = None, resolution_uA: float | None = None,
-                 commands: queue.Queue | None = None) -> None:
+                 commands: queue.Queue | None = None, ttl_only: tuple[bool, ...] = ()) -> None:
         self.plan = plan
+        self.ttl_only = tuple(ttl_only)  # per pathway: amplitude set on the isolator's front panel
         self.fs = float(plan.sample_rate_hz)
         cl = plan.closed_loop or {}
         self.limits = limits or StimLimits()

@@ -152,12 +152,25 @@ class OperatorCommands:
             return "; test pulses resume"
         return "; stimulation stays paused (resume to go on)" if self.stimulation_paused else ""
 
+    def refusal(self, c: dict) -> str | None:
+        """Why the wiring refuses command ``c`` whatever the run's state (None: it does not).
+        Stateless and thread-safe: the terminal and the control endpoint ask before sending."""
+        pw = c.get("pathway")
+        if (c.get("cmd") == "intensity" and isinstance(pw, int) and not isinstance(pw, bool)
+                and 0 <= pw < len(self.ttl_only) and self.ttl_only[pw]):
+            return (f"{self.name(pw)} is TTL-only: its amplitude is set on the isolator's front panel, "
+                    "the rig cannot change it (turn the knob, then note it with a mark)")
+        return None
+
     def _operator_intensity(self, c: dict, sample: int, effects: list) -> tuple[bool, str]:
         pw, delta = c.get("pathway"), c.get("delta_uA")
         if pw is None or delta is None:
             return False, "refused: needs a wired pathway and delta_uA"
         if isinstance(pw, bool) or not isinstance(pw, int) or not 0 <= pw < len(self.intensity_uA):
             raise CommandRefused(f"pathway {pw!r} is not a wired pathway (0…{len(self.intensity_uA) - 1})")
+        why = self.refusal(c)
+        if why:
+            raise CommandRefused(why)
         span = self.max_uA - self.min_uA
         delta = finite_number(delta, "delta_uA", -span, span)
         old = self.intensity_uA[pw]

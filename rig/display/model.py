@@ -248,10 +248,17 @@ class DisplayModel(EventHandlers):
     def _channel(self, pathway: int) -> int:
         return self.channel_of_pathway.get(pathway, 0)
 
+    def sweep_scale(self, s: Sweep, ch: int) -> float:
+        """mV per count of channel ``ch`` in sweep ``s``: the sweep's own (the gain its telegraph
+        read) on the channel a telegraph scales, else the run's fixed scale."""
+        if s.gain_channel == ch and math.isfinite(s.gain_mV_per_count):
+            return float(s.gain_mV_per_count)
+        return self.run.ai_scale_mV_per_count[ch] if self.run else 1.0
+
     def _on_sweep(self, s: Sweep) -> None:
         self._ensure_pathway(s.pathway)
         ch = min(self._channel(s.pathway), s.counts.shape[0] - 1)
-        scale = self.run.ai_scale_mV_per_count[ch] if self.run else 1.0
+        scale = self.sweep_scale(s, ch)
         y = s.counts[ch].astype(np.float64) * scale
         n = y.shape[0]
         x = (np.arange(n, dtype=np.float64) + (s.start_sample - s.stim_sample)) * (1000.0 / self.fs)

@@ -263,6 +263,9 @@ class ControlServer:
             if len(self._recent) >= MAX_COMMANDS_PER_S:
                 return self._refuse(f"more than {MAX_COMMANDS_PER_S} commands per second", peer, cmd)
             self._recent.append(now)
+        why = self.ctl.refusal(command) if hasattr(self.ctl, "refusal") else None
+        if why:  # refused by the wiring (a TTL-only pathway): the answer says why
+            return self._refuse(why, peer, cmd)
         self.refusals.flush(force=True)  # the refusals before a command are recorded before it
         self.ctl.commands.put(command)
         return {"ok": True, "queued": cmd}

@@ -47,8 +47,10 @@ class KeyReader:
     """
 
     def __init__(self, commands: queue.Queue, stream: IO | None = None, echo: IO | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 refusal: Callable[[dict], str | None] | None = None) -> None:
         self.commands = commands
+        self.refusal = refusal  # the controller's: why the wiring refuses a command (None: it does not)
         self.stream = stream if stream is not None else sys.stdin
         self.echo = echo if echo is not None else sys.stderr
         self.clock = clock
@@ -91,8 +93,12 @@ class KeyReader:
 
     def _send(self, cmd: dict) -> dict:
         cmd = {**cmd, "source": "terminal"}
-        self.commands.put(cmd)
-        self._say(f"{cmd['cmd']} sent" + (f": {cmd['text']}" if cmd.get("text") else ""))
+        self.commands.put(cmd)  # a refused one too: the controller records it as refused, with the reason
+        why = self.refusal(cmd) if self.refusal is not None else None
+        if why:
+            self._say(f"{cmd['cmd']} refused: {why}")
+        else:
+            self._say(f"{cmd['cmd']} sent" + (f": {cmd['text']}" if cmd.get("text") else ""))
         return cmd
 
     def _busy(self) -> None:

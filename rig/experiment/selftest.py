@@ -95,10 +95,26 @@ def find_onsets(signal: np.ndarray, valid: np.ndarray, expected: list[int], thre
     return out
 
 
-def run_selftest(device: Device, cfg: SelftestConfig = SelftestConfig(), *, rig: Any = None) -> SelftestResult:
-    """Run the loopback test on ``device`` (not yet started) through the engine, with ``rig``'s
-    wiring and limits (None: AO index = pathway, 1 µA per V, default limits). Outputs are zeroed
-    and the device stopped on every exit path. Raises ``UserError`` for pulses beyond the limits."""
+@dataclass
+class Acquired:
+    """What the test pulses produced: every AI in volts at the ADC over the test (``signal``,
+    ``valid`` where a sweep covered it), the onsets written, the pulse width and the gaps."""
+
+    signal: np.ndarray  # (n_ai, samples) V at the ADC
+    valid: np.ndarray  # (samples,) bool
+    onsets: list[int]
+    width_samples: int
+    pre_samples: int
+    fs: float
+    gaps: int
+    range_V: list[float]
+
+
+def acquire(device: Device, cfg: SelftestConfig, rig: Any = None) -> Acquired:
+    """Send the test pulses through the engine on ``device`` (not yet started), with ``rig``'s
+    wiring and limits (None: AO index = pathway, 1 µA per V, default limits), and collect every AI
+    in volts. Outputs are zeroed and the device stopped on every exit path. Raises ``UserError``
+    for pulses beyond the limits."""
     from rig.closed_loop.controller import Controller
     from rig.engine import ChannelScaling
     from rig.experiment.assemble import build_engine, check_plan_limits
@@ -136,16 +152,24 @@ def run_selftest(device: Device, cfg: SelftestConfig = SelftestConfig(), *, rig:
     engine.run(threading.Event())
 
     total = plan.duration_samples + device.block_samples
-    signal = np.zeros(total)
+    signal = np.zeros((n_ai, total))
     valid = np.zeros(total, bool)
+    lsb = scaling.lsb_V[:, None]
     for sw in sweeps:
         n = min(sw.counts.shape[1], total - sw.start_sample)
-        signal[sw.start_sample : sw.start_sample + n] = sw.counts[cfg.ai_index, :n] * scaling.lsb_V[cfg.ai_index]
+        signal[:, sw.start_sample : sw.start_sample + n] = sw.counts[:n_ai, :n] * lsb
         valid[sw.start_sample : sw.start_sample + n] = True
+    return Acquired(signal, valid, onsets, plan.pulse_width_samples, plan.sweep_pre_samples, fs, len(gaps),
+                    ranges)
+
+
+def timing_result(device: Device, cfg: SelftestConfig, acq: Acquired) -> SelftestResult:
+    """The loopback timing of ``acq`` on AI ``cfg.ai_index``."""
+    signal, valid, onsets, fs = acq.signal[cfg.ai_index], acq.valid, acq.onsets, acq.fs
     baseline = float(np.median(signal[valid])) if valid.any() else 0.0
     interval = int(round(cfg.interval_s * fs))
     found = find_onsets(signal, valid, onsets, baseline + cfg.amplitude_V / 2,
-                        search=max(1, min(interval // 2, int(0.01 * fs), plan.sweep_pre_samples - 1)))
+                        search=max(1, min(interval // 2, int(0.01 * fs), acq.pre_samples - 1)))
     errors = [f - e for f, e in zip(found, onsets, strict=True) if f is not None]
     missing = sum(f is None for f in found)
     err = np.asarray(errors, dtype=float)
@@ -160,11 +184,17 @@ def run_selftest(device: Device, cfg: SelftestConfig = SelftestConfig(), *, rig:
         jitter_samples=float(err.std()) if errors else None,
         max_abs_error_samples=int(np.abs(err).max()) if errors else None,
         missing=missing,
-        gaps=len(gaps),
+        gaps=acq.gaps,
         passed=missing == 0 and bool(errors) and int(np.abs(err).max()) <= cfg.tolerance_samples,
         config=asdict(cfg),
         wall_time=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
+
+
+def run_selftest(device: Device, cfg: SelftestConfig = SelftestConfig(), *, rig: Any = None) -> SelftestResult:
+    """Run the loopback test on ``device`` (not yet started): :func:`acquire`, then
+    :func:`timing_result` on AI ``cfg.ai_index``."""
+    return timing_result(device, cfg, acquire(device, cfg, rig))
 
 
 def format_result(r: SelftestResult) -> str:

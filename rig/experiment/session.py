@@ -22,10 +22,13 @@ from rig.experiment.keys import KeyReader
 
 def make_controller(plan: Any, rig: Any, commands: queue.Queue | None = None) -> Controller:
     """The controller for ``plan`` on ``rig`` (its stimulus limits; isolator resolution from the
-    rig file's ``stim[].resolution_uA`` when it has one, else 1 µA)."""
+    rig file's ``stim[].resolution_uA`` when it has one, else 1 µA; TTL-only pathways refuse
+    ``intensity`` commands)."""
     res = [getattr(s, "resolution_uA", None) for s in getattr(rig, "stim", [])]
     res = [r for r in res if r]
-    return Controller(plan, limits=rig.stim_limits(), resolution_uA=max(res) if res else None, commands=commands)
+    ttl_only = tuple(bool(getattr(s, "ttl_only", False)) for s in getattr(rig, "stim", []))
+    return Controller(plan, limits=rig.stim_limits(), resolution_uA=max(res) if res else None, commands=commands,
+                      ttl_only=ttl_only)
 
 
 class OperatorControl:
@@ -37,7 +40,7 @@ class OperatorControl:
                  unix_socket: bool = False, announce: bool = True) -> None:
         self.ctl = controller
         self.server = ControlServer(controller, Path(recording), unix_socket=unix_socket) if endpoint else None
-        self.keys = KeyReader(controller.commands) if keys else None
+        self.keys = KeyReader(controller.commands, refusal=controller.refusal) if keys else None
         self.announce = announce
 
     def __enter__(self) -> OperatorControl:
