@@ -109,7 +109,7 @@ class _Ctx:
 
     def windows_fit(self) -> None:
         """The protocol's detector windows lie inside every sweep (``sweep_pre_ms``/``sweep_post_ms``)."""
-        from rig.detector.measurement import WINDOW_NAMES, Windows
+        from rig.detector.windows import WINDOW_NAMES, Windows
 
         given = dict(self.proto.analysis.windows)
         try:
