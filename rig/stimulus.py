@@ -9,18 +9,100 @@ between pulses. Limits are checked here again, whatever the caller validated bef
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 
-from rig.core.limits import (  # noqa: F401 - the limits live in rig.core.limits (numpy-free: rig check)
-    LimitExceeded,
-    OutputMap,
-    StimLimits,
-    check_spacing,
-    check_stimulus,
-    stimulus_problems,
-)
+from rig.core.errors import StimulusLimitError
 from rig.core.plan import Stimulus, ValveChange
+
+
+@dataclass(frozen=True)
+class StimLimits:
+    """The rig's hard limits (from the rig file)."""
+
+    max_intensity_uA: float = 1000.0
+    max_width_us: float = 1000.0
+    max_frequency_hz: float = 200.0
+    max_train_s: float = 5.0
+    max_charge_uC: float = 1.0  # per phase of a pulse
+
+
+@dataclass(frozen=True)
+class OutputMap:
+    """Wiring: which AO channel (and optional TTL line) stimulates each pathway.
+
+    ``ao_for_pathway[p]`` is None for a TTL-only pathway (the isolator's intensity is set by hand);
+    ``uA_per_V`` and ``trigger_line_for_pathway`` are indexed by pathway.
+    """
+
+    ao_for_pathway: tuple[int | None, ...]
+    uA_per_V: tuple[float, ...]
+    n_ao: int
+    n_do: int
+    trigger_line_for_pathway: tuple[int | None, ...] = ()
+    ao_limit_V: float = 10.0
+
+
+class LimitExceeded(StimulusLimitError):
+    """A limit broken by a stimulus; ``quantity`` names it: intensity | width | charge | overlap |
+    frequency | train."""
+
+    def __init__(self, quantity: str, message: str) -> None:
+        super().__init__(message)
+        self.quantity = quantity
+
+
+def stimulus_problems(stim: Stimulus, intensity_uA: float, fs: float, limits: StimLimits) -> list[LimitExceeded]:
+    """Every rig limit ``stim`` at ``intensity_uA`` breaks (empty when it is safe)."""
+    out = []
+    width_us = stim.width_samples / fs * 1e6
+    if not np.isfinite(intensity_uA) or abs(intensity_uA) > limits.max_intensity_uA:
+        out.append(LimitExceeded(
+            "intensity", f"intensity {intensity_uA:g} µA exceeds the rig limit of {limits.max_intensity_uA:g} µA"))
+    if stim.width_samples < 1 or width_us > limits.max_width_us + 1e-9:
+        out.append(LimitExceeded("width", f"pulse width {width_us:.0f} µs outside 1 sample.."
+                                          f"{limits.max_width_us:g} µs"))
+    charge_uC = abs(intensity_uA) * width_us * 1e-6
+    if not charge_uC <= limits.max_charge_uC + 1e-12:
+        out.append(LimitExceeded("charge", f"charge {charge_uC:.4g} µC per pulse phase ({intensity_uA:g} µA × "
+                                           f"{width_us:.0f} µs) exceeds the rig limit of {limits.max_charge_uC:g} µC"))
+    if stim.n_pulses > 1:
+        isi = np.diff(np.asarray(stim.pulse_offsets))
+        if np.any(isi <= stim.width_samples * (2 if stim.biphasic else 1)):
+            out.append(LimitExceeded("overlap", "pulses of a train overlap (interval not longer than the pulse)"))
+        pos = isi[isi > 0]
+        if pos.size and fs / pos.min() > limits.max_frequency_hz + 1e-9:
+            out.append(LimitExceeded("frequency", f"pulse frequency {fs / pos.min():.4g} Hz exceeds the rig limit of "
+                                                  f"{limits.max_frequency_hz:g} Hz"))
+        train_s = stim.pulse_offsets[-1] / fs
+        if train_s > limits.max_train_s + 1e-9:
+            out.append(LimitExceeded("train", f"train of {train_s:.4g} s exceeds the rig limit of "
+                                              f"{limits.max_train_s:g} s"))
+    return out
+
+
+def check_stimulus(stim: Stimulus, intensity_uA: float, fs: float, limits: StimLimits) -> None:
+    """Raise :class:`LimitExceeded` (the first problem) if ``stim`` breaks a rig limit."""
+    problems = stimulus_problems(stim, intensity_uA, fs, limits)
+    if problems:
+        raise problems[0]
+
+
+def check_spacing(onsets: np.ndarray, pulse_samples: int, fs: float, limits: StimLimits) -> None:
+    """Pulses of *different* stimuli on one output: no overlap, no faster than the frequency limit.
+
+    ``onsets`` are absolute pulse onsets (samples) on one output, ``pulse_samples`` the length of
+    one pulse including a biphasic second phase.
+    """
+    if onsets.size < 2:
+        return
+    d = np.diff(np.sort(onsets))
+    if np.any(d <= pulse_samples):
+        raise LimitExceeded("overlap", "pulses of different stimuli overlap on one output")
+    if fs / d.min() > limits.max_frequency_hz + 1e-9:
+        raise LimitExceeded("frequency", f"pulse frequency {fs / d.min():.4g} Hz (pulses {d.min() / fs * 1e3:.4g} ms "
+                                         f"apart) exceeds the rig limit of {limits.max_frequency_hz:g} Hz")
 
 
 def render_block(

@@ -7,11 +7,8 @@ and the jitted measurement functions (one compiled signature each: float64 C arr
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import numpy as np
+from numba import njit
 
 from rig.detector.codes import (  # noqa: F401 - the kernel's flags and offset layout
     ART0,
@@ -38,31 +35,6 @@ from rig.detector.codes import (  # noqa: F401 - the kernel's flags and offset l
     WINDOW_OUTSIDE,
     WMS,
 )
-
-
-@contextmanager
-def _scipy_linalg_hidden() -> Iterator[None]:
-    """Hide scipy (if not yet imported) while numba loads: ``import numba`` imports scipy only to
-    check its version, and numba's first compile or cache load imports ``scipy.linalg`` only to
-    find a BLAS for ``np.dot`` — together about a third of ``rig analyze``'s start-up. The kernels
-    use no linear algebra (jitted ``np.correlate``/``np.convolve`` would then use numba's own
-    loop instead of BLAS; ``np.dot`` still finds scipy when it is compiled)."""
-    hidden = [m for m in ("scipy", "scipy.linalg") if m not in sys.modules]
-    for m in hidden:
-        sys.modules[m] = None  # type: ignore[assignment]  # an import of it raises ImportError
-    try:
-        yield
-    finally:
-        for m in hidden:
-            if sys.modules.get(m, 0) is None:
-                del sys.modules[m]
-
-
-with _scipy_linalg_hidden():
-    from numba import njit
-    from numba.core.registry import cpu_target
-
-    cpu_target.target_context.refresh()  # numba's lowering registries, loaded here rather than at first use
 
 # -- jitted kernel -------------------------------------------------------------------------------
 # Every function below is compiled for exactly one signature: float64 C arrays, int64 indices.

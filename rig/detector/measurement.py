@@ -73,7 +73,6 @@ from rig.detector.codes import (  # noqa: F401 - flags and the offset layout are
     WINDOW_OUTSIDE,
     WMS,
 )
-from rig.detector.windows import PARAM_NAMES, WINDOW_NAMES, Windows  # noqa: F401 - part of this API
 
 _KERNEL_NAMES = ("_bad", "_smooth_into", "_crossing", "_rise_slopes", "_max_slope", "_measure_kernel", "_measure_one")
 
@@ -128,8 +127,14 @@ def flag_names(flags: int) -> list[str]:
     return [name for bit, name in FLAG_NAMES.items() if int(flags) & bit]
 
 
-
-
+# -- windows: plain data in rig.detector.windows (numpy-free, used by rig check) ---------------
+from rig.detector.windows import (  # noqa: E402,F401 - part of this API
+    MAX_SMOOTH_MS,
+    MAX_WINDOW_MS,
+    PARAM_NAMES,
+    WINDOW_NAMES,
+    Windows,
+)
 
 
 def _offsets_cached(windows: Windows, fs_hz: float) -> np.ndarray:

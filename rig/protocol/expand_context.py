@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rig.core.limits import LimitExceeded, check_spacing, stimulus_problems
+import numpy as np
+
 from rig.core.plan import Stimulus, TestSchedule
 from rig.protocol.models import Protocol
 from rig.protocol.problems import Loc, Problem
 from rig.protocol.rigfile import RigConfig
+from rig.stimulus import LimitExceeded, check_spacing, stimulus_problems
 
 
 @dataclass
@@ -78,7 +80,7 @@ class _Ctx:
             by_pw.setdefault(s.pathway, []).extend(s.sample + o for o in s.pulse_offsets)
         for on in by_pw.values():
             try:
-                check_spacing(on, self.pulse_samples, self.fs, self.rig.stim_limits())
+                check_spacing(np.asarray(on, dtype=np.int64), self.pulse_samples, self.fs, self.rig.stim_limits())
             except LimitExceeded as exc:
                 self.add(loc, str(exc))
                 return

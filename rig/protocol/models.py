@@ -370,7 +370,7 @@ class Analysis(_Strict):
 
     @model_validator(mode="after")
     def _windows_valid(self) -> Analysis:
-        from rig.detector.windows import Windows
+        from rig.detector.measurement import Windows
 
         Windows.from_dict(dict(self.windows))  # raises ValueError naming the window
         return self

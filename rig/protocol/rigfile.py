@@ -31,9 +31,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from rig.core.errors import UserError
-from rig.core.limits import OutputMap, StimLimits
 from rig.core.wiring import Monitor, Telegraph, WiringChecks
 from rig.protocol.problems import InvalidFile, Problem, decode_text, problems_from_validation
+from rig.stimulus import OutputMap, StimLimits
 
 
 class _Strict(BaseModel):
