@@ -68,6 +68,7 @@ class SimDevice(Device):
         self.zeroed_count = 0
         self.last_ao_V = np.zeros(len(self.ao_channels))
         self.last_do = np.zeros(len(self.do_lines), dtype=np.uint8)
+        self._zero_current = np.zeros(0)
         if hasattr(slice_model, "resync_samples"):  # per-block state restarts on the block grid
             slice_model.resync_samples = self.block_samples
 
@@ -97,8 +98,9 @@ class SimDevice(Device):
         self._pending.append((start, ao_V, np.asarray(do, dtype=np.uint8)))
         self._written_until = start + ao_V.shape[1]
 
-    def _take_outputs(self, start: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-        ao = np.zeros((len(self.ao_channels), n))
+    def _take_outputs(self, start: int, n: int) -> tuple[np.ndarray | None, np.ndarray]:
+        """AO (None: 0 V all through) and DO written for [start, start + n)."""
+        ao = None
         do = np.zeros((len(self.do_lines), n), dtype=np.uint8)
         end = start + n
         while self._pending:
@@ -111,6 +113,8 @@ class SimDevice(Device):
                 break
             lo, hi = max(s, start), min(e, end)
             if a.strides[1] != 0 or a[:, :1].any():  # a broadcast 0 V block needs no copy
+                if ao is None:
+                    ao = np.zeros((len(self.ao_channels), n))
                 ao[:, lo - start : hi - start] = a[:, lo - s : hi - s]
             do[:, lo - start : hi - start] = d[:, lo - s : hi - s]
             if e <= end:
@@ -171,12 +175,20 @@ class SimDevice(Device):
     def _acquire(self, start: int, n: int) -> tuple[np.ndarray, np.ndarray]:
         """Run the slice over [start, start + n) with the outputs written for it; ADC codes and volts."""
         ao, do = self._take_outputs(start, n)
-        self.last_ao_V = ao[:, -1].copy()
         self.last_do = do[:, -1].copy() if do.shape[0] else self.last_do
-        stim_uA = ao * self.ao_uA_per_V[:, None]
+        if ao is None:  # no current: the slice reads a shared zero buffer (it never writes its input)
+            self.last_ao_V = np.zeros(len(self.ao_channels))
+            m = len(self.ao_channels) * n
+            if self._zero_current.size < m:
+                self._zero_current = np.zeros(m)
+            stim_uA = self._zero_current[:m].reshape(len(self.ao_channels), n)
+        else:
+            self.last_ao_V = ao[:, -1].copy()
+            stim_uA = ao * self.ao_uA_per_V[:, None]
         volts = self.slice.respond(start, stim_uA, do)
         for ao_i, ai_i in self.loopback.items():
-            volts[ai_i] = volts[ai_i] + ao[ao_i]
+            if ao is not None:
+                volts[ai_i] = volts[ai_i] + ao[ao_i]
         codes = np.empty(volts.shape, dtype=np.int16)
         out_V = np.empty(volts.shape)
         quantize(np.ascontiguousarray(volts, dtype=np.float64), self.lsb_V, codes, out_V)

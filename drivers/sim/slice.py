@@ -126,8 +126,10 @@ class RealisticSlice:
             for line in self.bath.lines:
                 if line >= ttl.shape[0]:
                     continue
-                x = ttl[line].astype(np.int8)
                 prev = self._ttl_prev.get(line, 0)
+                if n and ttl[line, 0] == prev and ttl[line].min() == ttl[line].max():
+                    continue  # the valve stayed as it was
+                x = ttl[line].astype(np.int8)
                 idx = np.flatnonzero(np.diff(x, prepend=np.int8(prev)))
                 for i in idx:
                     events.append((start + int(i), 0, line, float(x[i])))
