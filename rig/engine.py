@@ -66,6 +66,7 @@ class EngineStats:
     late_writes: int = 0
     sweeps: int = 0
     samples: int = 0
+    reads: int = 0  # device reads (fewer than blocks when reading ahead)
     loop_latency_ms: list[float] = field(default_factory=list)
     # closed loop: arrival of the block holding a sweep's last sample → the controller's decision
     control_latency_ms: list[float] = field(default_factory=list)

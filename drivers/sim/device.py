@@ -99,10 +99,11 @@ class SimDevice(Device):
         self._written_until = start + ao_V.shape[1]
 
     def _take_outputs(self, start: int, n: int) -> tuple[np.ndarray | None, np.ndarray]:
-        """AO (None: 0 V all through) and DO written for [start, start + n)."""
+        """AO (None: 0 V all through) and DO written for [start, start + n); DO that stays at one
+        level (blocks written at rest) comes back as a broadcast view."""
         ao = None
-        do = np.zeros((len(self.do_lines), n), dtype=np.uint8)
         end = start + n
+        segments = []
         while self._pending:
             s, a, d = self._pending[0]
             e = s + a.shape[1]
@@ -116,7 +117,7 @@ class SimDevice(Device):
                 if ao is None:
                     ao = np.zeros((len(self.ao_channels), n))
                 ao[:, lo - start : hi - start] = a[:, lo - s : hi - s]
-            do[:, lo - start : hi - start] = d[:, lo - s : hi - s]
+            segments.append((lo, hi, s, d))
             if e <= end:
                 self._pending.popleft()
             else:
@@ -124,6 +125,13 @@ class SimDevice(Device):
         covered = min(max(self._written_until - start, 0), n)
         if covered < n:
             self.underflow_samples += n - covered
+        levels = [d[:, :1] for _, _, _, d in segments if d.strides[1] == 0]
+        if segments and len(levels) == len(segments) and covered == n and all(
+                np.array_equal(v, levels[0]) for v in levels):
+            return ao, np.broadcast_to(levels[0], (len(self.do_lines), n))
+        do = np.zeros((len(self.do_lines), n), dtype=np.uint8)
+        for lo, hi, s, d in segments:
+            do[:, lo - start : hi - start] = d[:, lo - s : hi - s]
         return ao, do
 
     def zero_outputs(self) -> None:

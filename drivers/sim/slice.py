@@ -28,7 +28,8 @@ _MAX_STEP_S = 1.0  # longest closed-form step of the slow state
 
 class RealisticSlice:
     """A virtual slice with ``len(params.pathways)`` stimulating electrodes and ``params.n_ai``
-    recording channels. Deterministic per ``params.seed``; independent of the block partition."""
+    recording channels. Deterministic per ``params.seed``; independent of the block partition
+    (bit for bit when the calls start on the ``resync_samples`` grid, as the simulated DAQ's do)."""
 
     def __init__(self, params: SliceParams, valves=(), bath: dict[str, float] | None = None,
                  pre_incubated: dict[str, tuple[float, float]] | None = None) -> None:

@@ -37,6 +37,7 @@ class ReadAhead:
     dev: Any
     ctl: Any
     delivery: Any
+    stats: Any
     acquired_until: int
     read_ahead_blocks: int  # the most one read may fold (1: a paced device)
     _pending: list
@@ -48,6 +49,7 @@ class ReadAhead:
     def _read(self) -> Any:
         """The next block, or (unpaced device) every block up to the first one after which the loop
         acts; the outputs of the blocks before that one are written first, in one scheduler call."""
+        self.stats.reads += 1
         quiet = getattr(self.ctl, "quiet_until", None)
         if self.read_ahead_blocks < 2 or quiet is None or self.delivery.busy or self.ctl.stop_request is not None:
             return self.dev.read()
