@@ -49,12 +49,15 @@ class Block:
 
     ``start`` is the absolute index of the first sample; ``data`` is float64 volts at the ADC,
     shape (n_ai, n). ``gap`` > 0 says that many samples were lost *before* this block (overrun
-    and restart); the block's ``start`` already accounts for them.
+    and restart); the block's ``start`` already accounts for them. A device that has the ADC's
+    int16 codes gives them too: ``counts`` (n_ai, n) with ``data == counts * lsb_V``.
     """
 
     start: int
     data: np.ndarray
     gap: int = 0
+    counts: np.ndarray | None = None
+    lsb_V: float = 0.0
 
 
 class Device(ABC):
@@ -73,6 +76,18 @@ class Device(ABC):
     @abstractmethod
     def read(self) -> Block:
         """Block until the next ``block_samples`` AI samples are available and return them."""
+
+    #: consecutive blocks one :meth:`read_blocks` call may return (1: a clock-paced device)
+    max_read_blocks: int = 1
+
+    def read_blocks(self, n_blocks: int) -> Block:
+        """``n_blocks`` consecutive blocks as one Block (1 ≤ n_blocks ≤ :attr:`max_read_blocks`).
+
+        Only a device that is not paced by a clock (the simulator as fast as possible) offers
+        more than one; the engine then reads ahead through stretches in which nothing happens."""
+        if n_blocks != 1:
+            raise DeviceError(f"read_blocks({n_blocks}): this device reads one block at a time")
+        return self.read()
 
     @abstractmethod
     def write(self, start: int, ao_V: np.ndarray, do: np.ndarray) -> None:

@@ -4,6 +4,7 @@ One thread runs :meth:`Engine.run`. Each device block goes into a ring buffer of
 counts; outputs are rendered and written ``horizon_samples`` ahead of the samples acquired; a
 sweep is cut as soon as its last sample has arrived, measured, and streamed to the subscribers.
 What to stimulate comes from a :class:`rig.core.scheduler.Scheduler` (the closed-loop controller).
+An unpaced device is read many blocks at a time where nothing happens (:mod:`rig.core.readahead`).
 
 Subscribers come in two kinds. *Critical* sinks (storage) get every document first: a sweep is on
 disk before the next one is cut, and an exception in one stops the run safely (outputs zeroed,
@@ -28,7 +29,8 @@ from rig.core import events as ev
 from rig.core.delivery import DeliveryLedger
 from rig.core.documents import Measured, PhaseStart, Progress, RunStart, RunStop, Sweep
 from rig.core.plan import Stimulus, ValveChange
-from rig.core.scaling import ChannelScaling  # noqa: F401 - re-exported (rig.engine.ChannelScaling)
+from rig.core.readahead import ReadAhead
+from rig.core.scaling import ChannelScaling, to_counts  # ChannelScaling re-exported (rig.engine.ChannelScaling)
 from rig.core.scheduler import Scheduler
 from rig.core.subscribers import Fanout, Subscriber
 from rig.core.wiring import WiringChecks
@@ -57,12 +59,13 @@ class EngineStats:
     stimuli_missed: int = 0  # scheduled but never delivered (outputs late, or off after an underflow)
     sweeps: int = 0
     samples: int = 0
+    reads: int = 0  # device reads (fewer than blocks when reading ahead)
     loop_latency_ms: list[float] = field(default_factory=list)
     # closed loop: arrival of the block holding a sweep's last sample → the controller's decision
     control_latency_ms: list[float] = field(default_factory=list)
 
 
-class Engine:
+class Engine(ReadAhead):
     """Runs one experiment on one device, streaming documents to subscribers."""
 
     def __init__(
@@ -115,6 +118,7 @@ class Engine:
         self._t_block = time.perf_counter()  # arrival of the last block read
         self.hw = WiringCheck(wiring_checks or WiringChecks(), scaling.lsb_V, self.fs,
                               float(scaling.gain[field_channel]))
+        self.read_ahead_blocks = max(1, min(getattr(device, "max_read_blocks", 1), ring // 2 // device.block_samples))
 
     # -- documents ---------------------------------------------------------------------------
     def emit(self, doc: object) -> None:
@@ -126,15 +130,15 @@ class Engine:
         self.fanout.emit_safely(doc)
 
     # -- outputs -----------------------------------------------------------------------------
-    def _write_ahead(self, target: int) -> None:
-        """Render and write outputs up to ``target`` (exclusive)."""
+    def _write_ahead(self, target: int, span: int | None = None) -> None:
+        """Render and write outputs up to ``target`` (exclusive), one scheduler call per ``span`` (a block)."""
         w = self.dev.written_until
         if w < self.acquired_until:
             self.stats.late_writes += 1
             self.emit(ev.LateWrite(sample=w, text=f"outputs behind acquisition by {self.acquired_until - w} samples",
                                    behind_samples=self.acquired_until - w))
         while w < target:
-            n = min(target - w, self.dev.block_samples)
+            n = min(target - w, span or self.dev.block_samples)
             stims, valves, docs = self.ctl.schedule(w + n)
             for d in docs:
                 if isinstance(d, PhaseStart):
@@ -150,10 +154,10 @@ class Engine:
                 self.delivery.scheduled(s, i, ph)
             self._valves.extend(valves)
             active = [(s, i) for s, i in self._stims if s.sample < w + n and s.sample + s.last_pulse_end > w]
-            ao, do = render_block(w, n, active, self._valves, self._do_state, self.wiring, self.fs, self.limits)
+            ao, do = render_block(w, n, active, self._valves, self._do_state, self.wiring, self.fs, self.limits,
+                                  lazy=bool(span))
             if self.stimulation_off:
-                ao[:] = 0.0
-                do[:] = 0
+                ao, do = np.zeros(ao.shape), np.zeros(do.shape, dtype=np.uint8)
             try:
                 self.dev.write(w, ao, do)
                 self.delivery.written(w, n, not self.stimulation_off)
@@ -181,8 +185,8 @@ class Engine:
                 self.emit(d)
 
     # -- inputs ------------------------------------------------------------------------------
-    def _store_block(self, start: int, data_V: np.ndarray) -> None:
-        counts = np.clip(np.rint(data_V / self.scaling.lsb_V[:, None]), -32768, 32767).astype(np.int16)
+    def _store_block(self, start: int, data_V: np.ndarray, codes: np.ndarray | None = None, lsb_V: float = 0.0) -> None:
+        counts = to_counts(data_V, self.scaling.lsb_V, codes, lsb_V)
         n = counts.shape[1]
         i0 = start % self.ring_len
         k = min(n, self.ring_len - i0)
@@ -207,10 +211,7 @@ class Engine:
 
     def _analysis_tail(self) -> int:
         """Samples after a sweep's last pulse that its measurement reads (windows + smoothing)."""
-        d = self.windows.to_dict()
-        ends = [float(v[1]) for v in d.values() if isinstance(v, list)]
-        widths = [float(v) for v in d.values() if isinstance(v, (int, float))]
-        return int(np.ceil((max(ends) + max(widths, default=0.0) + 0.5) * self.fs / 1000.0)) + 1
+        return detector.tail_samples(self.windows, self.fs)
 
     def _measure(self, p: _Pending, upto: int) -> tuple[Measured, list, float]:
         """Measure samples [p.first, upto) of a sweep and let the controller decide on it."""
@@ -336,7 +337,7 @@ class Engine:
                 if stop.is_set():
                     reason, message = "interrupted", "stopped by the operator"
                     break
-                blk = dev.read()
+                blk = self._read()
                 self._t_block = time.perf_counter()
                 if blk.start != self.acquired_until or blk.gap:
                     lost = blk.start - self.acquired_until
@@ -346,7 +347,7 @@ class Engine:
                     self._fill_gap(self.acquired_until, lost)
                     for d in self.ctl.on_gap(blk.start, lost):
                         self.emit(d)
-                self._store_block(blk.start, blk.data)
+                self._store_block(blk.start, blk.data, blk.counts, blk.lsb_V)
                 self.stats.samples = self.acquired_until
                 self._cut_ready()
                 for d in self.delivery.close_ready(self.acquired_until):  # inductions as delivered

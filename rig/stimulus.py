@@ -114,16 +114,23 @@ def render_block(
     wiring: OutputMap,
     fs: float,
     limits: StimLimits,
+    lazy: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """AO volts (n_ao, n) and DO (n_do, n) for samples [start, start + n).
 
     ``stimuli`` are absolute-time stimuli with their resolved intensity (µA); ``valve_changes``
     absolute DO changes; ``do_state`` the DO levels just before ``start`` (updated in place).
+    ``lazy``: a block that no stimulus and no valve change touches comes back as read-only
+    broadcast views (0 V, DO held), the same samples without the memory.
     """
+    stimuli = list(stimuli)
+    valve_changes = list(valve_changes)
+    if lazy and not stimuli and all(vc.sample >= start + n for vc in valve_changes):
+        return (np.broadcast_to(np.zeros((wiring.n_ao, 1)), (wiring.n_ao, n)),
+                np.broadcast_to(do_state.astype(np.uint8)[:, None], (wiring.n_do, n)))
     ao = np.zeros((wiring.n_ao, n))
     do = np.repeat(do_state[:, None], n, axis=1).astype(np.uint8) if wiring.n_do else np.zeros((0, n), np.uint8)
     end = start + n
-    stimuli = list(stimuli)
     onsets: dict[int, list[int]] = {}
     widths: dict[int, int] = {}
     for stim, intensity in stimuli:

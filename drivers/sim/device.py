@@ -6,6 +6,11 @@ that same range; a range with no output written is an output underflow: it is st
 fast as possible. The ADC quantizes to 16 bits over ±``adc_range_V``. When paced, the device
 has a host buffer of ``buffer_s`` seconds like a real board: a reader that falls further behind
 than that loses the oldest samples (overflow, NI −200279), reported as ``Block.gap``.
+
+As fast as possible (``speed`` None) :meth:`read_blocks` hands out many consecutive blocks in one
+:class:`~drivers.base.Block`, computed by one call of the slice (which restarts its per-block
+state at every block boundary, so the samples are those of one read per block). Every block
+carries its int16 ADC codes (``Block.counts``) beside the volts.
 """
 
 from __future__ import annotations
@@ -16,7 +21,10 @@ from collections import deque
 import numpy as np
 
 from drivers.base import Block, Device, DeviceError
+from drivers.sim.adc import quantize
 from drivers.sim.model import SliceModel
+
+MAX_READ_BLOCKS = 1 << 20  # as fast as possible: the engine chooses how many blocks one read takes
 
 
 class SimDevice(Device):
@@ -60,6 +68,18 @@ class SimDevice(Device):
         self.zeroed_count = 0
         self.last_ao_V = np.zeros(len(self.ao_channels))
         self.last_do = np.zeros(len(self.do_lines), dtype=np.uint8)
+        self._zero_current = np.zeros(0)
+        if hasattr(slice_model, "resync_samples"):  # per-block state restarts on the block grid
+            slice_model.resync_samples = self.block_samples
+
+    @property
+    def max_read_blocks(self) -> int:
+        """Blocks one :meth:`read_blocks` may return: many when unpaced and the slice produces the
+        same samples in one call as block by block; 1 when paced or for a subclass that changes
+        :meth:`read` (e.g. one that drops blocks)."""
+        if self.speed is not None or type(self).read is not SimDevice.read:
+            return 1
+        return MAX_READ_BLOCKS if getattr(self.slice, "resync_samples", 0) == self.block_samples else 1
 
     # -- outputs -----------------------------------------------------------------------------
     @property
@@ -72,15 +92,18 @@ class SimDevice(Device):
         ao_V = np.asarray(ao_V, dtype=float)
         if ao_V.shape[0] != len(self.ao_channels) or do.shape[0] != len(self.do_lines):
             raise DeviceError("output block has the wrong number of channels")
-        if np.any(np.abs(ao_V) > 10.0):
+        distinct = ao_V[:, :1] if ao_V.ndim == 2 and ao_V.strides[1] == 0 else ao_V  # a constant (broadcast) block
+        if distinct.size and not -10.0 <= distinct.min() <= distinct.max() <= 10.0:
             raise DeviceError("AO sample beyond ±10 V")
         self._pending.append((start, ao_V, np.asarray(do, dtype=np.uint8)))
         self._written_until = start + ao_V.shape[1]
 
-    def _take_outputs(self, start: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-        ao = np.zeros((len(self.ao_channels), n))
-        do = np.zeros((len(self.do_lines), n), dtype=np.uint8)
+    def _take_outputs(self, start: int, n: int) -> tuple[np.ndarray | None, np.ndarray]:
+        """AO (None: 0 V all through) and DO written for [start, start + n); DO that stays at one
+        level (blocks written at rest) comes back as a broadcast view."""
+        ao = None
         end = start + n
+        segments = []
         while self._pending:
             s, a, d = self._pending[0]
             e = s + a.shape[1]
@@ -90,8 +113,11 @@ class SimDevice(Device):
             if s >= end:
                 break
             lo, hi = max(s, start), min(e, end)
-            ao[:, lo - start : hi - start] = a[:, lo - s : hi - s]
-            do[:, lo - start : hi - start] = d[:, lo - s : hi - s]
+            if a.strides[1] != 0 or a[:, :1].any():  # a broadcast 0 V block needs no copy
+                if ao is None:
+                    ao = np.zeros((len(self.ao_channels), n))
+                ao[:, lo - start : hi - start] = a[:, lo - s : hi - s]
+            segments.append((lo, hi, s, d))
             if e <= end:
                 self._pending.popleft()
             else:
@@ -99,6 +125,13 @@ class SimDevice(Device):
         covered = min(max(self._written_until - start, 0), n)
         if covered < n:
             self.underflow_samples += n - covered
+        levels = [d[:, :1] for _, _, _, d in segments if d.strides[1] == 0]
+        if segments and len(levels) == len(segments) and covered == n and all(
+                np.array_equal(v, levels[0]) for v in levels):
+            return ao, np.broadcast_to(levels[0], (len(self.do_lines), n))
+        do = np.zeros((len(self.do_lines), n), dtype=np.uint8)
+        for lo, hi, s, d in segments:
+            do[:, lo - start : hi - start] = d[:, lo - s : hi - s]
         return ao, do
 
     def zero_outputs(self) -> None:
@@ -132,21 +165,43 @@ class SimDevice(Device):
                 self._acquire(start, gap)  # the slice lives on; those samples are gone
                 self.overflows += 1
                 start += gap
-        volts = self._acquire(start, n)
-        return Block(start, volts, gap)
+        codes, volts = self._acquire(start, n)
+        return Block(start, volts, gap, codes, self.lsb_V)
 
-    def _acquire(self, start: int, n: int) -> np.ndarray:
-        """Run the slice over [start, start + n) with the outputs written for it; ADC volts."""
+    def read_blocks(self, n_blocks: int) -> Block:
+        """``n_blocks`` consecutive blocks in one (1 ≤ n_blocks ≤ :attr:`max_read_blocks`)."""
+        if n_blocks == 1:
+            return self.read()
+        if not 1 <= n_blocks <= self.max_read_blocks:
+            raise DeviceError(f"read_blocks({n_blocks}): this device reads at most {self.max_read_blocks}")
+        if not self.running:
+            raise DeviceError("read on a stopped device")
+        start = self._pos
+        codes, volts = self._acquire(start, n_blocks * self.block_samples)
+        return Block(start, volts, 0, codes, self.lsb_V)
+
+    def _acquire(self, start: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Run the slice over [start, start + n) with the outputs written for it; ADC codes and volts."""
         ao, do = self._take_outputs(start, n)
-        self.last_ao_V = ao[:, -1].copy()
         self.last_do = do[:, -1].copy() if do.shape[0] else self.last_do
-        stim_uA = ao * self.ao_uA_per_V[:, None]
+        if ao is None:  # no current: the slice reads a shared zero buffer (it never writes its input)
+            self.last_ao_V = np.zeros(len(self.ao_channels))
+            m = len(self.ao_channels) * n
+            if self._zero_current.size < m:
+                self._zero_current = np.zeros(m)
+            stim_uA = self._zero_current[:m].reshape(len(self.ao_channels), n)
+        else:
+            self.last_ao_V = ao[:, -1].copy()
+            stim_uA = ao * self.ao_uA_per_V[:, None]
         volts = self.slice.respond(start, stim_uA, do)
         for ao_i, ai_i in self.loopback.items():
-            volts[ai_i] = volts[ai_i] + ao[ao_i]
-        volts = np.clip(np.round(volts / self.lsb_V), -32768, 32767) * self.lsb_V
+            if ao is not None:
+                volts[ai_i] = volts[ai_i] + ao[ao_i]
+        codes = np.empty(volts.shape, dtype=np.int16)
+        out_V = np.empty(volts.shape)
+        quantize(np.ascontiguousarray(volts, dtype=np.float64), self.lsb_V, codes, out_V)
         self._pos = start + n
-        return volts
+        return codes, out_V
 
     def stop(self) -> None:
         self.zero_outputs()

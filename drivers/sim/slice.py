@@ -28,7 +28,8 @@ _MAX_STEP_S = 1.0  # longest closed-form step of the slow state
 
 class RealisticSlice:
     """A virtual slice with ``len(params.pathways)`` stimulating electrodes and ``params.n_ai``
-    recording channels. Deterministic per ``params.seed``; independent of the block partition."""
+    recording channels. Deterministic per ``params.seed``; independent of the block partition
+    (bit for bit when the calls start on the ``resync_samples`` grid, as the simulated DAQ's do)."""
 
     def __init__(self, params: SliceParams, valves=(), bath: dict[str, float] | None = None,
                  pre_incubated: dict[str, tuple[float, float]] | None = None) -> None:
@@ -68,6 +69,10 @@ class RealisticSlice:
         self._state_sample = 0
         self._ttl_prev: dict[int, int] = {}
         self.pulses_delivered = 0
+        # the pickup oscillator restarts at every multiple of this many absolute samples (0: at the start
+        # of each respond call); the simulated DAQ sets its block size, so one call over many blocks
+        # produces the samples of one call per block
+        self.resync_samples = 0
 
     # --- state advance ---------------------------------------------------------------------------
     def _advance_to(self, sample: int) -> None:
@@ -114,7 +119,7 @@ class RealisticSlice:
             start, stim, out, self._keys, self._table, self._noise_sd, self._lp_alpha,
             self._lp_state, self._hum_amp, self._hum_w, self._hum_phase, self._drift_f, self._drift_a,
             self._drift_ph, _DRIFT_STEP, self.fs,
-            self._art_gain, self._art_decay, self._art_state, self._pulse_state, pulses)
+            self._art_gain, self._art_decay, self._art_state, self._pulse_state, pulses, self.resync_samples)
         events: list[tuple[int, int, int, float]] = []  # (sample, kind 0 valve / 1 pulse, idx, val)
         for j in range(n_found):
             events.append((int(pulses[j, 1]), 1, int(pulses[j, 0]), float(pulses[j, 2])))
@@ -122,8 +127,10 @@ class RealisticSlice:
             for line in self.bath.lines:
                 if line >= ttl.shape[0]:
                     continue
-                x = ttl[line].astype(np.int8)
                 prev = self._ttl_prev.get(line, 0)
+                if n and ttl[line, 0] == prev and ttl[line].min() == ttl[line].max():
+                    continue  # the valve stayed as it was
+                x = ttl[line].astype(np.int8)
                 idx = np.flatnonzero(np.diff(x, prepend=np.int8(prev)))
                 for i in idx:
                     events.append((start + int(i), 0, line, float(x[i])))

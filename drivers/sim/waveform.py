@@ -105,14 +105,17 @@ def _mix64(x: np.uint64) -> np.uint64:
 @numba.njit(cache=True, nogil=True)
 def synth_background(start, stim, out, keys, table, noise_sd, lp_alpha, lp_state,
                      hum_amp, hum_w, hum_phase, drift_f, drift_a, drift_ph, drift_step, fs,
-                     art_gain, art_decay, art_state, pulse_state, pulses):
+                     art_gain, art_decay, art_state, pulse_state, pulses, resync):
     """Fill ``out`` (n_ai, n) in electrode mV with noise + pickup + drift + artifact, and find
     the pulses that *end* in this block.
 
     ``stim`` (n_el, n) µA. ``pulse_state`` (n_el, 3): in_pulse, onset (abs sample), max |µA|,
     carried across blocks. ``pulses`` (m, 3) receives (electrode, onset, max |µA|) of every pulse
     completed here; returns how many. The drift (sum of sinusoids, 1/f amplitudes) is evaluated
-    every ``drift_step`` absolute samples and interpolated linearly.
+    every ``drift_step`` absolute samples and interpolated linearly. The pickup oscillator
+    (a rotation recurrence) restarts from its exact phase at ``start`` and at every absolute
+    sample that is a multiple of ``resync`` (0: only at ``start``), so one call over many device
+    blocks gives the very samples of one call per block when ``resync`` is the block size.
     """
     n_ai, n = out.shape
     n_el = stim.shape[0]
@@ -121,6 +124,11 @@ def synth_background(start, stim, out, keys, table, noise_sd, lp_alpha, lp_state
     ng = (start + n - 1 - g0) // drift_step + 2
     grid = np.zeros(ng)
     golden = np.uint64(0x9E3779B97F4A7C15)
+    cw = np.cos(hum_w)
+    sw = np.sin(hum_w)
+    c07 = np.cos(0.7)
+    s07 = np.sin(0.7)
+    inv = 1.0 / drift_step
     for c in range(n_ai):
         for j in range(ng):
             tg = (g0 + j * drift_step) / fs
@@ -128,37 +136,43 @@ def synth_background(start, stim, out, keys, table, noise_sd, lp_alpha, lp_state
             for q in range(drift_f.shape[1]):
                 acc += drift_a[c, q] * np.sin(2.0 * np.pi * drift_f[c, q] * tg + drift_ph[c, q])
             grid[j] = acc
+        row = out[c]
         y = lp_state[c]
         key = keys[c]
         sd = noise_sd[c]
         a1 = hum_amp[c, 0]
         a3 = hum_amp[c, 1]
-        ph0 = hum_w * start + hum_phase[c]
-        sn = np.sin(ph0)
-        cs = np.cos(ph0)
-        cw = np.cos(hum_w)
-        sw = np.sin(hum_w)
-        c07 = np.cos(0.7)
-        s07 = np.sin(0.7)
+        sn = 0.0
+        cs = 0.0
         j = (start - g0) // drift_step
         r = start - g0 - j * drift_step
-        inv = 1.0 / drift_step
         k = np.uint64(start) * golden + key
-        for i in range(n):
-            h = _mix64(k)
-            k += golden
-            z = table[np.int64(h >> np.uint64(52)) & np.int64(mask)]
-            y += lp_alpha * (z * sd - y)
-            s3 = sn * (3.0 - 4.0 * sn * sn)
-            c3 = cs * (4.0 * cs * cs - 3.0)
-            f = r * inv
-            v = y + a1 * sn + a3 * (s3 * c07 + c3 * s07) + grid[j] + (grid[j + 1] - grid[j]) * f
-            sn, cs = sn * cw + cs * sw, cs * cw - sn * sw
-            r += 1
+        i = 0
+        next_sync = start  # absolute sample of the next oscillator restart
+        while i < n:
+            if start + i == next_sync:
+                ph0 = hum_w * (start + i) + hum_phase[c]
+                sn = np.sin(ph0)
+                cs = np.cos(ph0)
+                next_sync = (start + i) // resync * resync + resync if resync > 0 else start + n
+            seg = min(n - i, drift_step - r, next_sync - start - i)
+            gj = grid[j]
+            dg = grid[j + 1] - grid[j]
+            for t in range(seg):  # the hot loop: same operations, in the same order, as one sample at a time
+                h = _mix64(k)
+                k += golden
+                z = table[np.int64(h >> np.uint64(52)) & np.int64(mask)]
+                y += lp_alpha * (z * sd - y)
+                s3 = sn * (3.0 - 4.0 * sn * sn)
+                c3 = cs * (4.0 * cs * cs - 3.0)
+                f = (r + t) * inv
+                row[i + t] = y + a1 * sn + a3 * (s3 * c07 + c3 * s07) + gj + dg * f
+                sn, cs = sn * cw + cs * sw, cs * cw - sn * sw
+            i += seg
+            r += seg
             if r == drift_step:
                 r = 0
                 j += 1
-            out[c, i] = v
         lp_state[c] = y
     n_found = 0
     for e in range(n_el):
@@ -166,8 +180,15 @@ def synth_background(start, stim, out, keys, table, noise_sd, lp_alpha, lp_state
         inp = pulse_state[e, 0]
         onset = pulse_state[e, 1]
         mx = pulse_state[e, 2]
-        for i in range(n):
-            s = stim[e, i]
+        srow = stim[e]
+        i = 0
+        while i < n:
+            if hstate == 0.0 and inp == 0.0:  # at rest: skip to the next nonzero stimulus sample
+                while i < n and srow[i] == 0.0:
+                    i += 1
+                if i == n:
+                    break
+            s = srow[i]
             if s != 0.0:
                 hstate = s
                 if inp == 0.0:
@@ -189,6 +210,7 @@ def synth_background(start, stim, out, keys, table, noise_sd, lp_alpha, lp_state
                     hstate = 0.0
                 for c in range(n_ai):
                     out[c, i] += art_gain[c, e] * hstate
+            i += 1
         art_state[e] = hstate
         pulse_state[e, 0] = inp
         pulse_state[e, 1] = onset

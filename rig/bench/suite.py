@@ -17,9 +17,12 @@ _protocol = shipped_protocol
 def bench_pipeline(protocol: str | Path = "tbs_ltp.toml") -> dict:
     """TBS protocol through device → engine → detector → storage, headless, as fast as possible.
 
-    References: the simulated device alone producing the same number of samples (no engine), and
-    the floor (numpy making and ring-buffering them: :mod:`rig.bench.floor`). Also the start-up
-    of ``rig check``/``summary``/``analyze`` (on this run's file) beside ``python -c pass``.
+    References: the simulated device alone producing the same number of samples (no engine) one
+    block per read (``device_only``) and as many blocks per read as the engine read ahead
+    (``device_batched``), and the floor (numpy making and ring-buffering them:
+    :mod:`rig.bench.floor`) in the device's blocks and in the engine's reads (``floor_batched``).
+    Also the start-up of ``rig check``/``summary``/``analyze`` (on this run's file) beside
+    ``python -c pass``. docs/performance.md has the profile behind these numbers.
     """
     from rig.experiment.assemble import make_device
     from rig.experiment.runner import RunOptions, prepare, run_experiment
@@ -45,9 +48,17 @@ def bench_pipeline(protocol: str | Path = "tbs_ltp.toml") -> dict:
     dev_s = time.perf_counter() - t0
     lat = np.asarray(res.engine.stats.loop_latency_ms or [np.nan])
     floor = floor_realtime_factor(int(target), res.engine.fs, dev.block_samples, len(dev.ai_channels))
+    per_read = max(1, round(target / max(1, res.engine.stats.reads) / dev.block_samples))  # blocks per read
+    batched = _device_batched(make_device(rig, plan, 1, None), int(target), per_read)
+    floor_b = floor_realtime_factor(int(target), res.engine.fs, per_read * dev.block_samples, len(dev.ai_channels))
     return {
         **floor,
         "pipeline_vs_floor": (exp_s / res.wall_s) / floor["floor_realtime_factor"],
+        "floor_batched_realtime_factor": floor_b["floor_realtime_factor"],
+        "pipeline_vs_floor_batched": (exp_s / res.wall_s) / floor_b["floor_realtime_factor"],
+        "pipeline_device_reads": res.engine.stats.reads,
+        "pipeline_blocks_per_read": target / max(1, res.engine.stats.reads) / dev.block_samples,
+        "device_batched_realtime_factor": batched,
         **startup,
         "pipeline_experiment_s": exp_s,
         "pipeline_wall_s": res.wall_s,
@@ -59,6 +70,22 @@ def bench_pipeline(protocol: str | Path = "tbs_ltp.toml") -> dict:
         "analysis_ms_p50": float(np.nanpercentile(lat, 50)),
         "analysis_ms_p99": float(np.nanpercentile(lat, 99)),
     }
+
+
+def _device_batched(dev, n_samples: int, blocks: int) -> float:
+    """The simulated device alone, read ``blocks`` blocks at a time with outputs at rest (as the
+    engine reads it ahead at --speed max): experiment seconds per wall second."""
+    b = dev.block_samples
+    blocks = max(1, min(blocks, getattr(dev, "max_read_blocks", 1)))
+    dev.start()
+    t0 = time.perf_counter()
+    n = 0
+    while n < n_samples:
+        m = blocks * b
+        dev.write(dev.written_until, np.broadcast_to(np.zeros((len(dev.ao_channels), 1)), (len(dev.ao_channels), m)),
+                  np.broadcast_to(np.zeros((len(dev.do_lines), 1), dtype=np.uint8), (len(dev.do_lines), m)))
+        n += dev.read_blocks(blocks).data.shape[1]
+    return n / dev.sample_rate_hz / (time.perf_counter() - t0)
 
 
 def _bench_detector() -> dict:

@@ -40,6 +40,11 @@ class DeliveryLedger:
         self._open: dict[int, _Open] = {}
         self.records: list[ev.Induction] = []
 
+    @property
+    def busy(self) -> bool:
+        """An induction is open (its Induction record is still to come)."""
+        return bool(self._open)
+
     def phase_started(self, index: int, kind: str, start_sample: int) -> None:
         """A PhaseStart went out: an induction phase opens, earlier ones are over."""
         for o in self._open.values():

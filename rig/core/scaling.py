@@ -21,3 +21,12 @@ class ChannelScaling:
     @property
     def mV_per_count(self) -> np.ndarray:
         return self.lsb_V * 1000.0 / np.asarray(self.gain)
+
+
+def to_counts(data_V: np.ndarray, lsb_V: np.ndarray, codes: np.ndarray | None = None,
+              codes_lsb_V: float = 0.0) -> np.ndarray:
+    """int16 counts of ADC volts ``data_V`` (n_ch, n) at ``lsb_V`` per channel; a device's own
+    ``codes`` are used as they are when its LSB is every channel's (they are the same numbers)."""
+    if codes is not None and np.all(lsb_V == codes_lsb_V):
+        return codes
+    return np.clip(np.rint(data_V / lsb_V[:, None]), -32768, 32767).astype(np.int16)

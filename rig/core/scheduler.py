@@ -4,7 +4,9 @@ The engine knows nothing of phases, gates or alarms. It asks the scheduler for t
 valve changes of the next output block (:meth:`Scheduler.schedule`), hands it every measured
 sweep and every gap, polls it once per acquired block, and reads its stop state. Everything the
 scheduler decides comes back typed: :class:`ScheduledStimulus` (what to render), ``ValveChange``
-(what to switch) and documents (events, phase starts) to emit.
+(what to switch) and documents (events, phase starts) to emit. A scheduler may also offer
+``quiet_until() -> int`` (the largest ``until`` that ``schedule`` answers with nothing): an
+unpaced engine then reads ahead up to there (:mod:`rig.core.readahead`).
 """
 
 from __future__ import annotations

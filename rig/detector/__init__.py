@@ -40,6 +40,7 @@ from rig.detector.measurement import (  # noqa: F401
     measure,
     measure_pulses,
     paired_pulse_ratio,
+    tail_samples,
     warm_up,
     window_offsets,
 )

@@ -152,6 +152,21 @@ def _offsets_cached(windows: Windows, fs_hz: float) -> np.ndarray:
     return o
 
 
+def tail_samples(windows: Windows, fs_hz: float) -> int:
+    """Samples after a pulse onset that its measurement reads: the latest window end plus the
+    widest smoothing plus 0.5 ms (+1), memoised on the (immutable) Windows instance."""
+    cache = windows.__dict__.get("_tail_by_fs")
+    if cache is None:
+        cache = {}
+        object.__setattr__(windows, "_tail_by_fs", cache)
+    if fs_hz not in cache:
+        d = windows.to_dict()
+        ends = [float(v[1]) for v in d.values() if isinstance(v, list)]
+        widths = [float(v) for v in d.values() if isinstance(v, (int, float))]
+        cache[fs_hz] = int(np.ceil((max(ends) + max(widths, default=0.0) + 0.5) * fs_hz / 1000.0)) + 1
+    return cache[fs_hz]
+
+
 def window_offsets(windows: Windows, fs_hz: float) -> np.ndarray:
     """Windows → int64 sample offsets from the pulse onset (layout ``BL0 … WMS``).
 

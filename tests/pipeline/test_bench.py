@@ -14,6 +14,10 @@ def test_pipeline_bench_reports_ratio_against_device_only(tmp_path):
     assert r["pipeline_realtime_factor"] > 0 and r["device_only_realtime_factor"] > 0
     assert r["pipeline_sweeps"] == 6 + 1 + 6
     assert abs(r["pipeline_vs_device_only"] - r["pipeline_realtime_factor"] / r["device_only_realtime_factor"]) < 1e-9
+    # at --speed max the engine reads ahead: far fewer device reads than 100 ms blocks
+    assert 0 < r["pipeline_device_reads"] < r["pipeline_experiment_s"] * 10 / 4
+    assert r["pipeline_blocks_per_read"] > 4 and r["device_batched_realtime_factor"] > 0
+    assert r["floor_batched_realtime_factor"] > 0 and r["pipeline_vs_floor_batched"] > 0
 
 
 def test_bench_rejects_unknown_name(capsys):
