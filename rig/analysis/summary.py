@@ -15,12 +15,12 @@ RESULT_WINDOW_S = results.WINDOW_MIN * 60.0  # LTP/LTD magnitude: mean of the la
 SUMMARY_EVENTS: dict[type[ev.Event], str] = {
     ev.Induction: "inductions", ev.InductionHeld: "inductions", ev.Alarm: "alarms", ev.Operator: "operator",
     ev.Paused: "pauses", ev.Resumed: "pauses", ev.IntensitySet: "intensity_changes",
-    ev.Gap: "integrity (status counters)", ev.Overrun: "integrity (status counters)",
+    ev.Gap: "integrity (status counters)", ev.AverageMeasured: "averages", ev.Overrun: "integrity (status counters)",
     ev.LateWrite: "integrity (status counters)", ev.SweepLost: "integrity (status counters)",
     ev.SweepDiscarded: "integrity (status counters)",
     **{t: "listed" for t in (
         ev.OutputsZeroed, ev.StimulusMissed, ev.OutputUnderflow, ev.WindowsChanged, ev.WindowsRefused,
-        ev.WindowsProposed, ev.PhaseEntered, ev.Valve, ev.BaselineStable, ev.BaselineExtended,
+        ev.WindowsProposed, ev.WindowsUncertain, ev.PhaseEntered, ev.Valve, ev.BaselineStable, ev.BaselineExtended,
         ev.BaselineUnstable, ev.IoFit, ev.TrackingFrozen, ev.OperatorRefused, ev.ControlUnavailable,
         ev.Recovered, ev.ObserverError, ev.UnknownEvent, ev.GainChanged, ev.TelegraphUnreadable,
         ev.StimulusMismatch)},
