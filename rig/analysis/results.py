@@ -40,12 +40,15 @@ from typing import Any, Protocol
 import numpy as np
 
 from rig.core import events as ev
-from rig.detector.measurement import NONFINITE, SATURATED, SLOPE_FIELD, WINDOW_OUTSIDE
+from rig.detector.measurement import NO_STIMULUS, NONFINITE, NOT_FEPSP, SATURATED, SLOPE_FIELD, WINDOW_OUTSIDE
 
 #: A measurement with any of these flag bits set is invalid: it never enters a baseline, a time
-#: course point or a magnitude. (NO_RESPONSE, NO_VOLLEY and POP_SPIKE_IN_SLOPE are warnings: the
-#: slope was measured, a lost response is a real 0-ish value that belongs in the result.)
-INVALID_FLAGS = int(SATURATED) | int(WINDOW_OUTSIDE) | int(NONFINITE)
+#: course point or a magnitude: clipped or non-finite samples, a window outside the sweep, a response
+#: that is not an fEPSP (positive-going, action-potential-sized) or no stimulus found. The other bits
+#: (NO_RESPONSE, NO_VOLLEY, POP_SPIKE_IN_SLOPE, SLOPE_AT_TROUGH, SLOPE_IN_VOLLEY, NO_RISE,
+#: NOT_VOLTAGE) are warnings: the slope was measured, a lost response is a real 0-ish value that
+#: belongs in the result.
+INVALID_FLAGS = int(SATURATED) | int(WINDOW_OUTSIDE) | int(NONFINITE) | int(NOT_FEPSP) | int(NO_STIMULUS)
 DEFAULT_FIELD = SLOPE_FIELD["regression"]  # mV/ms
 RESULT_SWEEP_KINDS = ("test",)
 INDUCTION_PHASE_KINDS = ("induction", "chemical")

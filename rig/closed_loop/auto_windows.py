@@ -4,8 +4,9 @@ pathway before the baseline counts (protocol ``[analysis] auto_windows``, defaul
 The engine proposes windows per pathway from the average of its first ``settle_sweeps`` baseline test
 sweeps (:mod:`rig.detector.online`). Once every tested pathway of the phase has a proposal:
 
-- all confident (:func:`applicable`) → one change of the set-windows path (``rig ctl set_windows`` and the window use the
-  same path), applied by the engine as one ``windows`` event (source ``auto``). The engine measures
+- all confident (:func:`applicable`) → one change of the set-windows path (``rig ctl set_windows`` and the
+  window use
+  the same path), applied by the engine as one ``windows`` event (source ``auto``). The engine measures
   every pathway with one window set, so the pathways' slope windows are intersected (start = latest
   start, end = earliest end); volley, peak and pop-spike windows are widened to cover every pathway.
   The stability gate restarts, and the result's baseline uses only sweeps after this change
