@@ -138,7 +138,7 @@ def _max_slope(x, a, last, w, bl):  # pragma: no cover - jitted
 def _steepest_at(x, a, last, w, bl, m, h):  # pragma: no cover - jitted
     """Regression numerator of the span [q, q + w), a <= q <= last, at the q where the numerators
     averaged over q ± h (fewer at the ends) are most negative: placed on the smoothed slope curve,
-    noise hardly biases the value. ``m``: scratch of ≥ last − a + 1."""
+    noise hardly biases the value (a local minimum among noisy fits would). ``m``: scratch."""
     tm = (w - 1) / 2.0
     s0 = 0.0
     s1 = 0.0
@@ -334,7 +334,7 @@ def _measure_kernel(x, pulses, offs, fs, clip, out):  # pragma: no cover - jitte
                     flags |= bad
                     if bad == 0:
                         sxx = wms * (wms * wms - 1) / 12.0
-                        num = _steepest_at(x, ma, last, wms, bl, m, wms // 4)
+                        num = _steepest_at(x, ma, last, wms, bl, m, (wms - 1) // 2)
                         r.slope_max_mV_per_ms = num / sxx * per_ms
 
         # population spike, tangent method on the lightly smoothed trace

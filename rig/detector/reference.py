@@ -222,7 +222,7 @@ def measure_pulses(
                     if bad == 0:
                         tw = np.arange(wms) - (wms - 1) / 2.0
                         slopes = sliding_window_view(y[ma : p + 1], wms) @ tw
-                        h = wms // 4  # placed on the slope curve averaged over ±h spans (±¼ width)
+                        h = (wms - 1) // 2  # placed on the slope curve averaged over ±h spans (±½ width)
                         c = np.concatenate(([0.0], np.cumsum(slopes)))
                         i = np.arange(slopes.size)
                         lo_i, hi_i = np.maximum(i - h, 0), np.minimum(i + h + 1, slopes.size)
