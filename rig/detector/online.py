@@ -42,7 +42,8 @@ def proposal_event(pathway: int, prop: AutoWindows, sweeps: int, sample: int, na
 
 class OnlineSweeps:
     """Per pathway: the first ``propose_after`` baseline test sweeps (for the window proposal) and
-    blocks of ``average_n`` consecutive test sweeps of one phase (for the averaged measurement)."""
+    blocks of ``average_n`` consecutive test sweeps of one phase and one window set (for the averaged
+    measurement)."""
 
     def __init__(self, fs_hz: float, propose_after: int = 5, average_n: int = 1) -> None:
         self.fs = float(fs_hz)
@@ -50,6 +51,7 @@ class OnlineSweeps:
         self.average_n = int(average_n)
         self._first: dict[int, list[tuple[np.ndarray, int]]] = {}
         self._block: dict[int, list[tuple[np.ndarray, int, int, int, int]]] = {}  # trace, stim, sweep, phase, flags
+        self._block_windows: dict[int, Windows] = {}
 
     def proposal(self, pathway: int, trace: np.ndarray, stim_index: int, phase_kind: str,
                  windows: Windows) -> AutoWindows | None:
@@ -72,8 +74,11 @@ class OnlineSweeps:
         if self.average_n <= 1:
             return None
         buf = self._block.setdefault(pathway, [])
+        if self._block_windows.get(pathway) != windows:
+            buf.clear()  # a block never spans two window sets ...
+        self._block_windows[pathway] = windows
         if buf and (buf[-1][3] != phase or buf[-1][0].size != trace.size or buf[-1][1] != stim_index):
-            buf.clear()  # a block never spans two phases or two sweep geometries
+            buf.clear()  # ... nor two phases or two sweep geometries
         buf.append((trace, stim_index, sweep_index, phase, flags))
         if len(buf) < self.average_n:
             return None
