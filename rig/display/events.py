@@ -113,7 +113,17 @@ class EventHandlers:
         self.intensity_uA[int(e.pathway)] = float(e.intensity_uA)
 
     def _on_windows(self, e: ev.WindowsChanged) -> None:
+        self.__dict__.setdefault("windows_changes_s", []).append(e.sample / self.fs)
         self._set_windows(e.windows)
+
+    def _baseline_from_s(self, ref: int | None) -> float | None:
+        """The result's rule: the baseline counts only after the last windows change before its end."""
+        if ref is None:
+            return None
+        later = [ph.start_s for ph in self.phases if ph.index > ref]
+        end = min(later) if later else float("inf")
+        t = [x for x in self.__dict__.get("windows_changes_s", []) if x < end]
+        return max(t) if t else None
 
     def _set_windows(self, windows: dict) -> None:
         if windows:
