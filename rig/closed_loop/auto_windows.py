@@ -9,7 +9,7 @@ sweeps (:mod:`rig.detector.online`). Once every tested pathway of the phase has 
   the same path), applied by the engine as one ``windows`` event (source ``auto``). The engine measures
   every pathway with one window set, so the pathways' slope windows are intersected (start = latest
   start, end = earliest end); volley, peak and pop-spike windows are widened to cover every pathway.
-  The stability gate restarts, and the result's baseline uses only sweeps after this change
+  The stability gate and intensity tracking restart, and the result's baseline uses only sweeps after this change
   (:mod:`rig.analysis.results`), so one baseline never mixes two window sets;
 - any proposal not confident, the intersection too short, the baseline over or an induction already
   given → a ``windows_uncertain`` event and the windows in use stay.
@@ -105,5 +105,7 @@ class AutoWindowsMixin:
         if not changes:
             return []
         self.windows_changes.append((AUTO, changes))
-        self._tests = {}  # the stability gate restarts with the new windows
+        self._tests = {}  # the stability gate restarts with the new windows ...
+        for pw in wanted:
+            self.tracker.restart(pw)  # ... and intensity tracking re-learns its target slope
         return []
