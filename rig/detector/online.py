@@ -18,6 +18,11 @@ from rig.detector.measurement import FLOAT_FIELDS, Windows, measure
 from rig.detector.proposal import AutoWindows, average_sweeps, propose_windows
 
 EVENT_DATA_BYTES = 1000  # a stored event's JSON data holds 1024 bytes
+# Online the slope window runs from the volley's rebound / 20 % of the rise to 80 % (offline `rig
+# analyze` stops at 60 %, the corpus' definition of the true slope): hundreds of sweeps are measured
+# one by one, and a 20–80 % window is ~1.6× longer, so each sweep's slope is ~2× less noisy; the
+# ratio to the baseline (the result) does not depend on where on the rise the window lies.
+ONLINE_RISE_FRACTION = 0.8
 _AVG_FIELDS = ("slope_mV_per_ms", "slope_max_mV_per_ms", "slope_2080_mV_per_ms", "amplitude_mV",
                "volley_mV", "pop_spike_mV", "peak_latency_ms", "noise_mV")
 
@@ -65,7 +70,7 @@ class OnlineSweeps:
         if len(buf) < self.propose_after:
             return None
         avg, stim = average_sweeps([t for t, _ in buf], [i for _, i in buf], self.propose_after)
-        return propose_windows(avg, stim, self.fs, windows)
+        return propose_windows(avg, stim, self.fs, windows, ONLINE_RISE_FRACTION)
 
     def average(self, pathway: int, trace: np.ndarray, stim_index: int, sweep_index: int, phase: int,
                 flags: int, windows: Windows, clip_mV: float, sample: int, name: str) -> ev.AverageMeasured | None:
