@@ -35,6 +35,7 @@ from rig.core.scheduler import Scheduler
 from rig.core.subscribers import Fanout, Subscriber
 from rig.core.wiring import WiringChecks
 from rig.detector.hardware import SweepWiring, WiringCheck
+from rig.detector.online import OnlineSweeps, proposal_event, windows_change
 from rig.stimulus import OutputMap, StimLimits, render_block
 
 OBSERVER_REPORT_S = 10.0  # an observer that keeps failing is reported at most this often (sample time)
@@ -111,8 +112,8 @@ class Engine(ReadAhead):
         self._sweep_index = 0
         self.delivery = DeliveryLedger(plan, getattr(controller, "name", lambda pw: f"S{pw + 1}"))
         self.stimulation_off = False  # set after an output underflow: record on, stimulate never again
-        self.propose_after = 5  # baseline test sweeps per pathway averaged to propose windows (0: never)
-        self._first_traces: dict[int, list[tuple[np.ndarray, int]]] = {}
+        an = (plan.closed_loop or {}).get("analysis", {})
+        self.online = OnlineSweeps(self.fs, int(an.get("settle_sweeps", 10)), int(an.get("average", 1)))
         self._mV_per_count = scaling.mV_per_count
         self._clip_mV = 32767 * float(self._mV_per_count[field_channel]) * 0.999
         self._t_block = time.perf_counter()  # arrival of the last block read
@@ -253,28 +254,31 @@ class Engine(ReadAhead):
                 if upto <= self.acquired_until:
                     p.early = self._measure(p, upto)
 
-    def _propose_windows(self, pathway: int, trace: np.ndarray, stim_index: int, phase: int) -> None:
-        """After the first N baseline test sweeps of a pathway, record the windows that their average
-        suggests (``windows_proposed``); the windows in use change only when the operator applies them."""
-        if self.propose_after <= 0 or self.ctl.plan.phases[phase].kind != "baseline":
-            return
-        buf = self._first_traces.setdefault(pathway, [])
-        if len(buf) >= self.propose_after:
-            return
-        buf.append((trace, stim_index))
-        if len(buf) < self.propose_after:
-            return
-        from rig.detector.proposal import average_sweeps, propose_windows
+    @property
+    def propose_after(self) -> int:
+        """Baseline test sweeps per pathway averaged to propose windows (0: never)."""
+        return self.online.propose_after
 
-        avg, stim = average_sweeps([t for t, _ in buf], [i for _, i in buf], self.propose_after)
-        prop = propose_windows(avg, stim, self.fs, self.windows)
-        names = ("volley", "slope", "peak")
-        text = ", ".join(f"{n} {getattr(prop.windows, n)[0]:.2f}–{getattr(prop.windows, n)[1]:.2f} ms" for n in names)
-        said = text if prop.ok else prop.message
-        self.emit(ev.WindowsProposed(
-            sample=self.acquired_until, text=f"S{pathway + 1}: {said}",
-            pathway=pathway, ok=prop.ok, windows=prop.windows.to_dict(), landmarks_ms=prop.landmarks_ms,
-            sweeps=self.propose_after))
+    @propose_after.setter
+    def propose_after(self, n: int) -> None:
+        self.online.propose_after = int(n)
+
+    def _test_sweep(self, p: _Pending, counts: np.ndarray, meas: Measured) -> None:
+        """A single-pulse test sweep: the window proposal (the controller decides whether to apply
+        it) and the averaged measurement (:mod:`rig.detector.online`)."""
+        ch, pw = self.field_channel, p.stim.pathway
+        trace = counts[ch].astype(np.float64) * self._mV_per_count[ch]
+        stim, name = p.stim.sample - p.first, self.delivery.name(pw)
+        avg = self.online.average(pw, trace, stim, meas.sweep_index, p.phase, int(meas.records[0]["flags"]),
+                                  self.windows, self._clip_mV, self.acquired_until, name)
+        if avg is not None:
+            self.emit(avg)
+        prop = self.online.proposal(pw, trace, stim, self.ctl.plan.phases[p.phase].kind, self.windows)
+        if prop is not None:
+            self.emit(proposal_event(pw, prop, self.propose_after, self.acquired_until, name))
+            for d in getattr(self.ctl, "on_windows_proposed", lambda *a: [])(pw, prop, self.windows,
+                                                                               self.acquired_until):
+                self.emit(d)
 
     def _cut_ready(self) -> None:
         self._decide_early()
@@ -308,10 +312,8 @@ class Engine(ReadAhead):
             self.stats.loop_latency_ms.append((time.perf_counter() - t_ready) * 1e3 + measure_ms)
             self._sweep_index += 1
             self.stats.sweeps += 1
-            if p.stim.kind == "test" and p.stim.n_pulses == 1:
-                ch = self.field_channel
-                trace = counts[ch].astype(np.float64) * self._mV_per_count[ch]
-                self._propose_windows(p.stim.pathway, trace, p.stim.sample - p.first, p.phase)
+            if p.stim.kind == "test" and p.stim.n_pulses == 1 and len(meas.records):
+                self._test_sweep(p, counts, meas)
 
     # -- the run -----------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> RunStop:
@@ -354,12 +356,11 @@ class Engine(ReadAhead):
                     self.emit(d)
                 for d in self.ctl.poll(self.acquired_until):  # operator commands, outside events
                     self.emit(d)
-                for name, ms in self.ctl.take_windows_changes():  # operator: move a detector window
+                for name, ms in self.ctl.take_windows_changes():  # operator (or auto windows): move windows
                     try:
-                        self.windows = self.windows.replace(**{name: ms})
-                        self.emit(ev.WindowsChanged(sample=self.acquired_until,
-                                                    text=f"{name} window {ms[0]:g}–{ms[1]:g} ms",
-                                                    windows=self.windows.to_dict()))
+                        self.windows, said, source = windows_change(self.windows, name, ms)
+                        self.emit(ev.WindowsChanged(sample=self.acquired_until, text=said,
+                                                    windows=self.windows.to_dict(), source=source))
                     except (TypeError, ValueError) as exc:
                         self.emit(ev.WindowsRefused(sample=self.acquired_until, text=str(exc)[:200], window=name))
                 if self.ctl.stop_request is not None:  # operator stop or a "stop" alarm

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from rig.core.errors import UserError
+from rig.detector.codes import NO_STIMULUS, NOT_VOLTAGE
 
 DOUBLE_EDGE_MS = 5.0  # stimulus edges closer than this are one stimulus (no paired pulse is that close)
 MAX_CHANNELS = 64
@@ -43,6 +44,7 @@ class SweepSource:
     channel_name: str = ""
     notes: list[str] = field(default_factory=list)
     close: Callable[[], None] = lambda: None
+    flags: int = 0  # flag bits of every sweep (NOT_VOLTAGE, NO_STIMULUS: rig.detector.codes)
 
 
 def open_input(path: str | Path, channel: int | None = None, stim_ms: float | None = None,
@@ -193,9 +195,12 @@ def read_abf(path: Path, channel: int | None = None, stim_ms: float | None = Non
         raise UserError(f"{path}: --channel {ch}: the file has channels 0..{abf.channelCount - 1}")
     to_mV = _VOLT_UNITS.get(units[ch])
     notes = []
+    flags = 0
     if to_mV is None:
         to_mV = 1.0
-        notes.append(f"channel {ch} is in {abf.adcUnits[ch]!r}, not a voltage: values used as mV")
+        flags |= int(NOT_VOLTAGE)
+        notes.append(f"channel {ch} is in {abf.adcUnits[ch]!r}, not a voltage (voltage clamp?): values used "
+                     "as mV, every sweep flagged not_voltage")
     n_pts = int(abf.sweepPointCount)
     n_sw = int(abf.sweepCount)
     if n_pts < 10 or n_sw < 1:
@@ -213,8 +218,13 @@ def read_abf(path: Path, channel: int | None = None, stim_ms: float | None = Non
         if pulses is not None:
             notes.append("stimulus from the digital output in the file's epoch table")
         else:
-            pulses = find_stimuli(sweeps[: min(n_sw, 20)], fs, double_edge_ms)
-            notes.append("stimulus found from the artifact")
+            try:
+                pulses = find_stimuli(sweeps[: min(n_sw, 20)], fs, double_edge_ms)
+                notes.append("stimulus found from the artifact")
+            except UserError as exc:  # nothing to measure: every sweep flagged no_stimulus, values null
+                pulses = np.zeros(0, dtype=np.int64)
+                flags |= int(NO_STIMULUS)
+                notes.append(f"warning: {exc}: every sweep flagged no_stimulus")
         merged = merge_edges(pulses, fs, double_edge_ms)
         if merged.size < pulses.size:
             notes.append(f"{pulses.size - merged.size} stimulus edge(s) closer than {double_edge_ms:g} ms "
@@ -224,7 +234,7 @@ def read_abf(path: Path, channel: int | None = None, stim_ms: float | None = Non
         source=str(path), kind="abf", sample_rate_hz=fs, n_sweeps=n_sw,
         get_sweep=lambda i: sweeps[i], get_pulses=lambda i: pulses,
         times_s=np.asarray(abf.sweepTimesSec, dtype=np.float64), clip_mV=_abf_clip_mV(abf, ch, to_mV),
-        channel=ch, channel_name=str(abf.adcNames[ch]), notes=notes,
+        channel=ch, channel_name=str(abf.adcNames[ch]), notes=notes, flags=flags,
     )
 
 

@@ -11,7 +11,9 @@ Every caller — ``rig summary``, the window's time course, ``rig report``, ``ri
   or the value is not finite; invalid sweeps are counted, never used;
 - **baseline**: the valid test sweeps of the reference baseline phase — the last ``baseline`` phase
   that starts before the first induction (``induction`` or ``chemical`` phase); with no induction,
-  the last baseline phase. Optionally only its last ``baseline_min`` minutes;
+  the last baseline phase. Optionally only its last ``baseline_min`` minutes. Only sweeps after the
+  last windows change before the phase's end count (one baseline never mixes two window sets; the
+  sweeps before it, e.g. those the auto windows were placed on, are counted as settling sweeps);
 - **normalisation**: per pathway, value / baseline mean × 100 (% of baseline; slopes are negative,
   the ratio is positive);
 - **magnitude**: the mean % of baseline of the valid test sweeps in the last ``window_min``
@@ -38,12 +40,15 @@ from typing import Any, Protocol
 import numpy as np
 
 from rig.core import events as ev
-from rig.detector.measurement import NONFINITE, SATURATED, SLOPE_FIELD, WINDOW_OUTSIDE
+from rig.detector.measurement import NO_STIMULUS, NONFINITE, NOT_FEPSP, SATURATED, SLOPE_FIELD, WINDOW_OUTSIDE
 
 #: A measurement with any of these flag bits set is invalid: it never enters a baseline, a time
-#: course point or a magnitude. (NO_RESPONSE, NO_VOLLEY and POP_SPIKE_IN_SLOPE are warnings: the
-#: slope was measured, a lost response is a real 0-ish value that belongs in the result.)
-INVALID_FLAGS = int(SATURATED) | int(WINDOW_OUTSIDE) | int(NONFINITE)
+#: course point or a magnitude: clipped or non-finite samples, a window outside the sweep, a response
+#: that is not an fEPSP (positive-going, action-potential-sized) or no stimulus found. The other bits
+#: (NO_RESPONSE, NO_VOLLEY, POP_SPIKE_IN_SLOPE, SLOPE_AT_TROUGH, SLOPE_IN_VOLLEY, NO_RISE,
+#: NOT_VOLTAGE) are warnings: the slope was measured, a lost response is a real 0-ish value that
+#: belongs in the result.
+INVALID_FLAGS = int(SATURATED) | int(WINDOW_OUTSIDE) | int(NONFINITE) | int(NOT_FEPSP) | int(NO_STIMULUS)
 DEFAULT_FIELD = SLOPE_FIELD["regression"]  # mV/ms
 RESULT_SWEEP_KINDS = ("test",)
 INDUCTION_PHASE_KINDS = ("induction", "chemical")
@@ -93,6 +98,7 @@ class PathwayResult:
     reason: str = ""
     n_other_intensity: int = 0  # sweeps of the magnitude window left out: not at the baseline intensity
     warnings: tuple[str, ...] = ()
+    n_baseline_settling: int = 0  # baseline-phase sweeps before the last windows change: not used
 
     def to_dict(self) -> dict:
         """The JSON form used by ``rig summary`` (``baseline_slope_mV_per_ms``, ``ltp_percent`` …)."""
@@ -100,7 +106,8 @@ class PathwayResult:
                 "test_sweeps": self.n_sweeps, "baseline_sweeps": self.n_baseline,
                 "baseline_excluded": self.n_baseline_excluded, "result_sweeps": self.n_used,
                 "result_excluded": self.n_excluded, "reason": self.reason,
-                "other_intensity_sweeps": self.n_other_intensity, "warnings": list(self.warnings)}
+                "other_intensity_sweeps": self.n_other_intensity, "warnings": list(self.warnings),
+                "baseline_settling_sweeps": self.n_baseline_settling}
 
 
 @dataclass(frozen=True)
@@ -166,7 +173,7 @@ def pathway_result(pathway: int, t_s: np.ndarray, values: np.ndarray, flags: np.
                    phase: np.ndarray, ref_phase: int | None, end_s: float,
                    settings: Settings = Settings(), *, sweep: np.ndarray | None = None,
                    counts: np.ndarray | None = None, baseline_end_s: float | None = None,
-                   intensity_uA: np.ndarray | None = None) -> PathwayResult:
+                   intensity_uA: np.ndarray | None = None, baseline_from_s: float | None = None) -> PathwayResult:
     """The result of one pathway from its per-sweep arrays (first-pulse measurements, run order).
 
     ``t_s``: stimulus time (s, experiment clock); ``values``: the measurement (``settings.field``);
@@ -176,6 +183,7 @@ def pathway_result(pathway: int, t_s: np.ndarray, values: np.ndarray, flags: np.
     the others are shown in the time course but never enter the baseline or the magnitude.
     ``baseline_end_s``: end of the reference baseline phase, for ``settings.baseline_min``.
     ``intensity_uA``: each sweep's test intensity; magnitude sweeps not at the baseline's are left out.
+    ``baseline_from_s``: the last windows change before the baseline's end; earlier sweeps do not count.
     """
     t = np.asarray(t_s, dtype=np.float64)
     y = np.asarray(values, dtype=np.float64)
@@ -193,6 +201,10 @@ def pathway_result(pathway: int, t_s: np.ndarray, values: np.ndarray, flags: np.
     if ref_phase is None:
         return none("no baseline phase")
     in_base = cnt & (ph == ref_phase)
+    n_settle = 0
+    if baseline_from_s is not None:
+        n_settle = int(np.sum(in_base & (t < baseline_from_s)))
+        in_base &= t >= baseline_from_s
     if settings.baseline_min is not None:
         b_end = baseline_end_s if baseline_end_s is not None else (float(t[in_base].max()) if in_base.any() else end_s)
         in_base &= t >= b_end - settings.baseline_min * 60.0
@@ -227,7 +239,7 @@ def pathway_result(pathway: int, t_s: np.ndarray, values: np.ndarray, flags: np.
         if n_other:
             reason += " at the baseline intensity"
     return PathwayResult(pathway, base, nb, nbx, tt / 60.0, pp, sw_tc, mag, nu, nx, n_sweeps, reason, n_other,
-                         tuple(warn))
+                         tuple(warn), n_settle)
 
 
 def undelivered_reason(rec: RecordingLike) -> str:
@@ -248,6 +260,16 @@ def _phase_end_s(rec: RecordingLike, index: int | None, end_s: float) -> float |
         return None
     later = [p["start_sample"] for p in rec.phases if p["index"] > index]
     return float(min(later)) / rec.sample_rate_hz if later else end_s
+
+
+def last_windows_change_s(rec: RecordingLike, before_s: float | None) -> float | None:
+    """Time (s) of the last ``windows`` event before ``before_s`` (None: none)."""
+    if before_s is None:
+        return None
+    fs = float(rec.sample_rate_hz)
+    t = [e.sample / fs for e in getattr(rec, "typed_events", ()) if isinstance(e, ev.WindowsChanged)]
+    t = [x for x in t if x < before_s]
+    return max(t) if t else None
 
 
 def recording_pathways(rec: RecordingLike) -> list[int]:
@@ -275,6 +297,7 @@ def compute(rec: RecordingLike, settings: Settings = Settings(), *, end_s: float
     want = np.isin(kinds, [k.encode() for k in RESULT_SWEEP_KINDS])
     m = m[want]
     b_end = _phase_end_s(rec, ref, end)
+    b_from = last_windows_change_s(rec, b_end)
     nothing = undelivered_reason(rec)
     uA_all = np.asarray(rec.sweep_table["intensity_uA"], dtype=np.float64)
     out: dict[int, PathwayResult] = {}
@@ -282,7 +305,7 @@ def compute(rec: RecordingLike, settings: Settings = Settings(), *, end_s: float
         mine = m[m["pathway"] == pw]
         r = pathway_result(pw, mine["sample"] / fs, mine[settings.field], mine["flags"], mine["phase"],
                            ref, end, settings, sweep=mine["sweep_index"], baseline_end_s=b_end,
-                           intensity_uA=uA_all[mine["sweep_index"]])
+                           intensity_uA=uA_all[mine["sweep_index"]], baseline_from_s=b_from)
         if lost.get(pw):
             r = replace(r, warnings=(*r.warnings, f"{lost[pw]} damaged sweeps (CRC-32 fails) left out"))
         out[pw] = replace(r, magnitude_percent=None, reason=nothing) if nothing else r

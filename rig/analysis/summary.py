@@ -15,12 +15,12 @@ RESULT_WINDOW_S = results.WINDOW_MIN * 60.0  # LTP/LTD magnitude: mean of the la
 SUMMARY_EVENTS: dict[type[ev.Event], str] = {
     ev.Induction: "inductions", ev.InductionHeld: "inductions", ev.Alarm: "alarms", ev.Operator: "operator",
     ev.Paused: "pauses", ev.Resumed: "pauses", ev.IntensitySet: "intensity_changes",
-    ev.Gap: "integrity (status counters)", ev.Overrun: "integrity (status counters)",
+    ev.Gap: "integrity (status counters)", ev.AverageMeasured: "averages", ev.Overrun: "integrity (status counters)",
     ev.LateWrite: "integrity (status counters)", ev.SweepLost: "integrity (status counters)",
     ev.SweepDiscarded: "integrity (status counters)",
     **{t: "listed" for t in (
         ev.OutputsZeroed, ev.StimulusMissed, ev.OutputUnderflow, ev.WindowsChanged, ev.WindowsRefused,
-        ev.WindowsProposed, ev.PhaseEntered, ev.Valve, ev.BaselineStable, ev.BaselineExtended,
+        ev.WindowsProposed, ev.WindowsUncertain, ev.PhaseEntered, ev.Valve, ev.BaselineStable, ev.BaselineExtended,
         ev.BaselineUnstable, ev.IoFit, ev.TrackingFrozen, ev.OperatorRefused, ev.ControlUnavailable,
         ev.Recovered, ev.ObserverError, ev.UnknownEvent, ev.GainChanged, ev.TelegraphUnreadable,
         ev.StimulusMismatch)},
@@ -78,6 +78,10 @@ def summarize(rec: Recording) -> dict:
                               for e in events if isinstance(e, ev.IntensitySet) and e.changed],
         "operator": {"commands": len(ops), "refused": sum(not e.accepted for e in ops),
                      "marks": [{"time_s": e.sample / fs, "text": e.note} for e in ops if e.cmd == "mark"]},
+        "averages": _averages(events, per, fs),
+        "windows_changes": [{"time_s": e.sample / fs, "source": e.source or "operator", "text": e.text}
+                            for e in events if isinstance(e, ev.WindowsChanged)],
+        "windows_uncertain": [e.text for e in events if isinstance(e, ev.WindowsUncertain)],
         "events": [{"time_s": e.sample / fs, "kind": e.kind, "text": e.text} for e in events],
         "gaps": int(rec.status["gaps"]),
         "lost_samples": int(rec.status["lost_samples"]),
@@ -91,6 +95,22 @@ def _end_state(s: dict) -> str:
     if not s["complete"]:
         return f"INCOMPLETE: {s['stop_reason']}"
     return "complete: completed" if s["stop_reason"] == "completed" else f"NOT COMPLETED: {s['stop_reason']}"
+
+
+def _averages(events: list, per: dict[int, dict], fs: float) -> dict[str, list[dict]]:
+    """Per pathway: the averaged measurements made online (``average_measured``), with the slope as
+    % of the pathway's baseline mean (of the single sweeps)."""
+    out: dict[str, list[dict]] = {}
+    for e in events:
+        if isinstance(e, ev.AverageMeasured):
+            slope = (e.values or {}).get("slope_mV_per_ms")
+            base = per.get(e.pathway, {}).get("baseline_slope_mV_per_ms")
+            pct = slope / base * 100.0 if slope is not None and base else None
+            out.setdefault(str(e.pathway), []).append(
+                {"time_s": e.sample / fs, "first_sweep": e.first_sweep, "last_sweep": e.last_sweep,
+                 "sweeps": e.sweeps, "slope_mV_per_ms": slope, "percent_of_baseline": pct,
+                 "amplitude_mV": (e.values or {}).get("amplitude_mV"), "flags": e.flags})
+    return out
 
 
 def format_summary(s: dict) -> str:
@@ -118,6 +138,10 @@ def format_summary(s: dict) -> str:
     if op["commands"]:
         lines.append(f"operator      {op['commands']} commands ({op['refused']} refused), {len(op['marks'])} marks, "
                      f"{sum(p['paused'] for p in s['pauses'])} pauses")
+    for w in s.get("windows_changes", []):
+        lines.append(f"windows       {w['source']} at {w['time_s'] / 60:.1f} min: {w['text']}")
+    for w in s.get("windows_uncertain", []):
+        lines.append(f"windows       WARNING: {w}")
     for pw, r in s["per_pathway"].items():
         b = r["baseline_slope_mV_per_ms"]
         p = r["ltp_percent"]
@@ -129,9 +153,20 @@ def format_summary(s: dict) -> str:
             lines.append(f"              no result: {r['reason']}")
         for w in r.get("warnings", []):
             lines.append(f"              WARNING: {w}")
+        if r.get("baseline_settling_sweeps"):
+            lines.append(f"              {r['baseline_settling_sweeps']} baseline sweeps before the last windows "
+                         "change left out of the baseline")
+        avg = s.get("averages", {}).get(pw, [])
+        if avg:
+            last = avg[-1]
+            pct = last["percent_of_baseline"]
+            lines.append(f"              {len(avg)} averages of {last['sweeps']} sweeps; last (sweeps "
+                         f"{last['first_sweep']}–{last['last_sweep']}): "
+                         + (f"{pct:.1f} % of baseline" if pct is not None else "no slope"))
         bad = int(r.get("baseline_excluded", 0)) + int(r.get("result_excluded", 0))
         if bad:
-            lines.append(f"              {bad} invalid sweeps left out (clipped, outside the sweep or non-finite)")
+            lines.append(f"              {bad} invalid sweeps left out (clipped, outside the sweep, non-finite, "
+                         "not an fEPSP or no stimulus)")
     if s["ltp_percent"] is not None:
         lines.append(f"RESULT        {s['ltp_percent']:.1f} % of baseline (mean normalized fEPSP slope, last 10 min)")
     elif s.get("reason"):

@@ -26,6 +26,7 @@ import numpy as np
 
 import rig.analysis.results as results
 from rig.closed_loop.alarms import Alarm, AlarmMonitor
+from rig.closed_loop.auto_windows import AutoWindowsMixin
 from rig.closed_loop.gate import check_stability
 from rig.closed_loop.io_fit import choose_intensity, fit_boltzmann, pop_spike_threshold, quantize
 from rig.closed_loop.lookahead import Lookahead
@@ -56,7 +57,7 @@ def _r(v: float, nd: int = 4) -> float | None:
     return None if v is None or not math.isfinite(v) else round(float(v), nd)
 
 
-class Controller(OperatorCommands, Lookahead):
+class Controller(OperatorCommands, Lookahead, AutoWindowsMixin):
     """Expands the plan lazily into absolute-time stimuli as the write-ahead horizon advances
     (the engine drives it through the :class:`rig.core.scheduler.Scheduler` protocol).
 

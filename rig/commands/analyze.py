@@ -95,7 +95,7 @@ def resolve_windows(src: SweepSource, overrides: list[str], auto: int | None,
     for pw in sorted({int(p) for p in pw_of}):
         w = guide
         sel = np.flatnonzero(pw_of == pw)[: auto or 10]
-        if not manual and sel.size:
+        if not manual and sel.size and np.size(src.get_pulses(int(sel[0]))):
             avg, stim = average_sweeps([src.get_sweep(int(i)) for i in sel],
                                        [int(src.get_pulses(int(i))[0]) for i in sel], sel.size)
             prop = propose_windows(avg, stim, src.sample_rate_hz, guide)
@@ -135,7 +135,10 @@ def analyze(src: SweepSource, windows: dict[int, detector.Windows] | detector.Wi
         pulses = np.asarray(src.get_pulses(i), dtype=np.int64)
         trace = src.get_sweep(i) if len(g) == 1 else np.mean([src.get_sweep(int(j)) for j in g], axis=0)
         rec = detector.measure_pulses(trace, pulses, src.sample_rate_hz, w, src.clip_mV)
-        r = rec[0] if rec.size else np.zeros(1, detector.MEASUREMENT_DTYPE)[0]
+        if rec.size == 0:  # no stimulus: nothing measured, every value null with its reason
+            rec = detector.measure_pulses(trace, np.array([-1]), src.sample_rate_hz, w, src.clip_mV)
+            rec["flags"] = detector.NO_STIMULUS
+        r = rec[0]
         row = {
             "index": i,
             "pathway": pw,
@@ -144,7 +147,7 @@ def analyze(src: SweepSource, windows: dict[int, detector.Windows] | detector.Wi
             "amplitude_mV": _num(r["amplitude_mV"]),
             "fiber_volley_mV": _num(r["volley_mV"]),
             "pop_spike_mV": _num(r["pop_spike_mV"]),
-            "flags": int(r["flags"]),
+            "flags": int(r["flags"]) | int(src.flags),
         }
         if len(g) > 1:
             row["sweeps_averaged"] = [int(j) for j in g]

@@ -64,6 +64,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",
                    help="recording metadata, e.g. animal=M12 slice=3 genotype=Fmr1-KO (repeatable; "
                         "overrides the protocol's [metadata])")
+    p.add_argument("--average", type=int, default=None, metavar="N",
+                   help="also measure the average of every N consecutive test sweeps of each pathway "
+                        "(stored as average_measured events; overrides the protocol's [analysis] average)")
     p.add_argument("--fsync", action="store_true", help="fsync after every sweep (power-loss safety)")
     p.add_argument("--screenshot", type=Path, default=None, metavar="FILE.png",
                    help="save a PNG of the window (rendered offscreen without a display)")
@@ -82,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     # --sim with a rig file: that rig's wiring and limits, on the simulated device
     opts = RunOptions(protocol=args.protocol, rig=args.rig, out=args.out, seed=args.seed, speed=speed,
                       subscribers=[bar], fsync=args.fsync, keys=args.no_gui, force_sim=args.sim,
-                      windows=args.window, sim_faults=args.sim_fault, panel=args.panel, meta=args.meta)
+                      windows=args.window, sim_faults=args.sim_fault, panel=args.panel, meta=args.meta,
+                      average=args.average)
     result, error, signum = _run_gui_or_headless(args, opts, bar)
     with LateSignals():  # the run is over: a signal now does not change its outcome (or exit code)
         return _report(args, bar, result, error, signum)

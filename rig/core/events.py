@@ -93,6 +93,7 @@ class WindowsChanged(Event):
 
     KIND: ClassVar[str] = "windows"
     windows: dict[str, Any] = field(default_factory=dict)
+    source: str = ""  # "operator" or "auto" (a proposal applied before the baseline counts)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,8 +106,8 @@ class WindowsRefused(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class WindowsProposed(Event):
-    """Windows suggested by the average of the first ``sweeps`` baseline sweeps; never applied
-    by themselves."""
+    """Windows placed from the landmarks of the average of the first ``sweeps`` baseline sweeps
+    (``confidence`` of the slope window); applied by the controller when ``ok`` and auto windows are on."""
 
     KIND: ClassVar[str] = "windows_proposed"
     pathway: int = 0
@@ -114,6 +115,29 @@ class WindowsProposed(Event):
     windows: dict[str, Any] = field(default_factory=dict)
     landmarks_ms: dict[str, Any] = field(default_factory=dict)
     sweeps: int = 0
+    confidence: float | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class WindowsUncertain(Event):
+    """A window proposal not applied (low confidence, pathways disagree): the windows in use stay."""
+
+    KIND: ClassVar[str] = "windows_uncertain"
+    pathway: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class AverageMeasured(Event):
+    """The average of ``sweeps`` consecutive test sweeps of a pathway (indices ``first_sweep`` …
+    ``last_sweep``) measured: ``values`` = measurement fields (mV, ms, mV/ms) and ``flags``."""
+
+    KIND: ClassVar[str] = "average_measured"
+    pathway: int = 0
+    first_sweep: int = 0
+    last_sweep: int = 0
+    sweeps: int = 0
+    values: dict[str, Any] = field(default_factory=dict)
+    flags: int = 0
 
 
 # -- the plan (the controller) -----------------------------------------------------------------
@@ -338,8 +362,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
     t.KIND: t
     for t in (
         OutputsZeroed, Gap, Overrun, LateWrite, StimulusMissed, OutputUnderflow, SweepLost, SweepDiscarded,
-        WindowsChanged, WindowsRefused, WindowsProposed, PhaseEntered, Induction, InductionHeld, Valve, BaselineStable,
-        BaselineExtended, BaselineUnstable, Paused, Resumed, IoFit, IntensitySet, TrackingFrozen, Alarm,
+        WindowsChanged, WindowsRefused, WindowsProposed, WindowsUncertain, AverageMeasured, PhaseEntered, Induction,
+        InductionHeld, Valve, BaselineStable, BaselineExtended, BaselineUnstable, Paused, Resumed, IoFit,
+        IntensitySet, TrackingFrozen, Alarm,
         Operator, OperatorRefused, ControlUnavailable, Recovered, ObserverError, GainChanged,
         TelegraphUnreadable, StimulusMismatch,
     )

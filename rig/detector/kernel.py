@@ -11,6 +11,7 @@ import numpy as np
 from numba import njit
 
 from rig.detector.codes import (  # noqa: F401 - the kernel's flags and offset layout
+    AP_LIKE_MV,
     ART0,
     ART1,
     BL0,
@@ -20,8 +21,10 @@ from rig.detector.codes import (  # noqa: F401 - the kernel's flags and offset l
     HV,
     N_OFFSETS,
     NO_RESPONSE,
+    NO_RISE,
     NO_VOLLEY,
     NONFINITE,
+    NOT_FEPSP,
     P0,
     P1,
     POP_SPIKE_IN_SLOPE,
@@ -30,6 +33,8 @@ from rig.detector.codes import (  # noqa: F401 - the kernel's flags and offset l
     S0,
     S1,
     SATURATED,
+    SLOPE_AT_TROUGH,
+    SLOPE_IN_VOLLEY,
     V0,
     V1,
     WINDOW_OUTSIDE,
@@ -130,6 +135,40 @@ def _max_slope(x, a, last, w, bl):  # pragma: no cover - jitted
 
 
 @njit(cache=True, nogil=True)
+def _steepest_at(x, a, last, w, bl, m, h):  # pragma: no cover - jitted
+    """Regression numerator of the span [q, q + w), a <= q <= last, at the q where the numerators
+    averaged over q ± h (fewer at the ends) are most negative: placed on the smoothed slope curve,
+    noise hardly biases the value (a local minimum among noisy fits would). ``m``: scratch."""
+    tm = (w - 1) / 2.0
+    s0 = 0.0
+    s1 = 0.0
+    for j in range(w):
+        y = x[a + j] - bl
+        s0 += y
+        s1 += j * y
+    m[0] = s1 - tm * s0
+    for q in range(a + 1, last + 1):
+        y_in = x[q + w - 1] - bl
+        s0 += y_in - (x[q - 1] - bl)
+        s1 = s1 + w * y_in - s0
+        m[q - a] = s1 - tm * s0
+    n = last - a + 1
+    best = 0
+    best_v = 0.0
+    for i in range(n):
+        lo = max(0, i - h)
+        hi = min(n, i + h + 1)
+        acc = 0.0
+        for j in range(lo, hi):
+            acc += m[j]
+        v = acc / (hi - lo)
+        if i == 0 or v < best_v:
+            best_v = v
+            best = i
+    return m[best]
+
+
+@njit(cache=True, nogil=True)
 def _measure_kernel(x, pulses, offs, fs, clip, out):  # pragma: no cover - jitted
     n = x.shape[0]
     npulse = pulses.shape[0]
@@ -223,7 +262,11 @@ def _measure_kernel(x, pulses, offs, fs, clip, out):  # pragma: no cover - jitte
         # regression slope over the slope window
         sa = s + offs[S0]
         sb = min(s + offs[S1], lim)
-        if sb - sa >= 3:
+        if offs[S0] < offs[V1] or (vtrough >= 0 and sa <= vtrough):
+            flags |= SLOPE_IN_VOLLEY
+        if sb - sa < 3:
+            flags |= WINDOW_OUTSIDE
+        else:
             bad = _bad(x, sa, sb, clip)
             flags |= bad
             if bad == 0:
@@ -239,23 +282,37 @@ def _measure_kernel(x, pulses, offs, fs, clip, out):  # pragma: no cover - jitte
         pa = max(s + offs[P0], lo_art + hp)
         pb = min(s + offs[P1], lim - hp)
         amp = nan
-        if pb - pa >= 1:
+        if pb - pa < 1:
+            flags |= WINDOW_OUTSIDE
+        else:
             bad = _bad(x, pa - hp, pb + hp, clip)
             flags |= bad
             if bad == 0:
                 _smooth_into(x, pa, pb, hp, bl, m)
                 best = 0
+                top = m[0]
                 for j in range(1, pb - pa):
                     if m[j] < m[best]:
                         best = j
+                    if m[j] > top:
+                        top = m[j]
                 amp = m[best]
                 p = pa + best
                 r.amplitude_mV = amp
                 r.peak_latency_ms = (p - s) / per_ms
                 if not (abs(amp) >= 3.0 * sd):
                     flags |= NO_RESPONSE
-                # 20-80 and 10-90 % slopes on the lightly smoothed trace, back from the peak
-                lo = max(pa - hp, lo_art + hv)
+                elif sb > p:
+                    flags |= SLOPE_AT_TROUGH
+                if (top > 3.0 * sd and top > 2.0 * abs(amp)) or abs(amp) > AP_LIKE_MV or top > AP_LIKE_MV:
+                    flags |= NOT_FEPSP
+                # 20-80 and 10-90 % slopes on the lightly smoothed trace, back from the peak to the
+                # artifact's end (to the peak window's start when samples before it are clipped)
+                lo = lo_art + hv
+                if _bad(x, lo - hv, max(lo - hv, pa - hp), clip) != 0:
+                    lo = max(pa - hp, lo_art + hv)
+                s2080 = nan
+                s1090 = nan
                 if amp != 0.0 and p - lo >= 1 and p + 1 + hv <= lim:
                     bad = _bad(x, lo - hv, p + 1 + hv, clip)
                     flags |= bad
@@ -264,20 +321,28 @@ def _measure_kernel(x, pulses, offs, fs, clip, out):  # pragma: no cover - jitte
                         s2080, s1090 = _rise_slopes(m, p - lo, amp, per_ms)
                         r.slope_2080_mV_per_ms = s2080
                         r.slope_1090_mV_per_ms = s1090
-                # steepest sliding-window regression slope between volley end and peak
+                if np.isnan(s2080) or np.isnan(s1090):
+                    flags |= NO_RISE
+                # steepest regression slope of a wms-sample span between the volley and the peak,
+                # placed on the smoothed slope curve (no selection bias from noise)
                 ma = vtrough if vtrough >= 0 else max(s + offs[V1], lo_art)
                 last = p - wms + 1
-                if last >= ma:
+                if last < ma:
+                    flags |= NO_RISE
+                else:
                     bad = _bad(x, ma, p + 1, clip)
                     flags |= bad
                     if bad == 0:
                         sxx = wms * (wms * wms - 1) / 12.0
-                        r.slope_max_mV_per_ms = _max_slope(x, ma, last, wms, bl) / sxx * per_ms
+                        num = _steepest_at(x, ma, last, wms, bl, m, (wms - 1) // 2)
+                        r.slope_max_mV_per_ms = num / sxx * per_ms
 
         # population spike, tangent method on the lightly smoothed trace
         qa = max(s + offs[PS0], lo_art + hs)
         qb = min(s + offs[PS1], lim - hs)
-        if qb - qa >= 3:
+        if qb - qa < 3:
+            flags |= WINDOW_OUTSIDE
+        else:
             bad = _bad(x, qa - hs, qb + hs, clip)
             flags |= bad
             if bad == 0:

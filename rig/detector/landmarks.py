@@ -239,6 +239,8 @@ def place_windows(trace_mV: np.ndarray, stim_index: int, fs_hz: float, base: Win
     slope_avg = float(np.dot(tt, z[s0:s1]) / sxx * k)
     rel = noise * k / math.sqrt(sxx) / max(abs(slope_avg), 1e-12)
     lm["slope_mV_per_ms"] = round(slope_avg, 4)
+    lm["slope_sd_percent"] = round(100.0 * min(rel, 9.99), 1)
+    placed = conf if slope_avg < 0 else 0.0  # the placement alone, before the statistical doubt
     if slope_avg >= 0:
         conf, why = 0.0, why + "; the slope in the window is not negative"
     elif rel > MAX_SLOPE_UNCERTAINTY:
@@ -246,7 +248,7 @@ def place_windows(trace_mV: np.ndarray, stim_index: int, fs_hz: float, base: Win
     peak_end = min(max(tr + 2 * (tr - s0), tr + int(round(3.0 * k))), n - 1 - int(round(base.peak_smooth_ms * k)))
     confidence = {"baseline": round(min(1.0, (s - b0) / (1.0 * k)), 2), "artifact": 1.0,
                   "volley": round(conf_v, 2), "slope": round(conf, 2), "peak": round(min(1.0, snr / 10.0), 2),
-                  "pop_spike": round(min(1.0, snr / 10.0), 2)}
+                  "pop_spike": round(min(1.0, snr / 10.0), 2), "slope_placement": round(placed, 2)}
     reasons = {"baseline": f"{(s - b0) / k:.2f} ms before the stimulus",
                "artifact": "last large deviation or step + 0.1 ms",
                "volley": why_v, "slope": f"rebound/onset → {rise_fraction:.0%} of the rise; {why}",

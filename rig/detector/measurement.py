@@ -49,6 +49,7 @@ import math
 import numpy as np
 
 from rig.detector.codes import (  # noqa: F401 - flags and the offset layout are part of this API
+    AP_LIKE_MV,
     ART0,
     ART1,
     BL0,
@@ -58,8 +59,12 @@ from rig.detector.codes import (  # noqa: F401 - flags and the offset layout are
     HV,
     N_OFFSETS,
     NO_RESPONSE,
+    NO_RISE,
+    NO_STIMULUS,
     NO_VOLLEY,
     NONFINITE,
+    NOT_FEPSP,
+    NOT_VOLTAGE,
     P0,
     P1,
     POP_SPIKE_IN_SLOPE,
@@ -68,13 +73,16 @@ from rig.detector.codes import (  # noqa: F401 - flags and the offset layout are
     S0,
     S1,
     SATURATED,
+    SLOPE_AT_TROUGH,
+    SLOPE_IN_VOLLEY,
     V0,
     V1,
     WINDOW_OUTSIDE,
     WMS,
 )
 
-_KERNEL_NAMES = ("_bad", "_smooth_into", "_crossing", "_rise_slopes", "_max_slope", "_measure_kernel", "_measure_one")
+_KERNEL_NAMES = ("_bad", "_smooth_into", "_crossing", "_rise_slopes", "_max_slope", "_steepest_at",
+                 "_measure_kernel", "_measure_one")
 
 
 def __getattr__(name: str):
@@ -96,6 +104,12 @@ FLAG_NAMES = {
     int(POP_SPIKE_IN_SLOPE): "pop_spike_in_slope",
     int(NONFINITE): "nonfinite",
     int(NO_VOLLEY): "no_volley",
+    int(SLOPE_AT_TROUGH): "slope_at_trough",
+    int(SLOPE_IN_VOLLEY): "slope_in_volley",
+    int(NOT_FEPSP): "not_fepsp",
+    int(NO_STIMULUS): "no_stimulus",
+    int(NO_RISE): "no_rise",
+    int(NOT_VOLTAGE): "not_voltage",
 }
 
 FLOAT_FIELDS = (

@@ -12,6 +12,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from rig.detector.measurement import (
+    AP_LIKE_MV,
     ART1,
     BL0,
     BL1,
@@ -22,8 +23,10 @@ from rig.detector.measurement import (
     HV,
     MEASUREMENT_DTYPE,
     NO_RESPONSE,
+    NO_RISE,
     NO_VOLLEY,
     NONFINITE,
+    NOT_FEPSP,
     P0,
     P1,
     POP_SPIKE_IN_SLOPE,
@@ -32,6 +35,8 @@ from rig.detector.measurement import (
     S0,
     S1,
     SATURATED,
+    SLOPE_AT_TROUGH,
+    SLOPE_IN_VOLLEY,
     V0,
     V1,
     WINDOW_OUTSIDE,
@@ -158,7 +163,11 @@ def measure_pulses(
 
         # regression slope
         sa, sb = s + o[S0], min(s + o[S1], lim)
-        if sb - sa >= 3:
+        if o[S0] < o[V1] or (vtrough >= 0 and sa <= vtrough):
+            flags |= int(SLOPE_IN_VOLLEY)
+        if sb - sa < 3:
+            flags |= int(WINDOW_OUTSIDE)
+        else:
             bad = _bad(x[sa:sb], clip)
             flags |= bad
             if bad == 0:
@@ -167,18 +176,28 @@ def measure_pulses(
 
         # peak and the slopes that depend on it
         pa, pb = max(s + o[P0], lo_art + hp), min(s + o[P1], lim - hp)
-        if pb - pa >= 1:
+        if pb - pa < 1:
+            flags |= int(WINDOW_OUTSIDE)
+        else:
             bad = _bad(x[pa - hp : pb + hp], clip)
             flags |= bad
             if bad == 0:
                 m = _smooth(x, pa, pb, hp, bl)
                 j = int(np.argmin(m))
                 amp, p = float(m[j]), pa + j
+                top = float(m.max())
                 r["amplitude_mV"] = amp
                 r["peak_latency_ms"] = (p - s) / per_ms
                 if not abs(amp) >= 3.0 * sd:
                     flags |= int(NO_RESPONSE)
-                lo = max(pa - hp, lo_art + hv)
+                elif sb > p:
+                    flags |= int(SLOPE_AT_TROUGH)
+                if (top > 3.0 * sd and top > 2.0 * abs(amp)) or max(abs(amp), top) > AP_LIKE_MV:
+                    flags |= int(NOT_FEPSP)
+                lo = lo_art + hv
+                if _bad(x[lo - hv : max(lo - hv, pa - hp)], clip):
+                    lo = max(pa - hp, lo_art + hv)
+                got = {}
                 if amp != 0.0 and p - lo >= 1 and p + 1 + hv <= lim:
                     bad = _bad(x[lo - hv : p + 1 + hv], clip)
                     flags |= bad
@@ -190,20 +209,31 @@ def measure_pulses(
                         ):
                             t_lo, t_hi = _crossing(ms, amp, f_lo), _crossing(ms, amp, f_hi)
                             if t_hi > t_lo:
-                                r[field] = (f_hi - f_lo) * amp / ((t_hi - t_lo) / per_ms)
+                                r[field] = got[field] = (f_hi - f_lo) * amp / ((t_hi - t_lo) / per_ms)
+                if len(got) < 2:
+                    flags |= int(NO_RISE)
                 ma = vtrough if vtrough >= 0 else max(s + o[V1], lo_art)
                 last = p - wms + 1
-                if last >= ma:
+                if last < ma:
+                    flags |= int(NO_RISE)
+                else:
                     bad = _bad(x[ma : p + 1], clip)
                     flags |= bad
                     if bad == 0:
                         tw = np.arange(wms) - (wms - 1) / 2.0
                         slopes = sliding_window_view(y[ma : p + 1], wms) @ tw
-                        r["slope_max_mV_per_ms"] = slopes.min() / np.dot(tw, tw) * per_ms
+                        h = (wms - 1) // 2  # placed on the slope curve averaged over ±h spans (±½ width)
+                        c = np.concatenate(([0.0], np.cumsum(slopes)))
+                        i = np.arange(slopes.size)
+                        lo_i, hi_i = np.maximum(i - h, 0), np.minimum(i + h + 1, slopes.size)
+                        best = int(np.argmin((c[hi_i] - c[lo_i]) / (hi_i - lo_i)))
+                        r["slope_max_mV_per_ms"] = slopes[best] / np.dot(tw, tw) * per_ms
 
         # population spike (tangent method)
         qa, qb = max(s + o[PS0], lo_art + hs), min(s + o[PS1], lim - hs)
-        if qb - qa >= 3:
+        if qb - qa < 3:
+            flags |= int(WINDOW_OUTSIDE)
+        else:
             bad = _bad(x[qa - hs : qb + hs], clip)
             flags |= bad
             if bad == 0:

@@ -30,7 +30,9 @@ EVENT_DISPLAY: dict[type[ev.Event], EventDisplay] = {
     ev.SweepDiscarded: EventDisplay(None, False, "too frequent at stop; the sweep simply is not shown"),
     ev.WindowsChanged: EventDisplay("_on_windows", True, "the sweep panel draws the windows in use"),
     ev.WindowsRefused: EventDisplay("_on_refusal", False, "shown in the message line"),
-    ev.WindowsProposed: EventDisplay(None, False, "a suggestion only; listed, the windows in use do not move"),
+    ev.WindowsProposed: EventDisplay(None, False, "listed; applied windows arrive as a windows event"),
+    ev.WindowsUncertain: EventDisplay("_on_refusal", True, "a proposal not applied: message line, marked"),
+    ev.AverageMeasured: EventDisplay(None, False, "listed; the time course shows the single sweeps"),
     ev.PhaseEntered: EventDisplay(None, False, "phases are drawn as bands from PhaseStart"),
     ev.Induction: EventDisplay(None, True, "marked on the time course with pulses delivered/planned"),
     ev.InductionHeld: EventDisplay(None, True, "marked: the induction waits for the resume"),
@@ -111,7 +113,17 @@ class EventHandlers:
         self.intensity_uA[int(e.pathway)] = float(e.intensity_uA)
 
     def _on_windows(self, e: ev.WindowsChanged) -> None:
+        self.__dict__.setdefault("windows_changes_s", []).append(e.sample / self.fs)
         self._set_windows(e.windows)
+
+    def _baseline_from_s(self, ref: int | None) -> float | None:
+        """The result's rule: the baseline counts only after the last windows change before its end."""
+        if ref is None:
+            return None
+        later = [ph.start_s for ph in self.phases if ph.index > ref]
+        end = min(later) if later else float("inf")
+        t = [x for x in self.__dict__.get("windows_changes_s", []) if x < end]
+        return max(t) if t else None
 
     def _set_windows(self, windows: dict) -> None:
         if windows:

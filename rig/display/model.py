@@ -326,14 +326,14 @@ class DisplayModel(EventHandlers):
         time-course field (slope, amplitude, volley); cached until a point or a phase arrives."""
         tc = self.time_course[pathway]
         ref = self.baseline_phase()
-        key = (tc.n, ref, len(self.phases))
+        key = (tc.n, ref, len(self.phases), self._baseline_from_s(ref))
         cached = self._result_cache.get((pathway, field_name))
         if cached is not None and cached[0] == key:
             return cached[1]
         t = tc["t_s"]
         end_s = float(t[-1]) if tc.n else 0.0
         r = results.pathway_result(pathway, t, tc[field_name], tc["flags"], tc["phase"], ref, end_s,
-                                   sweep=tc["sweep"], counts=tc["is_test"])
+                                   sweep=tc["sweep"], counts=tc["is_test"], baseline_from_s=key[3])
         self._result_cache[(pathway, field_name)] = (key, r)
         return r
 

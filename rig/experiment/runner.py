@@ -55,6 +55,7 @@ class RunOptions:
     sim_faults: list[str] = field(default_factory=list)  # --sim-fault NAME@MIN (wiring faults, simulator only)
     panel: list[str] = field(default_factory=list)  # --panel PATHWAY=µA:µs of TTL-only isolators
     meta: list[str] = field(default_factory=list)  # KEY=VALUE metadata overrides (rig run --meta)
+    average: int | None = None  # rig run --average N: also measure averages of N sweeps (protocol [analysis])
 
 
 @dataclass
@@ -92,6 +93,11 @@ def prepare(opts: RunOptions) -> tuple[Plan, RigConfig, str, str]:
     rig, rig_text = load_rig(opts.rig)
     if opts.force_sim and rig.backend != "sim":
         rig = rig.model_copy(update={"backend": "sim"})
+    if opts.average is not None:
+        if not 1 <= opts.average <= 100:
+            raise UserError(f"--average {opts.average}: must be 1 … 100 sweeps")
+        proto = proto.model_copy(update={"analysis": proto.analysis.model_copy(update={"average": opts.average})})
+        proto.analysis.model_fields_set.add("average")
     plan = expand(proto, rig, str(opts.protocol))
     analysis_windows(plan, opts.windows)  # a bad --window is an input error, found before arming
     if opts.sim_faults and rig.backend != "sim":

@@ -382,4 +382,7 @@ def _closed_loop(proto: Protocol) -> dict:
         out["alarms"] = proto.alarms.model_dump()
     if proto.tracking is not None:
         out["tracking"] = proto.tracking.model_dump()
+    given = proto.analysis.model_fields_set & {"auto_windows", "settle_sweeps", "average"}
+    if given:  # the controller's defaults otherwise (auto windows on, 10 settle sweeps, no averaging)
+        out["analysis"] = {k: getattr(proto.analysis, k) for k in sorted(given)}
     return out

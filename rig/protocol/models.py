@@ -367,6 +367,13 @@ class Analysis(_Strict):
     windows: dict[str, Pair | float] = Field(
         default_factory=dict,
         description="e.g. {slope = [2.8, 4.2], baseline = [-5, -0.5], max_slope_width_ms = 0.8}")
+    auto_windows: bool = Field(True, description="place the windows from the landmarks of the first "
+                               "settle_sweeps baseline sweeps of each pathway and apply them before the baseline "
+                               "counts (windows given in `windows` or by --window stay as given)")
+    settle_sweeps: int = Field(10, ge=2, le=100, description="baseline test sweeps per pathway averaged for the "
+                               "window proposal; with auto_windows they do not count in the baseline")
+    average: int = Field(1, ge=1, le=100, description="also measure the average of every N consecutive test "
+                         "sweeps of each pathway (1: off)")
 
     @model_validator(mode="after")
     def _windows_valid(self) -> Analysis:

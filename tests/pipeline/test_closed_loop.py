@@ -98,11 +98,22 @@ def test_rundown_with_proceed_induces_at_the_maximum():
     assert induction[0].sample == int(420 * h.FS)
 
 
-def _pct(run: h.Run, pw: int, phase_kind: str) -> np.ndarray:
+def _pct(run: h.Run, pw: int, phase_kind: str, after: int = -1) -> np.ndarray:
     idx = {p.index for p in run.phases() if p.kind == phase_kind}
     tests = {s.index for s in sweeps(run, "test")}
     return np.array([float(m.records[0]["slope_mV_per_ms"]) for m in run.measured
-                     if m.pathway == pw and m.phase in idx and m.sweep_index in tests])
+                     if m.pathway == pw and m.phase in idx and m.sweep_index in tests and m.sample > after])
+
+
+def _windows_at(run: h.Run, sample: int, first):
+    """The detector windows in use for a sweep at ``sample`` (the run's first, then each windows event)."""
+    from rig import detector
+
+    w = first
+    for e in run.events("windows"):
+        if e.sample <= sample:
+            w = detector.Windows.from_dict(e.data["windows"])
+    return w
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +207,8 @@ def test_tracking_holds_the_response_during_baseline_and_freezes_before_inductio
     assert tracked and tracked[-1].data["intensity_uA"] > 100.0  # raised against the rundown
     frozen = run.events("tracking_frozen")
     assert len(frozen) == 1 and all(e.sample < frozen[0].sample for e in tracked)
-    base = _pct(run, 0, "baseline")
+    changed = [e.sample for e in run.events("windows")]  # the auto windows: tracking restarts there
+    base = _pct(run, 0, "baseline", after=changed[-1] if changed else -1)
     assert abs(base[-6:].mean() / base[:6].mean() - 1) < 0.10  # held within 10 % despite 15 % rundown
 
 
@@ -325,10 +337,12 @@ def test_early_decision_measures_exactly_what_the_full_sweep_gives(two_pathway_r
     sw = {d.index: d for d in sweeps(run)}
     mV = run.engine.scaling.mV_per_count[0]
     assert len(run.measured) == len(sw) > 100
+    first = detector.Windows.from_dict(run.docs[0].provenance["windows"])  # RunStart: the windows at the start
     for m in run.measured[::7]:
         s = sw[m.sweep_index]
+        w = _windows_at(run, m.sample, first)  # the auto windows change them once, before the baseline counts
         full = detector.measure_pulses(s.counts[0].astype(np.float64) * mV, s.pulse_samples - s.start_sample,
-                                       h.FS, run.engine.windows, run.engine._clip_mV)
+                                       h.FS, w, run.engine._clip_mV)
         for f in full.dtype.names:  # field by field: NaN (not measurable) equals NaN
             np.testing.assert_array_equal(m.records[f], full[f], err_msg=f)
     assert len(run.engine.stats.control_latency_ms) == len(sw)

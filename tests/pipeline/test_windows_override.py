@@ -45,8 +45,8 @@ def test_bad_cli_window_is_exit_2(tmp_path, capsys):
     assert not out.exists()
 
 
-def test_windows_are_proposed_from_the_first_baseline_sweeps_not_applied(tmp_path):
-    p = _proto(tmp_path, "", base_min=1.0)  # 6 baseline sweeps
+def test_windows_are_proposed_not_applied_with_auto_windows_off(tmp_path):
+    p = _proto(tmp_path, "[analysis]\nauto_windows = false\n", base_min=2.0)  # 12 baseline sweeps
     out = tmp_path / "prop.h5"
     assert main(["run", str(p), "--speed", "max", "--out", str(out), "--no-gui"]) == 0
     with open_recording(out) as rec:
@@ -54,8 +54,8 @@ def test_windows_are_proposed_from_the_first_baseline_sweeps_not_applied(tmp_pat
         used = rec.attrs["windows"]
     assert len(props) == 1
     d = props[0]["data"]
-    assert d["ok"] and d["sweeps"] == 5 and d["pathway"] == 0
+    assert d["ok"] and d["sweeps"] == 10 and d["pathway"] == 0
     a, b = d["windows"]["slope"]
     assert 1.0 < a < b < 8.0  # a slope window on the rising phase of a CA1 fEPSP
-    assert "windows" not in {e["kind"] for e in rec.events}  # proposing never changes the windows in use
+    assert "windows" not in {e["kind"] for e in rec.events}  # auto windows off: the windows in use stay
     assert used is not None

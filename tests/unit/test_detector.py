@@ -34,7 +34,10 @@ def test_noise_free_measurements_match_ground_truth():
     assert abs(r["volley_mV"] - s.volley_mV) < 0.005  # within 5 µV
     assert r["volley_latency_ms"] == pytest.approx(s.volley_ms, abs=0.05)
     assert r["peak_latency_ms"] == pytest.approx(s.true_peak_ms(), abs=0.1)
-    assert r["slope_max_mV_per_ms"] == pytest.approx(s.true_max_slope(1.0), rel=0.05)
+    # placed on the smoothed slope curve (no noise bias, issue 15): at this synthetic's kinked onset (a
+    # difference of exponentials without latency dispersion, steepest at its very first sample) it reads
+    # up to 11 % below the steepest 1 ms chord; on sigmoid-like rises within 2 % (test below)
+    assert r["slope_max_mV_per_ms"] == pytest.approx(s.true_max_slope(1.0), rel=0.12)
     assert r["slope_2080_mV_per_ms"] == pytest.approx(s.true_rise_slope(0.2, 0.8), rel=0.01)
     assert r["slope_1090_mV_per_ms"] == pytest.approx(s.true_rise_slope(0.1, 0.9), rel=0.01)
     assert r["pop_spike_mV"] == 0.0
@@ -46,7 +49,10 @@ def test_noise_free_other_sizes_and_rates(amp, fs):
     r = one(s)
     assert r["amplitude_mV"] == pytest.approx(amp, rel=0.01)
     assert r["slope_mV_per_ms"] == pytest.approx(s.true_regression_slope(*W.slope), rel=1e-3)
-    assert r["slope_max_mV_per_ms"] == pytest.approx(s.true_max_slope(1.0), rel=0.05)
+    assert r["slope_max_mV_per_ms"] == pytest.approx(s.true_max_slope(1.0), rel=0.12)  # kinked onset (above)
+    smooth_rise = Synth(amplitude_mV=amp, fs_hz=fs, rise_sigma_ms=0.35)  # a real fEPSP's sigmoid-like rise
+    r = one(smooth_rise)
+    assert r["slope_max_mV_per_ms"] == pytest.approx(smooth_rise.true_max_slope(1.0), rel=0.02)
 
 
 def test_regression_slope_at_20uV_noise_is_unbiased_and_at_the_statistical_floor():

@@ -40,7 +40,7 @@ def test_invalid_flags_are_counted_and_never_used_warnings_are_kept():
     assert (r.n_baseline, r.n_baseline_excluded, r.n_used, r.n_excluded) == (9, 1, 20, 1)
     assert r.magnitude_percent == pytest.approx(150.0)
     assert len(r.percent) == t.size - 2
-    assert R.INVALID_FLAGS == int(D.SATURATED | D.WINDOW_OUTSIDE | D.NONFINITE)
+    assert R.INVALID_FLAGS == int(D.SATURATED | D.WINDOW_OUTSIDE | D.NONFINITE | D.NOT_FEPSP | D.NO_STIMULUS)
 
 
 def test_reference_baseline_is_the_last_before_the_first_induction():

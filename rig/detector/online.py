@@ -1,0 +1,119 @@
+"""What the engine does with each single-pulse test sweep besides measuring it: the window proposal
+from the first baseline sweeps of each pathway, and the averaged measurement of N consecutive sweeps.
+
+Both are pure functions of the sweeps they are given (no device, no run state beyond their buffers);
+the engine emits the documents they return and hands a proposal to the controller, which decides
+whether to apply it (:mod:`rig.closed_loop.auto_windows`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+
+from rig.core import events as ev
+from rig.detector.measurement import FLOAT_FIELDS, Windows, measure
+from rig.detector.proposal import AutoWindows, average_sweeps, propose_windows
+
+EVENT_DATA_BYTES = 1000  # a stored event's JSON data holds 1024 bytes
+# Online the slope window runs from the volley's rebound / 20 % of the rise to 80 % (offline `rig
+# analyze` stops at 60 %, the corpus' definition of the true slope): hundreds of sweeps are measured
+# one by one, and a 20–80 % window is ~1.6× longer, so each sweep's slope is ~2× less noisy; the
+# ratio to the baseline (the result) does not depend on where on the rise the window lies.
+ONLINE_RISE_FRACTION = 0.8
+_AVG_FIELDS = ("slope_mV_per_ms", "slope_max_mV_per_ms", "slope_2080_mV_per_ms", "amplitude_mV",
+               "volley_mV", "pop_spike_mV", "peak_latency_ms", "noise_mV")
+
+
+def proposal_event(pathway: int, prop: AutoWindows, sweeps: int, sample: int, name: str) -> ev.WindowsProposed:
+    """The ``windows_proposed`` event of a proposal (landmarks trimmed to fit a stored event)."""
+    names = ("volley", "slope", "peak")
+    text = ", ".join(f"{n} {getattr(prop.windows, n)[0]:.2f}–{getattr(prop.windows, n)[1]:.2f} ms" for n in names)
+    said = text if prop.ok else prop.message
+    wins = {k: v for k, v in prop.windows.to_dict().items() if isinstance(v, list)}
+    lm = dict(prop.landmarks_ms)
+    e = ev.WindowsProposed(sample=sample, text=f"{name}: {said}"[:250], pathway=pathway, ok=prop.ok,
+                           windows=wins, landmarks_ms=lm, sweeps=sweeps, confidence=prop.confidence.get("slope"))
+    for drop in ("rebound_mV", "volley_mV", "noise_mV", "baseline_ms", "pop_spike_start", "t80", "onset"):
+        if len(json.dumps(e.data, default=str)) <= EVENT_DATA_BYTES:
+            break
+        lm.pop(drop, None)
+        e = ev.WindowsProposed(sample=sample, text=e.text, pathway=pathway, ok=prop.ok, windows=wins,
+                               landmarks_ms=lm, sweeps=sweeps, confidence=e.confidence)
+    return e
+
+
+class OnlineSweeps:
+    """Per pathway: the first ``propose_after`` baseline test sweeps (for the window proposal) and
+    blocks of ``average_n`` consecutive test sweeps of one phase and one window set (for the averaged
+    measurement)."""
+
+    def __init__(self, fs_hz: float, propose_after: int = 5, average_n: int = 1) -> None:
+        self.fs = float(fs_hz)
+        self.propose_after = int(propose_after)
+        self.average_n = int(average_n)
+        self._first: dict[int, list[tuple[np.ndarray, int]]] = {}
+        self._block: dict[int, list[tuple[np.ndarray, int, int, int, int]]] = {}  # trace, stim, sweep, phase, flags
+        self._block_windows: dict[int, Windows] = {}
+
+    def proposal(self, pathway: int, trace: np.ndarray, stim_index: int, phase_kind: str,
+                 windows: Windows) -> AutoWindows | None:
+        """Add a test sweep; the proposal once the pathway has ``propose_after`` baseline sweeps."""
+        if self.propose_after <= 0 or phase_kind != "baseline":
+            return None
+        buf = self._first.setdefault(pathway, [])
+        if len(buf) >= self.propose_after:
+            return None
+        buf.append((trace, stim_index))
+        if len(buf) < self.propose_after:
+            return None
+        avg, stim = average_sweeps([t for t, _ in buf], [i for _, i in buf], self.propose_after)
+        return propose_windows(avg, stim, self.fs, windows, ONLINE_RISE_FRACTION)
+
+    def average(self, pathway: int, trace: np.ndarray, stim_index: int, sweep_index: int, phase: int,
+                flags: int, windows: Windows, clip_mV: float, sample: int, name: str) -> ev.AverageMeasured | None:
+        """Add a test sweep; the ``average_measured`` event when ``average_n`` consecutive sweeps of
+        this pathway (in one phase) are in. A block's flags include every bit of its single sweeps."""
+        if self.average_n <= 1:
+            return None
+        buf = self._block.setdefault(pathway, [])
+        if self._block_windows.get(pathway) != windows:
+            buf.clear()  # a block never spans two window sets ...
+        self._block_windows[pathway] = windows
+        if buf and (buf[-1][3] != phase or buf[-1][0].size != trace.size or buf[-1][1] != stim_index):
+            buf.clear()  # ... nor two phases or two sweep geometries
+        buf.append((trace, stim_index, sweep_index, phase, flags))
+        if len(buf) < self.average_n:
+            return None
+        avg = np.mean(np.stack([b[0] for b in buf]), axis=0)
+        rec = measure(avg, stim_index, self.fs, windows, clip_mV)[0]
+        f = int(rec["flags"])
+        for b in buf:
+            f |= int(b[4])
+        vals = {k: (round(float(rec[k]), 6) if math.isfinite(float(rec[k])) else None)
+                for k in _AVG_FIELDS if k in FLOAT_FIELDS}
+        first, last = buf[0][2], buf[-1][2]
+        buf.clear()
+        slope = vals["slope_mV_per_ms"]
+        said = f"{slope:.4f} mV/ms" if slope is not None else "no slope"
+        return ev.AverageMeasured(sample=sample, text=f"{name}: average of sweeps {first}–{last}: {said}",
+                                  pathway=pathway, first_sweep=first, last_sweep=last, sweeps=self.average_n,
+                                  values=vals, flags=f)
+
+
+AUTO = "auto"  # the name of a windows change that applies a proposal (several windows at once)
+
+
+def windows_change(windows: Windows, name: str, value) -> tuple[Windows, str, str]:
+    """Apply one change of the set-windows path: ``(name, (start, end))`` from the operator, or
+    ``(AUTO, {name: (start, end), …})`` from the auto windows. Returns (windows, text, source);
+    raises TypeError/ValueError for a change the detector refuses."""
+    if name == AUTO:
+        if not isinstance(value, dict) or not value:
+            raise ValueError("auto windows: no windows to change")
+        new = windows.replace(**{k: (float(v[0]), float(v[1])) for k, v in value.items()})
+        said = ", ".join(f"{k} {float(v[0]):.2f}–{float(v[1]):.2f}" for k, v in value.items())
+        return new, f"windows from landmarks: {said} ms"[:250], "auto"
+    return windows.replace(**{name: value}), f"{name} window {value[0]:g}–{value[1]:g} ms", "operator"

@@ -1,0 +1,95 @@
+"""Issue 15, online: the engine proposed windows from the first baseline sweeps (``windows_proposed``)
+but never applied them, so every online result was measured in the fixed default windows. Now a
+confident proposal is applied through the set-windows path before the baseline counts, the
+result's baseline uses only sweeps after it, and an uncertain one is a warning event."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from rig.analysis import results
+from rig.cli import main
+from rig.closed_loop.auto_windows import combine
+from rig.detector.measurement import Windows
+from rig.detector.online import AUTO, windows_change
+from rig.detector.proposal import AutoWindows
+from rig.storage import open_recording
+from tests.conftest import baseline_toml, write_short_tbs
+
+
+def _run(tmp_path, analysis: str = "", base_min: float = 3.0, name: str = "a.h5"):
+    p = write_short_tbs(tmp_path, base_min=base_min, follow_min=0.5)
+    if analysis:
+        p.write_text(p.read_text().replace("[stimulation]", analysis + "\n[stimulation]"))
+    out = tmp_path / name
+    assert main(["run", str(p), "--speed", "max", "--seed", "3", "--out", str(out), "--no-gui"]) == 0
+    return out
+
+
+def test_windows_proposed_never_applied(tmp_path, capsys):
+    out = _run(tmp_path)
+    capsys.readouterr()
+    with open_recording(out) as rec:
+        evs = rec.typed_events
+        prop = [e for e in evs if e.kind == "windows_proposed"]
+        changed = [e for e in evs if e.kind == "windows"]
+        attrs_w = rec.attrs["windows"]
+        res = results.compute(rec)
+        fs = rec.sample_rate_hz
+        m = rec.measurements
+        base_phase = res.baseline_phase
+    assert len(prop) == 1 and prop[0].landmarks_ms["slope_sd_percent"] <= 15.0
+    assert len(changed) == 1 and changed[0].source == "auto"  # one change: one analysis version
+    assert changed[0].windows["slope"] == prop[0].windows["slope"]
+    assert changed[0].windows["slope"] != list(Windows().slope)
+    assert attrs_w is not None
+    # the sweeps before the change (those the proposal was placed on) never enter the baseline
+    pr = res.pathways[0]
+    t_change = changed[0].sample / fs
+    in_phase = (m["phase"] == base_phase) & (m["pulse"] == 0)
+    after = in_phase & (m["sample"] / fs >= t_change)
+    assert pr.n_baseline_settling == int(np.sum(in_phase & ~after)) >= 5
+    assert pr.n_baseline + pr.n_baseline_excluded == int(np.sum(after))
+    assert np.isclose(pr.baseline_mean, float(np.mean(m["slope_mV_per_ms"][after])))
+    # sweeps after the change are measured in the new slope window
+    d = json.loads(json.dumps(pr.to_dict()))
+    assert d["baseline_settling_sweeps"] == pr.n_baseline_settling
+
+
+def test_uncertain_proposal_is_a_warning_and_windows_stay(tmp_path, capsys):
+    # a 2 µA test intensity gives no measurable fEPSP on the simulated slice: no confident window
+    p = tmp_path / "weak.toml"
+    p.write_text(baseline_toml(2.5, 10.0, intensity_uA=2.0))
+    out = tmp_path / "u.h5"
+    assert main(["run", str(p), "--speed", "max", "--seed", "3", "--out", str(out), "--no-gui"]) == 0
+    capsys.readouterr()
+    with open_recording(out) as rec:
+        kinds = [e.kind for e in rec.typed_events]
+        warn = [e for e in rec.typed_events if e.kind == "windows_uncertain"]
+    assert "windows_proposed" in kinds
+    assert warn and "stay" in warn[0].text
+    assert "windows" not in kinds
+
+
+def test_auto_windows_keep_a_window_given_in_the_protocol(tmp_path, capsys):
+    out = _run(tmp_path, "[analysis]\nwindows = { slope = [2.9, 3.9] }\n")
+    capsys.readouterr()
+    with open_recording(out) as rec:
+        changed = [e for e in rec.typed_events if e.kind == "windows"]
+    assert changed and changed[0].windows["slope"] == [2.9, 3.9]
+
+
+def test_pathway_proposals_are_intersected_into_one_window_set():
+    def prop(slope):
+        w = Windows().replace(artifact=(0.0, 0.6), volley=(0.6, 1.8), slope=slope, peak=(slope[0], 12.0),
+                              pop_spike=(slope[0], 12.0))
+        return AutoWindows(w, True)
+
+    both, why = combine({0: prop((2.0, 3.0)), 1: prop((2.4, 3.4))})
+    assert why == "" and both["slope"] == (2.4, 3.0) and both["peak"][0] == 2.4
+    none, why = combine({0: prop((2.0, 2.6)), 1: prop((2.5, 3.4))})
+    assert none == {} and "do not overlap" in why
+    w, text, source = windows_change(Windows(), AUTO, both)
+    assert w.slope == (2.4, 3.0) and source == "auto" and "slope 2.40–3.00" in text
