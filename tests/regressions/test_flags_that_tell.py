@@ -26,7 +26,7 @@ CA1 = Synth(fs_hz=10000.0, pre_ms=6.8, post_ms=60.0, amplitude_mV=-0.9, volley_m
 SHORT_BL = detector.Windows(baseline=(-0.3, 0.0), artifact=(0.0, 0.3))
 
 
-def _flags(s: Synth, w: detector.Windows = detector.Windows()) -> tuple[int, np.ndarray]:
+def _flags(s: Synth, w: detector.Windows = detector.DEFAULT_WINDOWS) -> tuple[int, np.ndarray]:
     r = detector.measure(s.trace(), s.stim_index, s.fs_hz, w, s.clip_mV)
     ref = reference.measure_pulses(s.trace(), np.array([s.stim_index]), s.fs_hz, w, s.clip_mV)
     assert int(r["flags"][0]) == int(ref["flags"][0])  # kernel and numpy reference agree on the bits
