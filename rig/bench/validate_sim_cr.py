@@ -14,6 +14,8 @@ import numpy as np
 
 from rig.bench.validate_sim import BASIM_PRE_MIN, Condition, run_groups
 
+CR_NM = (0.0, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)  # basimglurant, nM (K_d 1.1 nM)
+
 
 def concentration_response(concs_nM: list[float], n: int, base_seed: int = 0, processes: int = 2
                            ) -> list[dict]:
@@ -34,7 +36,9 @@ def concentration_response(concs_nM: list[float], n: int, base_seed: int = 0, pr
     return out
 
 
-def plot_concentration_response(rows: list[dict], path: str | Path) -> None:
+def plot_concentration_response(rows: list[dict], path: str | Path, title: str =
+                                "DHPG-LTD (100 µM, 5 min) vs basimglurant\n"
+                                "simulated slices through the pipeline") -> None:
     """Figure: % of baseline at 60 min vs basimglurant (log axis; 0 nM drawn at the left)."""
     import matplotlib
 
@@ -55,7 +59,7 @@ def plot_concentration_response(rows: list[dict], path: str | Path) -> None:
     ax.set_xticks([zero_x, *pos], ["0", *[f"{p:g}" for p in pos]])
     ax.set_xlabel("basimglurant (nM, pre-incubated)")
     ax.set_ylabel("fEPSP slope 60 min after DHPG (% baseline)")
-    ax.set_title("DHPG-LTD (100 µM, 5 min) vs basimglurant\nsimulated slices through the pipeline")
+    ax.set_title(title)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
