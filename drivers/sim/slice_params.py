@@ -72,7 +72,7 @@ class SliceParams:
     ps_jitter_ms: float = 0.15  # sweep-to-sweep latency jitter (SD)
     ps_max_mV: float = 0.8  # maximal notch depth in stratum radiatum
     ps_threshold_frac: float = 1.0  # notch appears above this fraction of epsp_max (drawn)
-    ps_slope_frac: float = 0.08  # sigmoid width of the E–S coupling (fraction of epsp_max)
+    ps_slope_frac: float = 0.04  # sigmoid width of the E–S coupling (fraction of epsp_max)
     artifact_tau_ms: float = 0.1  # decay of the stimulus artifact after the pulse
     # --- noise (electrode referred) --------------------------------------------------------
     noise_uV: float = 22.0  # RMS of the wide-band noise
@@ -243,7 +243,7 @@ def draw_slice_params(
     for _ in range(1, n_ai):
         coupling.append(tuple(float(rng.uniform(0.3, 1.0)) for _ in range(n_electrodes)))
     drawn["early_maint_tau_min"] = vary("early_maint_tau_min", 0.2)  # drawn last: earlier draws unchanged
-    drawn["ps_threshold_frac"] = vary("ps_threshold_frac", 0.12, 0.85, 1.4)
+    drawn["ps_threshold_frac"] = vary("ps_threshold_frac", 0.12, 0.95, 1.4)
     drawn["ps_max_mV"] = vary("ps_max_mV", 0.4, 0.2, 2.0)
     drawn["ps_latency_ms"] = vary("ps_latency_ms", 0.08, 5.5, 8.0)
     return dataclasses.replace(p, pathways=tuple(pws), coupling=tuple(coupling), **drawn)

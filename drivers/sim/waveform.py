@@ -26,7 +26,7 @@ class Kernels:
 
     fv: np.ndarray
     epsp: np.ndarray
-    ps: np.ndarray
+    ps: np.ndarray  # the notch at the slice's threshold latency (each pulse renders its own latency)
 
     @property
     def n(self) -> int:
