@@ -59,7 +59,7 @@ def plot_concentration_response(rows: list[dict], path: str | Path, title: str =
     ax.set_xticks([zero_x, *pos], ["0", *[f"{p:g}" for p in pos]])
     ax.set_xlabel("basimglurant (nM, pre-incubated)")
     ax.set_ylabel("fEPSP slope 60 min after DHPG (% baseline)")
-    ax.set_title(title)
+    ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
