@@ -55,6 +55,20 @@ def _time_above(x0: float, theta: float, tau: float, dt: float) -> float:
     return min(dt, tau * math.log(x0 / theta))
 
 
+def _mean_capped(x0: float, theta: float, cap: float, tau: float, t_above: float) -> float:
+    """Mean of min(x, cap) while an exponential decay from x0 (time constant tau) stays above
+    theta, over its first ``t_above`` seconds."""
+    if t_above <= 0.0:
+        return 0.0
+    x1 = max(theta, x0 * math.exp(-t_above / tau))
+    if x0 <= cap:
+        return tau * (x0 - x1) / t_above
+    t_c = min(t_above, tau * math.log(x0 / cap))
+    if t_above <= t_c:
+        return cap
+    return (cap * t_c + tau * (cap - x1)) / t_above
+
+
 class PathwayState:
     """Mutable per-pathway variables."""
 
@@ -119,14 +133,18 @@ class Synapses:
         for k, st in enumerate(self.st):
             # fast calcium pools and the early-phase variable rho (piecewise exact); the early
             # change decays only as its maintenance (kinase activity) runs down
-            pot = max(0.0, self.early(k) + st.pi + st.z)
-            head = max(0.0, 1.0 - pot / p.ltp_ceiling)  # occlusion: expression slots saturate
+            # occlusion: expression slots saturate, and consolidated (captured) LTP occupies them
+            head = max(0.0, 1.0 - max(0.0, self.early(k) + st.pi) / p.ltp_ceiling
+                       - max(0.0, st.z) / p.late_ceiling)
             gp = p.gamma_p_per_s * self.pw[k].gamma_p_scale * head
             gd = p.gamma_d_per_s * self.pw[k].gamma_d_scale * (1.0 - p.mglur_ltd_frac * (1.0 - expr))
             t_p = _time_above(st.c, p.theta_p, p.ca_tau_s, dt)
             t_d = _time_above(st.s, p.theta_d, p.ca_slow_tau_s, dt)
             psi_add = max(psi_add, t_p)
             psid_add = max(psid_add, t_d)
+            if t_d > 0.0:  # depression rate ∝ slow calcium (capped): LTD counts pulses, not seconds
+                gd *= _mean_capped(st.s, p.theta_d, p.theta_d * p.ltd_level_cap, p.ca_slow_tau_s,
+                                   t_d) / p.theta_d
             kdec = (1.0 - st.maint) / e_tau
             rho, t0 = st.rho, 0.0
             for t1 in sorted((t_p, t_d, dt)):
@@ -136,10 +154,9 @@ class Synapses:
                     rho = _relax(rho, pon + p.rho_star * kdec, pon + don + kdec, t1 - t0)
                     t0 = t1
             st.rho = min(1.0, max(0.0, rho))
-            if t_p > 0.0 or t_d > 0.0:
+            st.maint *= math.exp(-dt / (p.early_maint_tau_min * 60.0))
+            if t_d > 0.0 and self.early(k) < -0.02:  # LTD is maintained (not a dip before LTP)
                 st.maint = 1.0
-            else:
-                st.maint *= math.exp(-dt / (p.early_maint_tau_min * 60.0))
             st.c *= math.exp(-dt / p.ca_tau_s)
             st.s *= math.exp(-dt / p.ca_slow_tau_s)
             st.V *= math.exp(-dt / p.dep_tau_s)
@@ -157,6 +174,11 @@ class Synapses:
                 st.g = g1 if g1 > 1e-6 else 0.0
             m = expr * (x_d + xg - x_d * xg)
             m_max = max(m_max, m)
+            if t_p > 0.0:
+                # the maintenance switch: set by mGluR5 co-activation during induction, or by
+                # strong induction alone; weak LTP without mGluR5 decays (Bortolotto et al. 1994)
+                strong_now = sigmoid((self.psi + psi_add - p.maint_theta_s) / p.maint_width_s)
+                st.maint = max(st.maint, min(1.0, max(strong_now, m / p.maint_mglur_sat)))
             st.mbar = _relax(st.mbar, m / p.mglur_lag_s, 1.0 / p.mglur_lag_s, dt)
             mbar_max = max(mbar_max, st.mbar)
             # mGluR5-dependent early potentiation: grows while NMDA calcium is above θp and
@@ -220,13 +242,14 @@ class Synapses:
         fib = recruitment(i_uA, pw.i50_fiber_uA, pw.slope_uA)
         syn = recruitment(i_uA, pw.i50_epsp_uA, pw.slope_uA)
         U = pw.stp_U
+        residual = min(1.0, st.u / U)  # residual presynaptic calcium: only trains augment (PTP)
         st.u = st.u + U * (1.0 - st.u)
         release = st.u * st.R
         st.R -= release
         r = release / U
         w = self.efficacy(k)
         factor = syn * w * r * (1.0 + st.aug)
-        st.aug += p.ptp_step * (1.0 - st.aug / p.ptp_max) * syn
+        st.aug += p.ptp_step * (1.0 - st.aug / p.ptp_max) * syn * residual
         # calcium, depolarization and spillover jumps (cooperativity through V and g)
         expr = p.mglur5_expression * (1.0 - bath.nam_block())
         kk = p.glu_k ** p.glu_hill
@@ -234,7 +257,7 @@ class Synapses:
         m_syn = expr * gn / (gn + kk)
         r_nmda = r * (1.0 + p.nmda_sat) / (r + p.nmda_sat)  # saturating NMDAR occupancy
         dca = r_nmda * (1.0 + p.nmda_beta * st.V) * (1.0 + p.mglur_nmda_boost * m_syn)
-        dca *= 1.0 - bath.nmda_block()
+        dca *= (1.0 - bath.nmda_block()) / (1.0 + st.s / p.nmda_inact_ca)  # Ca-dependent inactivation
         st.c += dca
         st.s += dca
         coop = syn / 0.35

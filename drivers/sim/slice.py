@@ -19,7 +19,7 @@ import numpy as np
 from drivers.sim.pharmacology import Bath
 from drivers.sim.plasticity import Synapses, recruitment, sigmoid
 from drivers.sim.slice_params import SliceParams, draw_slice_params
-from drivers.sim.waveform import build_kernels, normal_table, synth_background
+from drivers.sim.waveform import build_kernels, normal_table, pop_spike_notch, synth_background
 
 _DRIFT_STEP = 64  # samples between drift grid points (linear interpolation between)
 _DRIFT_FREQS_HZ = np.geomspace(0.001, 0.5, 12)
@@ -64,6 +64,7 @@ class RealisticSlice:
         self._pulse_state = np.zeros((self.n_el, 3))
         self._sweep_rng = [np.random.default_rng([p.seed & 0xFFFFFFFF, 0x5EE, k])
                            for k in range(self.n_el)]
+        self._ps_rng = [np.random.default_rng([p.seed & 0xFFFFFFFF, 0x9597, k]) for k in range(self.n_el)]
         self._active: list[tuple[int, np.ndarray]] = []
         self._next = 0
         self._state_sample = 0
@@ -95,13 +96,22 @@ class RealisticSlice:
         rundown = math.exp(-p.rundown_per_h * onset / self.fs / 3600.0)
         epsp = pw.epsp_max_mV * fepsp_f * var * rundown
         fv = pw.fv_max_mV * fv_f
-        x0 = -p.ps_threshold_frac / p.ps_slope_frac
-        rel = epsp / pw.epsp_max_mV
-        ps = p.ps_max_mV * max(0.0, sigmoid(rel / p.ps_slope_frac + x0) - sigmoid(x0))
         k = self.kernels
-        shape = fv * k.fv + epsp * k.epsp + ps * k.ps
+        shape = fv * k.fv + epsp * k.epsp
+        ps = self._pop_spike_mV(epsp / pw.epsp_max_mV)
+        if ps > 0.005:  # E–S coupling: the notch comes earlier the more the fEPSP exceeds threshold
+            over = min(1.0, max(0.0, epsp / pw.epsp_max_mV / p.ps_threshold_frac - 1.0))
+            lat = (p.ps_latency_ms - p.ps_latency_shift_ms * over
+                   + p.ps_jitter_ms * self._ps_rng[el].standard_normal())
+            shape = shape + ps * pop_spike_notch(k.n, self.fs, max(4.0, lat), p.ps_width_ms)
         self._active.append((onset, self._coupling[:, el:el + 1] * shape[None, :]))
         self.pulses_delivered += 1
+
+    def _pop_spike_mV(self, rel: float) -> float:
+        """Notch depth (mV) for an fEPSP of ``rel`` × the pathway's maximum (sigmoid E–S coupling)."""
+        p = self.params
+        x0 = -p.ps_threshold_frac / p.ps_slope_frac
+        return p.ps_max_mV * max(0.0, sigmoid(rel / p.ps_slope_frac + x0) - sigmoid(x0))
 
     # --- the SliceModel contract -------------------------------------------------------------------
     def respond(self, start: int, stim_uA: np.ndarray, ttl: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 GENOTYPES = ("WT", "Fmr1-KO", "mGluR5-KO")
+FV_MAX_MEAN_MV = 0.14  # maximal fiber volley (CV 70 %): ≈ −0.05 mV typical at test intensity
 
 
 @dataclass(frozen=True)
@@ -65,11 +66,13 @@ class SliceParams:
     epsp_rise_ms: float = 1.0  # rise time constant of the difference of exponentials
     epsp_decay_ms: float = 14.0  # decay time constant (PRACTICE: 13–17 ms)
     epsp_dispersion_ms: float = 0.3  # sigma of the latency dispersion (smooth foot)
-    ps_latency_ms: float = 5.5  # population-spike trough
-    ps_width_ms: float = 0.45  # sigma of the population spike
-    ps_max_mV: float = 2.5  # maximal pop-spike amplitude
-    ps_threshold_frac: float = 0.90  # pop spike appears above this fraction of epsp_max
-    ps_slope_frac: float = 0.06  # sigmoid width of the E–S coupling (fraction of epsp_max)
+    ps_latency_ms: float = 6.5  # population-spike notch at threshold (earlier with more drive)
+    ps_latency_shift_ms: float = 1.5  # latency shortening from threshold to twice the threshold
+    ps_width_ms: float = 0.35  # sigma of the notch (a Mexican-hat: positive flanks)
+    ps_jitter_ms: float = 0.15  # sweep-to-sweep latency jitter (SD)
+    ps_max_mV: float = 0.8  # maximal notch depth in stratum radiatum
+    ps_threshold_frac: float = 1.0  # notch appears above this fraction of epsp_max (drawn)
+    ps_slope_frac: float = 0.04  # sigmoid width of the E–S coupling (fraction of epsp_max)
     artifact_tau_ms: float = 0.1  # decay of the stimulus artifact after the pulse
     # --- noise (electrode referred) --------------------------------------------------------
     noise_uV: float = 22.0  # RMS of the wide-band noise
@@ -77,10 +80,10 @@ class SliceParams:
     line_hz: float = 50.0
     line_uV: float = 6.0  # 50/60 Hz pickup amplitude (fundamental)
     drift_uV: float = 25.0  # RMS of the slow 1/f baseline drift
-    sweep_cv: float = 0.030  # intrinsic pulse-to-pulse CV of the fEPSP (noise adds the rest)
-    rundown_per_h: float = 0.015  # fractional loss of the evoked response per hour
+    sweep_cv: float = 0.055  # intrinsic pulse-to-pulse CV of the fEPSP (noise adds the rest)
+    rundown_per_h: float = 0.010  # fractional loss of the evoked response per hour
     # --- short-term plasticity (Tsodyks–Markram with facilitation) + PTP -------------------
-    stp_tau_f_s: float = 0.30
+    stp_tau_f_s: float = 0.15
     stp_tau_d_s: float = 0.25
     ptp_step: float = 0.02  # augmentation per pulse
     ptp_max: float = 1.5
@@ -91,14 +94,20 @@ class SliceParams:
     dep_tau_s: float = 0.040  # postsynaptic depolarization trace (NMDA unblock)
     nmda_beta: float = 1.5  # supralinearity of calcium with depolarization
     nmda_sat: float = 0.5  # NMDA-receptor occupancy saturation (in units of baseline release)
+    nmda_inact_ca: float = 200.0  # slow-pool calcium that halves NMDA calcium influx (inactivation)
     theta_p: float = 4.0  # potentiation threshold (fast pool)
     theta_d: float = 1.5  # depression threshold (slow pool)
-    gamma_p_per_s: float = 1.5
-    gamma_d_per_s: float = 7.0e-4
+    gamma_p_per_s: float = 1.8
+    gamma_d_per_s: float = 4.5e-4  # per θd of slow calcium (rate ∝ level, capped)
     rho_star: float = 0.5
     early_tau_min: float = 60.0  # decay of the early phase once its maintenance has run down
     early_maint_tau_min: float = 120.0  # maintenance of the early phase (E-LTP lasts 1–3 h)
-    ltp_ceiling: float = 2.0  # potentiation that saturates expression (occlusion)
+    ltp_ceiling: float = 2.0  # early potentiation that saturates expression (occlusion)
+    late_ceiling: float = 0.8  # consolidated potentiation that leaves no room for more
+    ltd_level_cap: float = 2.5  # depression rate ∝ slow calcium up to this many θd (saturates)
+    maint_mglur_sat: float = 0.3  # mGluR5 activation that fully sets the early maintenance switch
+    maint_theta_s: float = 0.15  # … or this much supra-θp calcium time (s, within ~10 min) alone
+    maint_width_s: float = 0.05
     early_ltp_max: float = 1.0  # fractional potentiation at rho = 1
     early_ltd_max: float = 0.6  # fractional depression at rho = 0
     # --- late phase (synaptic tagging and capture, Frey & Morris 1997; Clopath 2008) -------
@@ -202,8 +211,8 @@ def draw_slice_params(
         "noise_uV": vary("noise_uV", 0.15, 20.0, 35.0),
         "line_uV": vary("line_uV", 0.4, 1.0, 12.0),
         "drift_uV": vary("drift_uV", 0.4),
-        "sweep_cv": vary("sweep_cv", 0.15, 0.02, 0.05),
-        "rundown_per_h": float(max(0.0, rng.normal(p.rundown_per_h, 0.015))),
+        "sweep_cv": vary("sweep_cv", 0.15, 0.04, 0.08),
+        "rundown_per_h": float(max(0.0, rng.normal(p.rundown_per_h, 0.010))),
         "epsp_decay_ms": vary("epsp_decay_ms", 0.08, 12.0, 17.0),
         "fv_latency_ms": vary("fv_latency_ms", 0.08, 1.6, 2.4),
         "epsp_onset_ms": vary("epsp_onset_ms", 0.05, 2.8, 3.4),
@@ -224,7 +233,7 @@ def draw_slice_params(
             slope_uA=_lognormal(rng, ep.slope_uA, 0.15),
             i50_epsp_uA=i50 * ep.i50_epsp_ratio,
             epsp_max_mV=float(np.clip(_lognormal(rng, 1.4, 0.3), 0.6, 2.5)),
-            fv_max_mV=float(np.clip(_lognormal(rng, 0.25, 0.3), 0.08, 0.5)),
+            fv_max_mV=float(np.clip(_lognormal(rng, FV_MAX_MEAN_MV, 0.7), 0.03, 0.6)),
             artifact_mV_per_uA=_lognormal(rng, ep.artifact_mV_per_uA, 0.2),
             stp_U=float(np.clip(rng.normal(0.15, 0.02), 0.10, 0.21)),
             gamma_p_scale=1.0,
@@ -234,4 +243,7 @@ def draw_slice_params(
     for _ in range(1, n_ai):
         coupling.append(tuple(float(rng.uniform(0.3, 1.0)) for _ in range(n_electrodes)))
     drawn["early_maint_tau_min"] = vary("early_maint_tau_min", 0.2)  # drawn last: earlier draws unchanged
+    drawn["ps_threshold_frac"] = vary("ps_threshold_frac", 0.12, 0.95, 1.4)
+    drawn["ps_max_mV"] = vary("ps_max_mV", 0.4, 0.2, 2.0)
+    drawn["ps_latency_ms"] = vary("ps_latency_ms", 0.08, 5.5, 8.0)
     return dataclasses.replace(p, pathways=tuple(pws), coupling=tuple(coupling), **drawn)

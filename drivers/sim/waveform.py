@@ -2,7 +2,7 @@
 
 Kernels are unit-amplitude shapes sampled at the sample rate, starting at the pulse onset:
 fiber volley (triphasic, negative peak −1), fEPSP (difference of exponentials smoothed by a
-Gaussian latency dispersion, trough −1) and population spike (negative Gaussian, −1). The
+Gaussian latency dispersion, trough −1) and population spike (a notch: Mexican hat, −1). The
 background is synthesised by one numba kernel that is a pure function of the absolute sample
 index (counter-based noise) plus small carried filter states, so a slice's output does not
 depend on how the samples are split into blocks.
@@ -26,7 +26,7 @@ class Kernels:
 
     fv: np.ndarray
     epsp: np.ndarray
-    ps: np.ndarray
+    ps: np.ndarray  # the notch at the slice's threshold latency (each pulse renders its own latency)
 
     @property
     def n(self) -> int:
@@ -54,11 +54,17 @@ def build_kernels(p: SliceParams) -> Kernels:
     epsp = -np.convolve(doe, g / g.sum(), mode="same")
     epsp[t < 0.5] = 0.0
     epsp /= -epsp.min()
-    # population spike
-    y = (t - p.ps_latency_ms) / p.ps_width_ms
-    ps = -np.exp(-0.5 * y * y)
+    return Kernels(fv=fv, epsp=epsp, ps=pop_spike_notch(n, fs, p.ps_latency_ms, p.ps_width_ms))
+
+
+def pop_spike_notch(n: int, fs: float, latency_ms: float, width_ms: float) -> np.ndarray:
+    """Population spike as a stratum-radiatum recording shows it: a notch on the fEPSP (negative
+    Gaussian core with positive flanks, a Mexican hat), trough −1 at ``latency_ms``."""
+    t = np.arange(n) * (1000.0 / fs)
+    y = (t - latency_ms) / width_ms
+    ps = -(1.0 - y * y) * np.exp(-0.5 * y * y)
     ps[t < 0.5] = 0.0
-    return Kernels(fv=fv, epsp=epsp, ps=ps)
+    return ps
 
 
 def _norm_ppf(u: np.ndarray) -> np.ndarray:

@@ -61,6 +61,8 @@ class Condition:
     group: str = ""  # slices are drawn per group (default: the name before ':')
     vehicle: str = ""
     ratio: tuple = (-math.inf, math.inf)
+    lfs_hz: float = 1.0  # frequency of the 900-pulse induction (induction "lfs")
+    repeat_after_min: float = 0.0  # > 0: the same induction again this long after the first
 
 
 BASIM_SAT_UM = 0.1  # 100 nM basimglurant: ≈ 99 % of mGluR5 bound (K_d 1.1 nM)
@@ -131,6 +133,24 @@ CONDITIONS: tuple[Condition, ...] = (
               "Fmr1-KO", bath={"basimglurant": BASIM_KO_UM}, pre_incubation_min=BASIM_PRE_MIN,
               kind=P, source="seed Table 2; Michalon 2012", group="dhpg100",
               vehicle="DHPG 100 µM 5 min, Fmr1-KO", ratio=(-math.inf, 0.75)),
+    # frequency–response (Dudek & Bear 1992: 900 pulses at 0.5–50 Hz; values read from their
+    # figure, approximate): 0.5 Hz ≈ −5 %, 1 Hz ≈ −20 %, 3 Hz ≈ −20 %, 10 Hz ≈ 0, 50 Hz ≈ +20 %
+    Condition("900 pulses @ 0.5 Hz", "little change (D&B 1992: ≈ −5 %)", 90, 105, "lfs",
+              lfs_hz=0.5, kind=P, source="Dudek & Bear 1992", group="lfs"),
+    Condition("900 pulses @ 3 Hz", "LTD like 1 Hz (≥ 50 % of the 1 Hz LTD)", -math.inf, 95, "lfs",
+              lfs_hz=3.0, kind=P, source="Dudek & Bear 1992", group="lfs", vehicle="LFS 900 @ 1 Hz",
+              ratio=(0.5, math.inf)),
+    Condition("900 pulses @ 10 Hz", "no net change (D&B 1992: ≈ 0)", 90, 110, "lfs", lfs_hz=10.0,
+              kind=P, source="Dudek & Bear 1992", group="lfs"),
+    Condition("900 pulses @ 50 Hz", "LTP, modest (D&B 1992: ≈ +20 %)", 105, 145, "lfs", lfs_hz=50.0,
+              kind=P, source="Dudek & Bear 1992", group="lfs"),
+    # occlusion: a second 3-train TBS an hour after the first adds little (saturation of LTP)
+    Condition("TBS 3 trains, 2 h", "vehicle of the occlusion row", 130, math.inf, "tbs3",
+              at_min=120.0, kind=P, source="vehicle", group="tbs3"),
+    Condition("TBS 3 trains, again at 60 min; 2 h", "second TBS adds little (≤ 40 % more)", -math.inf,
+              math.inf, "tbs3", at_min=120.0, repeat_after_min=60.0, kind=P,
+              source="occlusion (saturation of LTP)", group="tbs3", vehicle="TBS 3 trains, 2 h",
+              ratio=(-math.inf, 1.4)),
     Condition("DHPG 50 µM 5 min, WT", "LTD (Barnes 2015: 77 ± 5)", -math.inf, 100, "dhpg",
               dhpg_uM=50.0, kind=P, source="Barnes 2015", group="dhpg50"),
     Condition("DHPG 50 µM 5 min, Fmr1-KO", "exaggerated vs WT (Barnes 2015: 63 ± 4)", -math.inf,
@@ -155,6 +175,14 @@ def _hfs(trains: int) -> tuple[Stimulus, ...]:
                           label=f"HFS train {t + 1}/{trains}") for t in range(trains))
 
 
+def _fast_900(hz: float) -> tuple[Stimulus, ...]:
+    """900 pulses at ``hz`` as back-to-back 1 s trains (each within the rig's train limit)."""
+    per = int(round(hz))
+    offs = tuple(_s(k / hz) for k in range(per))
+    return tuple(Stimulus(sample=_s(1.0 + t), pathway=0, kind="train", pulse_offsets=offs,
+                          label=f"{hz:g} Hz second {t + 1}/{900 // per}") for t in range(900 // per))
+
+
 def build_plan(c: Condition) -> tuple[Plan, int]:
     """The experiment for one condition, and the sample at which the induction starts."""
     pw = tuple(range(c.n_pathways))
@@ -171,17 +199,23 @@ def build_plan(c: Condition) -> tuple[Plan, int]:
                             valves=(ValveChange(0, DRUG_LINE, 1),), info={"drug": "DHPG"}))
         follow_s = c.at_min * 60.0 - 300.0
         washout = (ValveChange(0, DRUG_LINE, 0),)  # valve closes when the follow-up starts
-    elif c.induction == "lfs":
-        phases.append(Phase("LFS", "induction", _s(900.0), test=TestSchedule(_s(1.0), (0,), 0,
-                                                                            kind="lfs"),
-                            info={"protocol": "lfs"}))
-        follow_s = c.at_min * 60.0 - 900.0
+    elif c.induction == "lfs" and c.lfs_hz <= 5.0:
+        dur_s = 900.0 / c.lfs_hz
+        phases.append(Phase("LFS", "induction", _s(dur_s), test=TestSchedule(_s(1.0 / c.lfs_hz),
+                                                                             (0,), 0, kind="lfs"),
+                            info={"protocol": "lfs", "frequency_hz": c.lfs_hz}))
+        follow_s = c.at_min * 60.0 - dur_s
     else:
-        stims = {"tbs1": _tbs(1), "tbs3": _tbs(3), "hfs1": _hfs(1), "hfs2": _hfs(2)}[c.induction]
+        stims = _fast_900(c.lfs_hz) if c.induction == "lfs" else {
+            "tbs1": _tbs(1), "tbs3": _tbs(3), "hfs1": _hfs(1), "hfs2": _hfs(2)}[c.induction]
         dur = stims[-1].sample + stims[-1].pulse_offsets[-1] + _s(5.0)
-        phases.append(Phase(c.induction, "induction", dur, stimuli=stims,
-                            info={"protocol": c.induction}))
+        ind = Phase(c.induction, "induction", dur, stimuli=stims, info={"protocol": c.induction})
+        phases.append(ind)
         follow_s = c.at_min * 60.0 - dur / FS
+        if c.repeat_after_min > 0:
+            gap = _s(c.repeat_after_min * 60.0) - dur
+            phases += [Phase("follow-up 1", "follow_up", gap, test=test), ind]
+            follow_s -= c.repeat_after_min * 60.0
     phases.append(Phase("follow-up", "follow_up", _s(follow_s + 1.0), test=test, valves=washout))
     plan = Plan(name=c.name, sample_rate_hz=FS, phases=tuple(phases), pathways=pw,
                 test_intensity_uA=tuple(100.0 for _ in pw), pulse_width_samples=2)
@@ -328,49 +362,3 @@ def with_vehicles(conds: list[Condition]) -> list[Condition]:
     need = names | {c.vehicle for c in conds if c.vehicle}
     return [c for c in CONDITIONS if c.name in need] + [c for c in conds if c.name not in
                                                         {k.name for k in CONDITIONS}]
-
-
-def concentration_response(concs_nM: list[float], n: int, base_seed: int = 0, processes: int = 2
-                           ) -> list[dict]:
-    """DHPG-LTD (100 µM, 5 min; % at 60 min) vs pre-incubated basimglurant, WT and Fmr1-KO."""
-    conds = []
-    for g in ("WT", "Fmr1-KO"):
-        for cn in concs_nM:
-            conds.append(Condition(f"CR {g} basimglurant {cn:g} nM", "", -math.inf, math.inf,
-                                   "dhpg", g, bath={"basimglurant": cn * 1e-3} if cn else {}))
-    res = run_groups(conds, n, base_seed, processes)
-    out = []
-    for c in conds:
-        v = np.array([r[0] for r in res[c.name]], dtype=float)
-        out.append({"genotype": c.genotype, "basimglurant_nM": c.bath.get("basimglurant", 0) * 1e3,
-                    "measured_mean": float(v.mean()),
-                    "measured_sem": float(v.std(ddof=1) / math.sqrt(v.size)), "n": int(v.size)})
-    return out
-
-
-def plot_concentration_response(rows: list[dict], path: str | Path) -> None:
-    """Figure: % of baseline at 60 min vs basimglurant (log axis; 0 nM drawn at the left)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 4))
-    pos = sorted({r["basimglurant_nM"] for r in rows if r["basimglurant_nM"] > 0})
-    zero_x = pos[0] / 10 if pos else 0.01
-    for g, col in (("WT", "k"), ("Fmr1-KO", "tab:red")):
-        rr = [r for r in rows if r["genotype"] == g]
-        x = [r["basimglurant_nM"] or zero_x for r in rr]
-        ax.errorbar(x, [r["measured_mean"] for r in rr], [r["measured_sem"] for r in rr],
-                    marker="o", color=col, capsize=3, label=g)
-    ax.axhspan(80, 96, color="0.85", zorder=0, label="WT target (Huber 2002, ±2 SEM)")
-    ax.axhline(100, color="0.5", lw=0.8, ls="--")
-    ax.set_xscale("log")
-    ax.set_xticks([zero_x, *pos], ["0", *[f"{p:g}" for p in pos]])
-    ax.set_xlabel("basimglurant (nM, pre-incubated)")
-    ax.set_ylabel("fEPSP slope 60 min after DHPG (% baseline)")
-    ax.set_title("DHPG-LTD (100 µM, 5 min) vs basimglurant\nsimulated slices through the pipeline")
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)

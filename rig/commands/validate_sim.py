@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="Dask workers of a local cluster (default 2; 1 runs in this process)")
     p.add_argument("--only", action="append", default=None, metavar="TEXT",
                    help="run only conditions whose name contains TEXT (repeatable)")
+    p.add_argument("--cr", metavar="PNG", default=None,
+                   help="instead of the table: basimglurant concentration-response of DHPG-LTD "
+                        "(pre-incubated, WT and Fmr1-KO) through the pipeline, figure written to PNG")
     p.set_defaults(func=run)
 
 
@@ -35,6 +38,15 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("--slices: need at least 2 slices per condition (for a SEM)")
     if args.processes < 1:
         raise UserError("--processes: must be >= 1")
+    if args.cr:
+        from rig.bench.validate_sim_cr import CR_NM, concentration_response, plot_concentration_response
+
+        rows = concentration_response(list(CR_NM), args.slices, args.seed, args.processes)
+        plot_concentration_response(rows, args.cr)
+        if args.json:
+            print(json.dumps(rows))
+        print(f"validate-sim: figure written to {args.cr}", file=sys.stderr)
+        return 0
     conds = list(CONDITIONS)
     if args.only:
         conds = [c for c in conds if any(o.lower() in c.name.lower() for o in args.only)]

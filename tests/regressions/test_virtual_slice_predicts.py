@@ -119,3 +119,63 @@ def test_anisomycin_spares_the_first_hour_and_l_ltp_is_stable():
     assert v[180] > 0.85 * v[20], v  # L-LTP stable to 3 h
     assert a[60] > 0.8 * v[60], (a, v)  # first hour spared by anisomycin
     assert a[180] < 0.7 * v[180], (a, v)  # late phase lost
+
+
+def _efficacy_after(seed: int, pulses_s: list[float], read_s: float) -> float:
+    """Model level: potentiation (efficacy − 1) at ``read_s`` after the pulses (40 % intensity)."""
+    from drivers.sim.slice import make_slice
+
+    m = make_slice(10000.0, 1, seed)
+    b, syn, i = m.bath, m.syn, m.intensity_for(0.4)
+    tnow = 0.0
+    for t in sorted(pulses_s) + [read_s]:
+        while tnow < t:
+            step = min(1.0, t - tnow)
+            b.advance(step)
+            syn.advance(step, b)
+            tnow += step
+        if t != read_s:
+            syn.pulse(0, i, b)
+    return syn.efficacy(0) - 1.0
+
+
+def test_frequency_response_has_the_dudek_bear_shape():
+    """900 pulses: 3 Hz depresses about like 1 Hz, 50 Hz potentiates modestly (main: 3 Hz half the
+    LTD of 1 Hz, 50 Hz +70–100 %)."""
+    def change(seed, hz):
+        return _efficacy_after(seed, [60.0 + k / hz for k in range(900)], 60.0 + 900 / hz + 1800.0)
+
+    for seed in (1, 2):
+        d1, d3, d50 = change(seed, 1.0), change(seed, 3.0), change(seed, 50.0)
+        assert d1 < -0.1 and d3 < -0.5 * abs(d1), (d1, d3)
+        assert 0.05 < d50 < 0.45, d50
+
+
+def test_a_second_tbs_after_consolidation_adds_little():
+    """Occlusion: 3 TBS trains, 3 more 60 min later; at 2 h the second adds < 40 % (main: ~60 %)."""
+    from tests.slice_helpers import tbs
+
+    for seed in (1, 2):
+        first = [t for t, _, _ in tbs(60.0, 3)]
+        again = first + [t + 3600.0 for t in first]
+        one, two = _efficacy_after(seed, first, 7260.0), _efficacy_after(seed, again, 7260.0)
+        assert one > 0.3 and two < 1.4 * one, (one, two)
+
+
+def test_new_rows_build_within_the_rig_limits():
+    from rig.protocol.rigfile import load_rig
+
+    rig, _ = load_rig(None)
+    by = {c.name: c for c in vs.CONDITIONS}
+    for name in ("900 pulses @ 10 Hz", "900 pulses @ 50 Hz"):
+        plan, _ = vs.build_plan(by[name])
+        trains = [s for ph in plan.phases for s in ph.stimuli]
+        assert sum(len(s.pulse_offsets) for s in trains) == 900
+        assert all(s.pulse_offsets[-1] / plan.sample_rate_hz <= rig.limits.max_train_s for s in trains)
+    plan, ind = vs.build_plan(by["TBS 3 trains, again at 60 min; 2 h"])
+    starts, t = [], 0
+    for ph in plan.phases:
+        if ph.kind == "induction":
+            starts.append(t)
+        t += ph.duration_samples
+    assert len(starts) == 2 and starts[0] == ind and starts[1] - starts[0] == 3600 * plan.sample_rate_hz

@@ -140,7 +140,7 @@ def test_sweep_to_sweep_cv_of_measured_slope():
         _, tr = drive(m, fs, 600.0, [(t, 0, i_uA) for t in np.arange(1.0, 600.0, 10.0)])
         s = slopes(tr, fs)
         cvs.append(s.std(ddof=1) / abs(s.mean()))
-    assert 0.04 <= np.mean(cvs) <= 0.10  # real recordings: 6–8 %
+    assert 0.06 <= np.mean(cvs) <= 0.09, cvs  # real recordings: 6–8 %
 
 
 def test_paired_pulse_ratio_and_train():
