@@ -68,6 +68,7 @@ class RealisticSlice:
         self._state_sample = 0
         self._ttl_prev: dict[int, int] = {}
         self.pulses_delivered = 0
+        self.response_scale = None  # (electrode, t_s) -> (fEPSP, volley) factors: drivers.sim.slice_faults
 
     # --- state advance ---------------------------------------------------------------------------
     def _advance_to(self, sample: int) -> None:
@@ -90,6 +91,9 @@ class RealisticSlice:
         rundown = math.exp(-p.rundown_per_h * onset / self.fs / 3600.0)
         epsp = pw.epsp_max_mV * fepsp_f * var * rundown
         fv = pw.fv_max_mV * fv_f
+        if self.response_scale is not None:
+            f_epsp, f_fv = self.response_scale(el, onset / self.fs)
+            epsp, fv = epsp * f_epsp, fv * f_fv
         x0 = -p.ps_threshold_frac / p.ps_slope_frac
         rel = epsp / pw.epsp_max_mV
         ps = p.ps_max_mV * max(0.0, sigmoid(rel / p.ps_slope_frac + x0) - sigmoid(x0))

@@ -96,9 +96,24 @@ def prepare(opts: RunOptions) -> tuple[Plan, RigConfig, str, str]:
     analysis_windows(plan, opts.windows)  # a bad --window is an input error, found before arming
     if opts.sim_faults and rig.backend != "sim":
         raise UserError("--sim-fault: faults are simulated; add --sim (or use a rig file with backend = \"sim\")")
-    parse_faults(opts.sim_faults)
+    warn_silent_faults(parse_faults(opts.sim_faults), plan)
     front_panel(rig, opts.panel)
     return plan, rig, proto_text, rig_text
+
+
+def warn_silent_faults(faults: tuple, plan: Plan) -> None:
+    """Say so when a rehearsed slice fault cannot raise its alarm under this protocol's [alarms]."""
+    from rig.closed_loop.alarms import merge_settings
+
+    cfg = merge_settings((plan.closed_loop or {}).get("alarms"))
+    for f in faults:
+        alarm = FAULT_ALARMS.get(f.name)
+        if alarm and not cfg[alarm].get("enabled", True):
+            eprint(f"rig: --sim-fault {f.name}: the protocol's {alarm} alarm is off, so it will be "
+                   f"recorded but raise no alarm (enable it in [alarms], see docs/closed-loop.md)")
+
+
+FAULT_ALARMS = {"slice-death": "response_lost", "noise": "noise", "electrode-shift": "volley_change"}
 
 
 def analysis_windows(plan: Plan, overrides: list[str]) -> Windows:
