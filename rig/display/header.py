@@ -150,7 +150,6 @@ class StatusHeader(QtWidgets.QWidget):
     def acknowledge(self) -> None:
         """Hide the alarm banner until the next alarm (the alarm stays in 'last alarm')."""
         self.acknowledged = self._n_alarms
-        self.banner = Banner("", "")
 
     def update_from(self, model: DisplayModel, st: StatusText, theme: Theme, field_name: str) -> None:
         self._n_alarms = sum(e.kind == "alarm" for e in model.events)

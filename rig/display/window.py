@@ -126,7 +126,8 @@ class RigWindow(WindowActions, QtWidgets.QMainWindow):
         self.status_labels = self.header.labels
         outer.addWidget(self.header)
         ack = QtGui.QAction("acknowledge alarm", self)
-        ack.setShortcut(QtGui.QKeySequence("Esc"))
+        ack.setShortcut(QtGui.QKeySequence(QtCore.Qt.Key_Escape))
+        ack.setShortcutContext(QtCore.Qt.WindowShortcut)
         ack.triggered.connect(self.header.acknowledge)
         self.addAction(ack)
         split = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
