@@ -154,6 +154,7 @@ class DisplayModel(EventHandlers):
         self.sweeps: dict[int, SweepView] = {}
         self.io_points: dict[int, list[tuple[float, float]]] = {}
         self.intensity_uA: dict[int, float] = {}
+        self.baseline_intensity_uA: dict[int, float] = {}  # of the latest baseline test sweep
         self.latest_measure: dict[int, tuple[int, np.void]] = {}  # pathway → (sweep, record)
         self.n_sweeps = 0
         self.n_sweeps_shown = 0
@@ -250,6 +251,8 @@ class DisplayModel(EventHandlers):
         self._advance(si.start_sample + si.n_samples)
         if si.kind in TIME_COURSE_SWEEP_KINDS or si.kind == "io":
             self.intensity_uA[si.pathway] = si.intensity_uA
+        if si.kind == "test" and self.phase_kind(si.phase) == "baseline":  # the reference for ±20 %
+            self.baseline_intensity_uA[si.pathway] = si.intensity_uA
         self._sweep_meta[si.index] = si
         if len(self._sweep_meta) > 4096:  # headers are only needed until their Measured arrives
             for k in sorted(self._sweep_meta)[:2048]:

@@ -31,6 +31,7 @@ from rig.engine import Engine
 from rig.experiment.assemble import assemble_run
 from rig.experiment.front_panel import front_panel
 from rig.experiment.session import OperatorControl
+from rig.experiment.terminal_echo import TerminalEcho
 from rig.experiment.wired_sim import parse_faults
 from rig.protocol.load import expand, load_protocol
 from rig.protocol.models import with_meta
@@ -140,16 +141,19 @@ def run_experiment(opts: RunOptions, stop: threading.Event | None = None) -> Run
         "versions": json.dumps(library_versions()), "host": socket.gethostname(),
         "metadata": json.dumps(plan.metadata), "speed": "max" if opts.speed is None else opts.speed,
     }
+    echo = TerminalEcho() if opts.keys else None  # refusals and the ±20 % intensity rule in the terminal
     run = assemble_run(plan, rig, seed=opts.seed, speed=opts.speed, out=out, fsync=opts.fsync,
                        file_attrs={"created": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
-                       observers=opts.subscribers, commands=opts.commands, provenance=provenance,
+                       observers=[*opts.subscribers, *([echo] if echo else [])], commands=opts.commands,
+                       provenance=provenance,
                        windows=analysis_windows(plan, opts.windows), sim_wiring=parse_faults(opts.sim_faults),
                        panel=front_panel(rig, opts.panel))
     ctl, engine = run.controller, run.engine
     stop = stop or threading.Event()
     t0 = time.perf_counter()
     try:
-        with OperatorControl(ctl, out, keys=opts.keys, endpoint=opts.control, announce=sys.stderr.isatty()):
+        with OperatorControl(ctl, out, keys=opts.keys, endpoint=opts.control, announce=sys.stderr.isatty(),
+                             echo=echo):
             result = engine.run(stop)
     except SampleRateError as exc:  # the board coerced the rate when arming: refused, nothing stimulated
         raise UserError(str(exc)) from exc

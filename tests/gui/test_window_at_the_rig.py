@@ -12,7 +12,7 @@ from PySide6 import QtCore, QtWidgets  # noqa: E402
 
 from rig.analysis.results import compute  # noqa: E402
 from rig.core import events as ev  # noqa: E402
-from rig.core.commands import make_command_queue  # noqa: E402
+from rig.core.commands import drain, make_command_queue  # noqa: E402
 from rig.core.documents import RunStop, Sweep  # noqa: E402
 from rig.display.feed import DisplayFeed  # noqa: E402
 from rig.display.theme import PATHWAY_COLOURS, THEMES  # noqa: E402
@@ -31,10 +31,10 @@ def paired_run(tmp_path_factory):
     return record_paired(tmp_path_factory.mktemp("window_paired"))
 
 
-def _window(qtbot, run, until=None, theme="dark"):
+def _window(qtbot, run, until=None, theme="dark", confirm=lambda _q: True):
     """A live window fed the run's documents up to (and including) the first one ``until`` accepts."""
     feed = DisplayFeed(max_frames=100_000)
-    win = RigWindow(feed, make_command_queue(), plan=run.plan, confirm=lambda _q: True, theme=theme)
+    win = RigWindow(feed, make_command_queue(), plan=run.plan, confirm=confirm, theme=theme)
     qtbot.addWidget(win)
     win.resize(1600, 1000)
     win.show()
@@ -165,3 +165,25 @@ def test_the_io_view_is_never_a_strip(qtbot, tbs_run):
     assert win.io_widget.minimumHeight() >= 200
     win._force_close = True
     assert math.isfinite(win.model.elapsed_s) and isinstance(tbs_run.docs[-1], RunStop)
+
+
+def test_intensity_beyond_20_percent_of_the_baseline_intensity_asks_first(qtbot, tbs_run):
+    asked, answer = [], [False]
+
+    def confirm(question):
+        asked.append(question)
+        return answer[0]
+    win = _window(qtbot, tbs_run, until=lambda d: isinstance(d, ev.Paused), confirm=confirm)
+    assert win.model.baseline_intensity_uA[0] == 100.0
+    win.step_box.setValue(15.0)
+    qtbot.mouseClick(win.buttons["intensity_up"], QtCore.Qt.LeftButton)  # 115 µA: +15 %, no question
+    assert asked == [] and [c.delta_uA for c in drain(win.commands)] == [15.0]
+    win.step_box.setValue(25.0)
+    qtbot.mouseClick(win.buttons["intensity_up"], QtCore.Qt.LeftButton)  # 125 µA: +25 %
+    assert len(asked) == 1 and "+25 % of the baseline intensity (100 µA)" in asked[0]
+    assert drain(win.commands) == [] and "cancelled" in win.message.text()
+    answer[0] = True
+    qtbot.mouseClick(win.buttons["intensity_down"], QtCore.Qt.LeftButton)  # 75 µA: −25 %
+    assert len(asked) == 2 and "-25 %" in asked[1]
+    assert [c.delta_uA for c in drain(win.commands)] == [-25.0]
+    win._force_close = True
