@@ -23,7 +23,7 @@ from typing import IO
 from rig.experiment.progress import TERMINAL_BUSY
 
 HELP = ("keys: p pause · r resume · m note (Enter sends) · i induce now (then y) · "
-        "e extend baseline 5 min · s stop (then y) · +/- S1 ±5 µA · ? help")
+        "e extend baseline 5 min · s stop (then y) · +/- S1 ±5 µA (then y beyond ±20 %) · ? help")
 KEYMAP: dict[str, dict] = {
     "p": {"cmd": "pause"},
     "r": {"cmd": "resume"},
