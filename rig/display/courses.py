@@ -3,6 +3,9 @@ time courses under the main time course (pyqtgraph, GUI thread only)."""
 
 from __future__ import annotations
 
+import math
+import time
+
 import numpy as np
 import pyqtgraph as pg
 
@@ -10,6 +13,8 @@ from rig.display.io_fit import fit_io_curve
 from rig.display.model import DisplayModel
 from rig.display.panels import style_plot
 from rig.display.theme import Theme, pathway_colour
+
+MAX_SYMBOLS = 300  # per curve, as the main time course (its points are smaller)
 
 
 class SideCourses:
@@ -27,15 +32,19 @@ class SideCourses:
         self.show_ppr = ppr_visible
         self.curves: dict[tuple[str, int], pg.PlotDataItem] = {}
         self.version = -1
+        self._at = -math.inf
 
     def apply_theme(self, theme: Theme) -> None:
         style_plot(self.volley, theme, 9)
         style_plot(self.ppr, theme, 9)
 
+    MIN_INTERVAL_S = 0.5  # secondary plots: at most 2 redraws a second (the main time course is live)
+
     def update(self, model: DisplayModel) -> None:
-        if model.v_time_course == self.version:
+        now = time.monotonic()
+        if model.v_time_course == self.version or (now - self._at < self.MIN_INTERVAL_S and model.stop is None):
             return
-        self.version = model.v_time_course
+        self.version, self._at = model.v_time_course, now
         any_ppr = False
         for pos, p in enumerate(model.pathways):
             tc = model.time_course.get(p)
@@ -52,7 +61,10 @@ class SideCourses:
                     c = pathway_colour(pos)
                     self.curves[key] = plot.plot(pen=pg.mkPen(c, width=1), symbol="o", symbolSize=4,
                                                  symbolPen=None, symbolBrush=pg.mkBrush(c))
-                self.curves[key].setData(t[ok], y[ok])
+                c = self.curves[key]
+                if ok.sum() > MAX_SYMBOLS and c.opts["symbol"] is not None:
+                    c.setSymbol(None)  # scatter symbols cost O(n) Python per update
+                c.setData(t[ok], y[ok], connect="finite")
         self.show_ppr(any_ppr)
 
 

@@ -64,17 +64,18 @@ def banner_for(model: DisplayModel, acknowledged_alarms: int = 0) -> Banner:
     if len(alarms) > acknowledged_alarms:
         a = alarms[-1]
         more = f"  (+{len(alarms) - acknowledged_alarms - 1} more)" if len(alarms) - acknowledged_alarms > 1 else ""
-        return Banner("alarm", f"ALARM at {hms(a.t_s)}  ·  {a.text}{more}")
+        name = str(a.data.get("alarm", ""))
+        text = a.text[len(name) + 2:] if name and a.text.startswith(name + ": ") else a.text
+        return Banner("alarm", f"ALARM at {hms(a.t_s)}  ·  {text}{more}")
     if model.paused:
         pause = last_event(model, ("paused",))
         held = last_event(model, ("induction_held",))
         if held is not None and pause is not None and held.t_s >= pause.t_s:
             n = held.data.get("pulses_pending")
             pending = f" ({n} pulses pending)" if n else ""
-            return Banner("held", f"INDUCTION HELD{pending}  ·  stimulation paused, recording goes on  ·  "
-                                  "Resume [R] delivers it")
+            return Banner("held", f"INDUCTION HELD{pending}  ·  paused, recording  ·  Resume [R] delivers it")
         cause = f" ({pause.text})" if pause is not None and pause.text else ""
-        return Banner("paused", f"PAUSED{cause}  ·  no stimulation, recording goes on  ·  Resume [R]")
+        return Banner("paused", f"PAUSED  ·  no stimulation, recording goes on  ·  Resume [R]{cause}")
     return Banner("", "")
 
 
@@ -89,6 +90,7 @@ class StatusHeader(QtWidgets.QWidget):
     def __init__(self, on_close: Callable[[], None]) -> None:
         super().__init__()
         self.acknowledged = self._n_alarms = 0
+        self.dirty = True  # redraw at the next frame whatever the window's rate limit
         self.banner = Banner("", "")
         self.theme: Theme | None = None
         outer = QtWidgets.QVBoxLayout(self)
@@ -150,6 +152,7 @@ class StatusHeader(QtWidgets.QWidget):
     def acknowledge(self) -> None:
         """Hide the alarm banner until the next alarm (the alarm stays in 'last alarm')."""
         self.acknowledged = self._n_alarms
+        self.dirty = True
 
     def update_from(self, model: DisplayModel, st: StatusText, theme: Theme, field_name: str) -> None:
         self._n_alarms = sum(e.kind == "alarm" for e in model.events)

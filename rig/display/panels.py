@@ -123,7 +123,7 @@ class SweepPlot:
         plot.vb.sigRangeChangedManually.connect(self._user_range)
         self.artifact_ms = artifact_ms
         self.artifact = pg.LinearRegionItem(artifact_ms, movable=False)
-        self.artifact.setZValue(-20)
+        self.artifact.setZValue(-1)  # above the windows (its label must not hide under them), below the traces
         plot.addItem(self.artifact)
         self.regions: dict[str, pg.LinearRegionItem] = {}
         # narrower windows on top, so the slope window can be grabbed inside the peak window
@@ -136,9 +136,12 @@ class SweepPlot:
             r.sigRegionChangeFinished.connect(functools.partial(on_window_moved, name))
             plot.addItem(r)
             self.regions[name] = r
-        self.band_labels = [pg.InfLineLabel(r.lines[0], name, position=0.98 - 0.1 * (k % 2), rotateAxis=(1, 0),
-                                            anchors=[(0, 0), (0, 0)])
-                            for k, (name, r) in enumerate([("artifact", self.artifact), *self.regions.items()])]
+        # vertical labels hanging from the top of each band's left edge (the wide peak band lies under
+        # the slope band there: its label hangs from its right edge); the narrow artifact's lower down
+        self.band_labels = [pg.InfLineLabel(r.lines[1 if name == "peak" else 0], name,
+                                            position=0.7 if name == "artifact" else 0.93, rotateAxis=(1, 0),
+                                            anchors=[(1, 0), (1, 0)])
+                            for name, r in [("artifact", self.artifact), *self.regions.items()]]
         self.baseline = plot.plot(pen=pg.mkPen(DARK.foreground, width=2, style=QtCore.Qt.DashLine),
                                   name="baseline")
         self.average = plot.plot(pen=pg.mkPen(SWEEP_COLOURS["average"], width=3), name="average")

@@ -339,12 +339,20 @@ class RigWindow(WindowActions, QtWidgets.QMainWindow):
         if hasattr(self, "pathway_box"):
             self.pathway_box.addItem(f"S{p + 1}", p)
 
+    _header_key: tuple = ()
+    _header_at = -math.inf
+
     def _update_status(self) -> None:
         dropped = self.feed.dropped_sweeps if self.feed is not None else 0
         st = status_text(self.model, self.plan, self.out_path, dropped)
         t = self.theme
-        self.header.update_from(self.model, st, t, self.time_course.field)
         m = self.model
+        key = (m.v_events, m.v_phases, m.stop is not None, t.name, self.time_course.field)
+        now = time.monotonic()
+        # the header at ≤ 10 Hz (its labels cost ~4 ms a frame offscreen), at once on an event
+        if self.header.dirty or key != self._header_key or now - self._header_at >= 0.1:
+            self._header_key, self._header_at, self.header.dirty = key, now, False
+            self.header.update_from(m, st, t, self.time_course.field)
         if m.v_reply != self._v_reply:  # the controller's answer, refusals with their reason
             self._v_reply = m.v_reply
             self.message.setText(m.reply)
