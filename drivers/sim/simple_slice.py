@@ -42,6 +42,7 @@ class SimpleSlice:
         self._pending = np.zeros(0)  # response tail carried into later blocks (V)
         self._pending_start = 0
         self.template = self._template()
+        self.response_scale = None  # (electrode, t_s) -> (fEPSP, volley) factors: drivers.sim.slice_faults
 
     def _template(self) -> np.ndarray:
         """Unit response (peak fEPSP = -1) over 80 ms: volley at 2 ms, fEPSP trough ~6 ms."""
@@ -59,7 +60,10 @@ class SimpleSlice:
 
     def _response(self, e: int, amp_uA: float, t_s: float) -> np.ndarray:
         """Evoked response (V at the ADC) to a pulse of ``amp_uA`` on electrode ``e`` at ``t_s``."""
-        return self.template * (self._amplitude_mV(e, amp_uA) * 1e-3 * self.gain)
+        scale = self._amplitude_mV(e, amp_uA) * 1e-3 * self.gain
+        if self.response_scale is not None:
+            scale *= self.response_scale(e, t_s)[0]
+        return self.template * scale
 
     def _background(self, start: int, n: int) -> np.ndarray:
         """Noise and 50 Hz pickup (V at the ADC) for samples [start, start + n)."""

@@ -74,6 +74,7 @@ class RealisticSlice:
         # of each respond call); the simulated DAQ sets its block size, so one call over many blocks
         # produces the samples of one call per block
         self.resync_samples = 0
+        self.response_scale = None  # (electrode, t_s) -> (fEPSP, volley) factors: drivers.sim.slice_faults
 
     # --- state advance ---------------------------------------------------------------------------
     def _advance_to(self, sample: int) -> None:
@@ -96,6 +97,9 @@ class RealisticSlice:
         rundown = math.exp(-p.rundown_per_h * onset / self.fs / 3600.0)
         epsp = pw.epsp_max_mV * fepsp_f * var * rundown
         fv = pw.fv_max_mV * fv_f
+        if self.response_scale is not None:
+            f_epsp, f_fv = self.response_scale(el, onset / self.fs)
+            epsp, fv = epsp * f_epsp, fv * f_fv
         k = self.kernels
         shape = fv * k.fv + epsp * k.epsp
         ps = self._pop_spike_mV(epsp / pw.epsp_max_mV)

@@ -57,8 +57,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--window", action="append", default=[], metavar="NAME=START_MS:END_MS",
                    help="override a detector window for this run, e.g. slope=2.8:4.2 (repeatable)")
     p.add_argument("--sim-fault", action="append", default=[], metavar="NAME@MIN",
-                   help="simulated wiring fault: gain_knob@MIN (amplifier gain knob turned), range_x10@MIN "
-                        "(isolator range switch to ×10) (repeatable)")
+                   help="simulated fault at minute MIN (repeatable): slice-death@45min (response fades), "
+                        "noise@30min (250 µV RMS noise), electrode-shift@50min (volley and fEPSP step "
+                        "down), gain_knob@MIN (amplifier gain knob turned), range_x10@MIN (isolator range "
+                        "switch to ×10)")
     p.add_argument("--panel", action="append", default=[], metavar="PATHWAY=UA:US",
                    help="front-panel current:width of a TTL-only isolator, e.g. S1=200:100 (repeatable)")
     p.add_argument("--meta", action="append", default=[], metavar="KEY=VALUE",

@@ -26,6 +26,7 @@ ACTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("toggle_field", "Slope/Amp", "A", "Time course: slope or amplitude"),
     ("toggle_theme", "Dark/Light", "T", "Switch between dark and light themes"),
 )
+CONFIRM_FRACTION = 0.2  # an intensity this far from the baseline intensity asks first
 LIVE_ONLY = {"pause", "resume", "stop", "mark", "induce_now", "extend_baseline",
              "intensity_up", "intensity_down", "reanalyse"}
 
@@ -79,6 +80,14 @@ class WindowActions:
         if delta == 0:
             self.message.setText(f"S{p + 1} intensity at the rig limit")
             return
+        base = self.model.baseline_intensity_uA.get(p)
+        if cur is not None and base and abs(cur + delta - base) > CONFIRM_FRACTION * base:
+            change = (cur + delta - base) / base * 100.0
+            if not self.confirm(f"Set S{p + 1} to {cur + delta:.0f} µA? That is {change:+.0f} % of the baseline "
+                                f"intensity ({base:.0f} µA), beyond ±{CONFIRM_FRACTION * 100:.0f} %: the "
+                                "responses will no longer compare with the baseline."):
+                self.message.setText(f"S{p + 1} intensity change cancelled: nothing sent")
+                return
         self.send(Command("intensity", pathway=p, delta_uA=delta))
 
     def _act_intensity_up(self) -> None:

@@ -20,6 +20,7 @@ from rig.core import events as ev
 from rig.core.documents import Measured, PhaseStart, Progress, RunStart, RunStop, Sweep
 from rig.display.events import EVENT_DISPLAY, EventDisplay, EventHandlers, EventInfo  # noqa: F401
 from rig.display.feed import SweepInfo
+from rig.display.io_fit import fit_io_curve  # noqa: F401 (its former home)
 
 TIME_COURSE_SWEEP_KINDS = ("test", "paired")
 IO_PHASE_KINDS = ("io_curve", "io")
@@ -35,6 +36,14 @@ def _first_field(rec: np.void | None, *names: str) -> float:
     return math.nan
 
 
+def _ppr(records: np.ndarray) -> float:
+    """Paired-pulse ratio of a sweep's first two pulses (slope 2 / slope 1); NaN with one pulse."""
+    if len(records) < 2 or "slope_mV_per_ms" not in (records.dtype.names or ()):
+        return math.nan
+    a, b = float(records[0]["slope_mV_per_ms"]), float(records[1]["slope_mV_per_ms"])
+    return b / a if a and math.isfinite(a) and math.isfinite(b) else math.nan
+
+
 class TimeCourse:
     """Preallocated, growable time course of one pathway: one point per test sweep.
 
@@ -42,7 +51,7 @@ class TimeCourse:
     sweep rate) so appending never reallocates during a normal run; beyond it the arrays double.
     """
 
-    FIELDS = ("t_s", "slope", "amplitude", "volley")
+    FIELDS = ("t_s", "slope", "amplitude", "volley", "ppr")
 
     def __init__(self, capacity: int) -> None:
         self.n = 0
@@ -64,7 +73,7 @@ class TimeCourse:
         return len(self._arrays["t_s"])
 
     def append(self, t_s: float, slope: float, amplitude: float, volley: float,
-               sweep: int, phase: int, flags: int = 0, is_test: bool = True) -> None:
+               sweep: int, phase: int, flags: int = 0, is_test: bool = True, ppr: float = math.nan) -> None:
         if self.n == self.capacity:
             self._alloc(2 * self.capacity)
         i = self.n
@@ -72,7 +81,7 @@ class TimeCourse:
         a["t_s"][i], a["slope"][i] = t_s, slope
         a["amplitude"][i], a["volley"][i] = amplitude, volley
         a["sweep"][i], a["phase"][i] = sweep, phase
-        a["flags"][i], a["is_test"][i] = flags, is_test
+        a["flags"][i], a["is_test"][i], a["ppr"][i] = flags, is_test, ppr
         self.n += 1
 
     def update_at(self, i: int, slope: float, amplitude: float, volley: float) -> None:
@@ -113,6 +122,7 @@ class SweepView:
     latest: np.ndarray | None = None
     latest_index: int = -1
     latest_kind: str = ""
+    pulse_ms: np.ndarray | None = None  # the latest sweep's pulses, ms from its stimulus
     average: np.ndarray | None = None  # mean of the last N test sweeps
     average_x_ms: np.ndarray | None = None
     n_average: int = 0
@@ -144,6 +154,7 @@ class DisplayModel(EventHandlers):
         self.sweeps: dict[int, SweepView] = {}
         self.io_points: dict[int, list[tuple[float, float]]] = {}
         self.intensity_uA: dict[int, float] = {}
+        self.baseline_intensity_uA: dict[int, float] = {}  # of the latest baseline test sweep
         self.latest_measure: dict[int, tuple[int, np.void]] = {}  # pathway → (sweep, record)
         self.n_sweeps = 0
         self.n_sweeps_shown = 0
@@ -240,6 +251,8 @@ class DisplayModel(EventHandlers):
         self._advance(si.start_sample + si.n_samples)
         if si.kind in TIME_COURSE_SWEEP_KINDS or si.kind == "io":
             self.intensity_uA[si.pathway] = si.intensity_uA
+        if si.kind == "test" and self.phase_kind(si.phase) == "baseline":  # the reference for ±20 %
+            self.baseline_intensity_uA[si.pathway] = si.intensity_uA
         self._sweep_meta[si.index] = si
         if len(self._sweep_meta) > 4096:  # headers are only needed until their Measured arrives
             for k in sorted(self._sweep_meta)[:2048]:
@@ -264,6 +277,7 @@ class DisplayModel(EventHandlers):
         x = (np.arange(n, dtype=np.float64) + (s.start_sample - s.stim_sample)) * (1000.0 / self.fs)
         v = self.sweeps[s.pathway]
         v.x_ms, v.latest, v.latest_index, v.latest_kind = x, y, s.index, s.kind
+        v.pulse_ms = (np.asarray(s.pulse_samples, dtype=np.float64) - s.stim_sample) * (1000.0 / self.fs)
         if s.kind in TIME_COURSE_SWEEP_KINDS:
             self._average(v, x, y, baseline=self.phase_kind(s.phase) == "baseline")
             held = self.held.setdefault(s.pathway, deque(maxlen=self.held_per_pathway))
@@ -312,7 +326,7 @@ class DisplayModel(EventHandlers):
             t_s, slope, _first_field(rec, "amplitude_mV", "amplitude"),
             _first_field(rec, "volley_mV", "volley"), m.sweep_index, m.phase,
             int(np.nan_to_num(_first_field(rec, "flags"))),
-            kind in results.RESULT_SWEEP_KINDS)
+            kind in results.RESULT_SWEEP_KINDS, _ppr(m.records))
         self.v_time_course += 1
 
     # ------------------------------------------------------------------ derived values
@@ -373,28 +387,3 @@ class DisplayModel(EventHandlers):
     def marker_events(self) -> list[EventInfo]:
         """Events drawn as vertical markers on the time course."""
         return [e for e in self.events if e.marker]
-
-
-def fit_io_curve(intensity_uA: np.ndarray, response: np.ndarray,
-                 n_grid: int = 40) -> tuple[np.ndarray, np.ndarray] | None:
-    """Boltzmann fit ``r = rmax / (1 + exp((i50 - i) / k))`` by grid search over (i50, k)
-    with rmax by linear least squares. Returns a smooth (intensity µA, response) curve, or None
-    with fewer than 4 finite points."""
-    x = np.asarray(intensity_uA, dtype=np.float64)
-    y = np.asarray(response, dtype=np.float64)
-    ok = np.isfinite(x) & np.isfinite(y)
-    x, y = x[ok], y[ok]
-    if x.size < 4 or np.ptp(x) == 0:
-        return None
-    lo, hi = float(x.min()), float(x.max())
-    span = hi - lo
-    i50s = np.linspace(lo - 0.25 * span, hi + 0.25 * span, n_grid)[:, None, None]
-    ks = np.geomspace(span / 100, span, n_grid)[None, :, None]
-    g = 1.0 / (1.0 + np.exp(np.clip((i50s - x[None, None, :]) / ks, -50, 50)))
-    gg = (g * g).sum(-1)
-    rmax = np.where(gg > 0, (g * y).sum(-1) / np.where(gg > 0, gg, 1), 0.0)
-    sse = ((rmax[..., None] * g - y) ** 2).sum(-1)
-    a, b = np.unravel_index(int(np.argmin(sse)), sse.shape)
-    xs = np.linspace(lo, hi, 100)
-    curve = rmax[a, b] / (1.0 + np.exp(np.clip((i50s[a, 0, 0] - xs) / ks[0, b, 0], -50, 50)))
-    return xs, curve

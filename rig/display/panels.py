@@ -14,7 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore
 
-from rig.display.model import DisplayModel, fit_io_curve
+from rig.display.model import DisplayModel
 from rig.display.theme import (
     DARK,
     SWEEP_COLOURS,
@@ -80,6 +80,27 @@ def style_plot(plot: pg.PlotItem, theme: Theme, font_pt: int = 11) -> None:
     plot.titleLabel.item.setDefaultTextColor(pg.mkColor(theme.foreground))
 
 
+def response_y_range(traces: list[tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]],
+                     x_range_ms: tuple[float, float], artifact_ms: tuple[float, float]
+                     ) -> tuple[float, float] | None:
+    """(min, max) mV of the traces (x ms, y mV, pulse times ms or None = one pulse at 0) inside
+    ``x_range_ms`` with the artifact window after every pulse left out: the y range follows the
+    fEPSP, not the artifact, also in a train."""
+    a0, a1 = artifact_ms
+    lo, hi = math.inf, -math.inf
+    for x, y, pulses in traces:
+        if x is None or y is None or x.shape != y.shape:
+            continue
+        i0, i1 = np.searchsorted(x, x_range_ms)
+        xs, ys = x[i0:i1], y[i0:i1]
+        keep = np.isfinite(ys)
+        for p in (0.0,) if pulses is None or not len(pulses) else pulses:
+            keep &= (xs < p + a0) | (xs > p + a1)
+        if keep.any():
+            lo, hi = min(lo, float(ys[keep].min())), max(hi, float(ys[keep].max()))
+    return (lo, hi) if lo <= hi else None
+
+
 class SweepPlot:
     """One pathway's sweep plot: latest, running average, baseline average, windows, markers."""
 
@@ -102,7 +123,7 @@ class SweepPlot:
         plot.vb.sigRangeChangedManually.connect(self._user_range)
         self.artifact_ms = artifact_ms
         self.artifact = pg.LinearRegionItem(artifact_ms, movable=False)
-        self.artifact.setZValue(-20)
+        self.artifact.setZValue(-1)  # above the windows (its label must not hide under them), below the traces
         plot.addItem(self.artifact)
         self.regions: dict[str, pg.LinearRegionItem] = {}
         # narrower windows on top, so the slope window can be grabbed inside the peak window
@@ -115,7 +136,14 @@ class SweepPlot:
             r.sigRegionChangeFinished.connect(functools.partial(on_window_moved, name))
             plot.addItem(r)
             self.regions[name] = r
-        self.baseline = plot.plot(pen=pg.mkPen(SWEEP_COLOURS["baseline"], width=2), name="baseline")
+        # vertical labels hanging from the top of each band's left edge (the wide peak band lies under
+        # the slope band there: its label hangs from its right edge); the narrow artifact's lower down
+        self.band_labels = [pg.InfLineLabel(r.lines[1 if name == "peak" else 0], name,
+                                            position=0.7 if name == "artifact" else 0.93, rotateAxis=(1, 0),
+                                            anchors=[(1, 0), (1, 0)])
+                            for name, r in [("artifact", self.artifact), *self.regions.items()]]
+        self.baseline = plot.plot(pen=pg.mkPen(DARK.foreground, width=2, style=QtCore.Qt.DashLine),
+                                  name="baseline")
         self.average = plot.plot(pen=pg.mkPen(SWEEP_COLOURS["average"], width=3), name="average")
         self.latest = plot.plot(pen=pg.mkPen(SWEEP_COLOURS["latest"], width=1), name="latest")
         self.slope_line = plot.plot(pen=pg.mkPen(SWEEP_COLOURS["slope"], width=3))
@@ -128,16 +156,12 @@ class SweepPlot:
     def _user_range(self, *_: object) -> None:
         self.auto_y = False
 
-    def rescale_y(self, x: np.ndarray, y: np.ndarray) -> None:
-        """Fit y to the sweep inside the visible x range, the artifact excluded."""
-        (x0, x1), _ = self.plot.vb.viewRange()
-        a0, a1 = self.artifact_ms
-        i0, i1 = np.searchsorted(x, [x0, x1])
-        xs, ys = x[i0:i1], y[i0:i1]
-        ys = ys[(xs < a0) | (xs > a1)]
-        if ys.size:
-            lo, hi = float(ys.min()), float(ys.max())
-            (_, _), (v0, v1) = self.plot.vb.viewRange()
+    def rescale_y(self, traces: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]) -> None:
+        """Fit y to the traces (x ms, y mV, pulses ms) inside the visible x range."""
+        (x0, x1), (v0, v1) = self.plot.vb.viewRange()
+        span_y = response_y_range(traces, (x0, x1), self.artifact_ms)
+        if span_y is not None:
+            lo, hi = span_y
             span = hi - lo or 0.1
             # hysteresis: a new range only when the sweep leaves the view or fills < 60 % of it
             # (a range change re-renders the axis, the most expensive part of a frame offscreen)
@@ -147,6 +171,9 @@ class SweepPlot:
 
     def apply_theme(self, theme: Theme) -> None:
         style_plot(self.plot, theme)
+        self.baseline.setPen(pg.mkPen(theme.foreground, width=2, style=QtCore.Qt.DashLine))
+        for lab in self.band_labels:
+            lab.setColor(theme.foreground)
         a = theme.shade_alpha
         self.artifact.setBrush(pg.mkBrush(shade("#808080", theme, a + 30)))
         for name, r in self.regions.items():
@@ -170,7 +197,8 @@ class SweepPlot:
         self.version = model.v_sweeps[pathway]
         self.latest.setData(v.x_ms, v.latest, skipFiniteCheck=True)
         if self.auto_y:
-            self.rescale_y(v.x_ms, v.latest)
+            self.rescale_y([(v.x_ms, v.latest, v.pulse_ms), (v.average_x_ms, v.average, None),
+                            (v.average_x_ms, v.baseline, None)])
         if v.average is not None and v.n_average > 1:
             self.average.setData(v.average_x_ms, v.average, skipFiniteCheck=True)
         else:
@@ -211,6 +239,18 @@ class SweepPlot:
             self.slope_line.setData([a, b], [ym + slope * (a - xm), ym + slope * (b - xm)])
         else:
             self.slope_line.setData([], [])
+
+
+def short_label(e) -> str:
+    """A marker's label, short enough that neighbours do not collide (the full text is listed)."""
+    if e.kind == "operator":
+        return e.label
+    if e.kind == "alarm":
+        return f"alarm: {e.data.get('alarm', '')}"
+    if e.kind == "induction":
+        d, n = e.data.get("pulses_delivered"), e.data.get("pulses_planned")
+        return f"{e.data.get('kind', 'induction')} {d}/{n}" if d is not None else "induction"
+    return e.kind.replace("_", " ")
 
 
 class TimeCoursePanel:
@@ -331,45 +371,12 @@ class TimeCoursePanel:
     def _events(self, model: DisplayModel) -> None:
         events = model.marker_events()
         fg = self.theme.foreground if self.theme else "#cccccc"
-        for e in events[len(self.event_lines):]:
+        for k, e in enumerate(events[len(self.event_lines):], start=len(self.event_lines)):
+            text = short_label(e)
             ln = pg.InfiniteLine(e.t_s / 60, angle=90,
                                  pen=pg.mkPen(fg, width=1, style=QtCore.Qt.DotLine),
-                                 label=(e.text or e.kind)[:30],
-                                 labelOpts={"position": 0.05, "color": fg, "rotateAxis": (1, 0),
-                                            "anchors": [(0, 0), (0, 0)]})
+                                 label=text if len(text) <= 28 else text[:27] + "…",
+                                 labelOpts={"position": 0.03 + 0.2 * (k % 4), "color": fg, "rotateAxis": (1, 0),
+                                            "anchors": [(0, 1), (0, 1)]})
             self.plot.addItem(ln)
             self.event_lines.append(ln)
-
-
-class IOPanel:
-    """Input–output view: slope vs intensity per pathway with the fitted Boltzmann curve."""
-
-    def __init__(self, plot: pg.PlotItem) -> None:
-        self.plot = plot
-        plot.setLabel("bottom", "stimulus intensity (µA)")
-        plot.setLabel("left", "fEPSP slope (mV/ms)")
-        self.points: dict[int, pg.ScatterPlotItem] = {}
-        self.fits: dict[int, pg.PlotDataItem] = {}
-        self.version = -1
-
-    def apply_theme(self, theme: Theme) -> None:
-        style_plot(self.plot, theme)
-
-    def update(self, model: DisplayModel) -> None:
-        if model.v_io == self.version:
-            return
-        self.version = model.v_io
-        for pos, p in enumerate(model.pathways):
-            pts = model.io_points.get(p)
-            if not pts:
-                continue
-            c = pathway_colour(pos)
-            if p not in self.points:
-                self.points[p] = pg.ScatterPlotItem(size=9, pen=None, brush=pg.mkBrush(c))
-                self.plot.addItem(self.points[p])
-                self.fits[p] = self.plot.plot(pen=pg.mkPen(c, width=2))
-            arr = np.asarray(pts, dtype=np.float64)
-            self.points[p].setData(arr[:, 0], arr[:, 1])
-            fit = fit_io_curve(arr[:, 0], arr[:, 1])
-            if fit is not None:
-                self.fits[p].setData(*fit)

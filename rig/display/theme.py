@@ -28,10 +28,11 @@ PATHWAY_COLOURS: tuple[str, ...] = (
 )
 
 # Sweep panel: latest sweep, running average, baseline average (same in every pathway's plot).
+# The baseline average is drawn dashed in the theme's foreground colour (orange would read as S2).
 SWEEP_COLOURS: dict[str, str] = {
     "latest": "#8C8C8C",  # neutral grey, thin: the noisy single sweep
     "average": OKABE_ITO["sky_blue"],
-    "baseline": OKABE_ITO["orange"],
+    "baseline": "foreground",
     "marker": OKABE_ITO["vermillion"],
     "slope": OKABE_ITO["bluish_green"],
 }
@@ -51,6 +52,14 @@ PHASE_COLOURS: dict[str, str] = {
     "io_curve": OKABE_ITO["reddish_purple"],
 }
 DEFAULT_PHASE_COLOUR = "#888888"
+
+# The header banner (background, text): readable from 2 m in both themes.
+BANNER_COLOURS: dict[str, tuple[str, str]] = {
+    "alarm": ("#C0392B", "#FFFFFF"),
+    "held": (OKABE_ITO["orange"], "#000000"),
+    "paused": (OKABE_ITO["yellow"], "#000000"),
+    "ended": (OKABE_ITO["blue"], "#FFFFFF"),
+}
 
 
 @dataclass(frozen=True)

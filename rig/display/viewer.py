@@ -161,5 +161,31 @@ class RecordingSource:
     def describe(self, i: int) -> str:
         r = self.rec.sweep_table[i]
         t = float(r["time_s"]) if "time_s" in r.dtype.names else math.nan
-        return (f"sweep {int(r['index'])} · S{int(r['pathway']) + 1} · {_s(r['kind'])} · "
+        head = (f"sweep {int(r['index'])} · S{int(r['pathway']) + 1} · {_s(r['kind'])} · "
                 f"phase {int(r['phase'])} · {float(r['intensity_uA']):.0f} µA · t = {t / 60:.2f} min")
+        values = self.measured(i)
+        return f"{head}  —  {values}" if values else head
+
+    def measured(self, i: int) -> str:
+        """The browsed sweep's measured values (first pulse) and its slope as % of baseline."""
+        r = self.rec.sweep_table[i]
+        meas = self.rec.measurements
+        hit = meas[(meas["sweep_index"] == int(r["index"])) & (meas["pulse"] == 0)]
+        if not len(hit):
+            return "not measured"
+        row, names = hit[0], meas.dtype.names
+        parts = []
+        for name, label, unit, scale in (("slope_mV_per_ms", "slope", "mV/ms", 1.0),
+                                         ("volley_mV", "volley", "mV", 1.0),
+                                         ("amplitude_mV", "amplitude", "mV", 1.0),
+                                         ("noise_mV", "noise", "µV", 1000.0)):
+            if name in names and math.isfinite(float(row[name])):
+                parts.append(f"{label} {float(row[name]) * scale:.3g} {unit}")
+        base = self.model.baseline_mean(int(r["pathway"]))
+        if "slope_mV_per_ms" in names and base and math.isfinite(base):
+            parts.insert(1, f"{float(row['slope_mV_per_ms']) / base * 100:.0f} % of baseline")
+        if int(row["flags"]):
+            from rig.detector.measurement import flag_names
+
+            parts.append("flags: " + ", ".join(flag_names(int(row["flags"]))))
+        return " · ".join(parts)

@@ -27,11 +27,12 @@ from PySide6 import QtCore, QtGui, QtWidgets
 from rig.core.commands import Command
 from rig.core.plan import Plan
 from rig.display.actions import ACTIONS, LIVE_ONLY, WindowActions
+from rig.display.courses import IOPanel, SideCourses
 from rig.display.feed import DisplayFeed
+from rig.display.header import StatusHeader
 from rig.display.labels import ElidedLabel
 from rig.display.model import DisplayModel
 from rig.display.panels import (
-    IOPanel,
     SweepPlot,
     TimeCoursePanel,
     detector_artifact_ms,
@@ -121,7 +122,14 @@ class RigWindow(WindowActions, QtWidgets.QMainWindow):
         central = QtWidgets.QWidget()
         outer = QtWidgets.QVBoxLayout(central)
         outer.setContentsMargins(6, 6, 6, 6)
-        outer.addWidget(self._build_status())
+        self.header = StatusHeader(on_close=self.force_close)
+        self.status_labels = self.header.labels
+        outer.addWidget(self.header)
+        ack = QtGui.QAction("acknowledge alarm", self)
+        ack.setShortcut(QtGui.QKeySequence(QtCore.Qt.Key_Escape))
+        ack.setShortcutContext(QtCore.Qt.WindowShortcut)
+        ack.triggered.connect(self.header.acknowledge)
+        self.addAction(ack)
         split = QtWidgets.QSplitter(QtCore.Qt.Horizontal)
         self.sweep_widget = pg.GraphicsLayoutWidget()
         self.sweep_plots: dict[int, SweepPlot] = {}
@@ -131,49 +139,30 @@ class RigWindow(WindowActions, QtWidgets.QMainWindow):
         self.io_panel = IOPanel(self.io_widget.getPlotItem())
         self.io_widget.setVisible(False)
         left.addWidget(self.io_widget)
+        self.io_widget.setMinimumHeight(220)  # never a thin strip
+        self.left_split = left
         split.addWidget(left)
+        right = QtWidgets.QSplitter(QtCore.Qt.Vertical)
         self.tc_widget = pg.PlotWidget()
         self.time_course = TimeCoursePanel(self.tc_widget.getPlotItem())
-        split.addWidget(self.tc_widget)
+        self.tc_widget.getPlotItem().getAxis("left").setWidth(60)
+        right.addWidget(self.tc_widget)
+        self.side_widget = pg.GraphicsLayoutWidget()
+        volley, ppr = self.side_widget.addPlot(row=0, col=0), self.side_widget.addPlot(row=1, col=0)
+        for p in (volley, ppr):
+            p.setXLink(self.tc_widget.getPlotItem())
+        self.side_courses = SideCourses(volley, ppr, self._show_ppr)
+        ppr.setVisible(False)
+        right.addWidget(self.side_widget)
+        right.setStretchFactor(0, 3)
+        right.setStretchFactor(1, 1)
+        split.addWidget(right)
         split.setStretchFactor(0, 2)
         split.setStretchFactor(1, 3)
         outer.addWidget(split, stretch=1)
         outer.addWidget(self._build_controls())
         self.setCentralWidget(central)
         self.resize(1600, 950)
-
-    def _big_label(self, text: str, pt: int) -> QtWidgets.QLabel:
-        lab = QtWidgets.QLabel(text)
-        f = lab.font()
-        f.setPointSize(pt)
-        f.setBold(pt >= 18)
-        lab.setFont(f)
-        return lab
-
-    def _build_status(self) -> QtWidgets.QWidget:
-        w = QtWidgets.QWidget()
-        grid = QtWidgets.QGridLayout(w)
-        grid.setContentsMargins(4, 2, 4, 2)
-        self.status_labels: dict[str, QtWidgets.QLabel] = {}
-        big = [("state", "state"), ("phase", "phase"), ("phase_left", "left in phase"),
-               ("elapsed", "elapsed"), ("next_stim", "next stimulus"), ("sweeps", "sweeps")]
-        for col, (key, caption) in enumerate(big):
-            grid.addWidget(self._big_label(caption, 10), 0, col)
-            lab = self._big_label("—", 22)
-            grid.addWidget(lab, 1, col)
-            self.status_labels[key] = lab
-        small = [("intensity", "intensity"), ("gaps", "gaps/overruns"), ("file", "file"),
-                 ("alarm", "last alarm")]
-        row = QtWidgets.QHBoxLayout()
-        for key, caption in small:
-            row.addWidget(self._big_label(caption + ":", 10))
-            lab = self._big_label("—", 14 if key in ("intensity", "gaps") else 11)
-            row.addWidget(lab)
-            row.addSpacing(18)
-            self.status_labels[key] = lab
-        row.addStretch(1)
-        grid.addLayout(row, 2, 0, 1, len(big))
-        return w
 
     def _build_controls(self) -> QtWidgets.QWidget:
         w = QtWidgets.QWidget()
@@ -255,7 +244,7 @@ class RigWindow(WindowActions, QtWidgets.QMainWindow):
         """Switch to the "dark" or "light" theme (plots, labels)."""
         self.theme = THEMES[name]
         t = self.theme
-        for wdg in (self.sweep_widget, self.tc_widget, self.io_widget):
+        for wdg in (self.sweep_widget, self.tc_widget, self.io_widget, self.side_widget):
             wdg.setBackground(t.background)
         self.setStyleSheet(
             f"QMainWindow, QWidget {{ background-color: {t.background}; color: {t.foreground}; }}"
@@ -264,6 +253,7 @@ class RigWindow(WindowActions, QtWidgets.QMainWindow):
             sp.apply_theme(t)
         self.time_course.apply_theme(t)
         self.io_panel.apply_theme(t)
+        self.side_courses.apply_theme(t)
 
     # ------------------------------------------------------------------ update loop
     def _pace(self) -> None:
@@ -330,7 +320,10 @@ class RigWindow(WindowActions, QtWidgets.QMainWindow):
         self.time_course.update(m)
         if m.v_io and not self.io_widget.isVisible():
             self.io_widget.setVisible(True)
+            h = sum(self.left_split.sizes())
+            self.left_split.setSizes([h // 2, h - h // 2])
         self.io_panel.update(m)
+        self.side_courses.update(m)
         self._update_status()
         self.frames_drawn += 1
         self.frameDrawn.emit(self.frames_drawn)
@@ -346,16 +339,20 @@ class RigWindow(WindowActions, QtWidgets.QMainWindow):
         if hasattr(self, "pathway_box"):
             self.pathway_box.addItem(f"S{p + 1}", p)
 
+    _header_key: tuple = ()
+    _header_at = -math.inf
+
     def _update_status(self) -> None:
         dropped = self.feed.dropped_sweeps if self.feed is not None else 0
         st = status_text(self.model, self.plan, self.out_path, dropped)
-        for key, lab in self.status_labels.items():
-            lab.setText(getattr(st, key))
         t = self.theme
-        self._style("gaps", t.alarm if st.gaps_alarm else t.foreground)
-        self._style("alarm", t.alarm if st.alarm != "none" else t.foreground)
-        self._style("state", t.alarm if st.state == "PAUSED" else t.foreground)
         m = self.model
+        key = (m.v_events, m.v_phases, m.stop is not None, t.name, self.time_course.field)
+        now = time.monotonic()
+        # the header at ≤ 10 Hz (its labels cost ~4 ms a frame offscreen), at once on an event
+        if self.header.dirty or key != self._header_key or now - self._header_at >= 0.1:
+            self._header_key, self._header_at, self.header.dirty = key, now, False
+            self.header.update_from(m, st, t, self.time_course.field)
         if m.v_reply != self._v_reply:  # the controller's answer, refusals with their reason
             self._v_reply = m.v_reply
             self.message.setText(m.reply)
@@ -363,12 +360,10 @@ class RigWindow(WindowActions, QtWidgets.QMainWindow):
         if "stop" in self.actions:
             self.actions["stop"].setEnabled(self.model.stop is None)
 
-    def _style(self, key: str, colour: str) -> None:
-        """Set a status label's colour only when it changes (setStyleSheet restyles: slow)."""
-        lab = self.status_labels[key]
-        if lab.property("colour") != colour:
-            lab.setProperty("colour", colour)
-            lab.setStyleSheet(f"color: {colour};")
+    def _show_ppr(self, on: bool) -> None:
+        plot = self.side_courses.ppr
+        if plot.isVisible() != on:
+            plot.setVisible(on)
 
     def run_active(self) -> bool:
         return self.model.run is not None and self.model.stop is None

@@ -25,7 +25,7 @@ from rig.core.scheduler import Scheduler
 from rig.detector.measurement import Windows
 from rig.engine import ChannelScaling, Engine
 from rig.experiment.session import make_controller
-from rig.experiment.wired_sim import n_field_channels, needs_wiring, wire_slice
+from rig.experiment.wired_sim import n_field_channels, needs_wiring, wire_slice, with_slice_faults
 from rig.protocol.rigfile import RigConfig
 from rig.stimulus import OutputMap, StimLimits, stimulus_problems
 from rig.storage import RecordingWriter
@@ -119,6 +119,7 @@ def make_sim_device(rig: RigConfig, plan: Plan, seed: int, speed: float | None, 
     from drivers.sim.device import SimDevice
 
     model = model if model is not None else make_slice_model(rig, plan, seed)
+    model = with_slice_faults(model, wiring, seed)
     if needs_wiring(rig, wiring):
         model = wire_slice(rig, model, seed, wiring, panel)
     return SimDevice(

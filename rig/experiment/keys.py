@@ -3,7 +3,8 @@
 ``p`` pause, ``r`` resume, ``m`` note (a text prompt: Enter sends the mark, Esc cancels; keys
 typed there are text, never commands), ``i`` induce now and ``s`` stop (irreversible: each
 needs ``y`` within 3 s; any other key cancels), ``e`` extend the baseline (5 min), ``+``/``-``
-S1 intensity ±5 µA, ``?`` help. Each command goes on the controller's queue with
+S1 intensity ±5 µA (beyond ±20 % of the baseline intensity it too needs ``y`` within 3 s),
+``?`` help. Each command goes on the controller's queue with
 ``source="terminal"``; the terminal is in cbreak mode while the run lasts and restored afterwards.
 While a prompt or a confirmation is open the progress bar stays quiet (:data:`TERMINAL_BUSY`).
 """
@@ -22,7 +23,7 @@ from typing import IO
 from rig.experiment.progress import TERMINAL_BUSY
 
 HELP = ("keys: p pause · r resume · m note (Enter sends) · i induce now (then y) · "
-        "e extend baseline 5 min · s stop (then y) · +/- S1 ±5 µA · ? help")
+        "e extend baseline 5 min · s stop (then y) · +/- S1 ±5 µA (then y beyond ±20 %) · ? help")
 KEYMAP: dict[str, dict] = {
     "p": {"cmd": "pause"},
     "r": {"cmd": "resume"},
@@ -36,6 +37,7 @@ CONFIRMED: dict[str, tuple[dict, str]] = {  # irreversible: the key arms, "y" wi
 }
 CONFIRM_KEY = "y"
 CONFIRM_S = 3.0
+CONFIRM_FRACTION = 0.2  # an intensity this far from the baseline intensity needs the confirmation
 NOTE_MAX = 200  # characters of a note typed at the prompt
 _ESC, _ENTER, _BACKSPACE = "\x1b", ("\r", "\n"), ("\x7f", "\b")
 
@@ -48,7 +50,8 @@ class KeyReader:
 
     def __init__(self, commands: queue.Queue, stream: IO | None = None, echo: IO | None = None,
                  clock: Callable[[], float] = time.monotonic,
-                 refusal: Callable[[dict], str | None] | None = None) -> None:
+                 refusal: Callable[[dict], str | None] | None = None,
+                 intensity_of: Callable[[int], tuple[float | None, float | None]] | None = None) -> None:
         self.commands = commands
         self.refusal = refusal  # the controller's: why the wiring refuses a command (None: it does not)
         self.stream = stream if stream is not None else sys.stdin
@@ -57,7 +60,8 @@ class KeyReader:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._saved: list | None = None
-        self._armed: tuple[str, float] | None = None  # (key, armed at)
+        self._armed: tuple[dict, float] | None = None  # (command, armed at)
+        self.intensity_of = intensity_of  # pathway → (current µA, baseline µA)
         self.note: str | None = None  # the text typed so far while the note prompt is open
 
     def start(self) -> bool:
@@ -121,9 +125,9 @@ class KeyReader:
             armed, at = self._armed
             self._armed = None
             if ch == CONFIRM_KEY and self.clock() - at <= CONFIRM_S:
-                return self._send(CONFIRMED[armed][0])
+                return self._send(armed)
             why = "too late" if ch == CONFIRM_KEY else f"key {ch!r}"
-            self._say(f"{CONFIRMED[armed][0]['cmd']} cancelled ({why}; nothing sent)")
+            self._say(f"{armed['cmd']} cancelled ({why}; nothing sent)")
             return None
         if ch == "?":
             self._say(HELP)
@@ -132,12 +136,32 @@ class KeyReader:
             self._say("type the note, Enter to send it, Esc to cancel (keys are text here)")
             self._show_note()
         elif ch in CONFIRMED:
-            self._armed = (ch, self.clock())
-            self._say(f"{CONFIRMED[ch][1]} press {CONFIRM_KEY} within {CONFIRM_S:g} s to confirm; "
-                      "any other key cancels")
+            self._arm(dict(CONFIRMED[ch][0]), CONFIRMED[ch][1])
         elif ch in KEYMAP:
-            return self._send(dict(KEYMAP[ch]))
+            cmd = dict(KEYMAP[ch])
+            far = self._far_from_baseline(cmd)
+            if far:
+                self._arm(cmd, far)
+                return None
+            return self._send(cmd)
         return None
+
+    def _arm(self, cmd: dict, question: str) -> None:
+        self._armed = (cmd, self.clock())
+        self._say(f"{question} press {CONFIRM_KEY} within {CONFIRM_S:g} s to confirm; any other key cancels")
+
+    def _far_from_baseline(self, cmd: dict) -> str:
+        """The question to ask when an intensity command leaves ±20 % of the baseline intensity."""
+        if cmd["cmd"] != "intensity" or self.intensity_of is None:
+            return ""
+        cur, base = self.intensity_of(cmd["pathway"])
+        if cur is None or not base:
+            return ""
+        target = cur + cmd["delta_uA"]
+        if abs(target - base) <= CONFIRM_FRACTION * base:
+            return ""
+        return (f"S{cmd['pathway'] + 1} to {target:.0f} µA is {(target - base) / base * 100:+.0f} % of the baseline "
+                f"intensity ({base:.0f} µA)?")
 
     def _note_key(self, ch: str) -> dict | None:
         assert self.note is not None

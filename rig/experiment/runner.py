@@ -31,6 +31,7 @@ from rig.engine import Engine
 from rig.experiment.assemble import assemble_run
 from rig.experiment.front_panel import front_panel
 from rig.experiment.session import OperatorControl
+from rig.experiment.terminal_echo import TerminalEcho
 from rig.experiment.wired_sim import parse_faults
 from rig.protocol.load import expand, load_protocol
 from rig.protocol.models import with_meta
@@ -102,9 +103,24 @@ def prepare(opts: RunOptions) -> tuple[Plan, RigConfig, str, str]:
     analysis_windows(plan, opts.windows)  # a bad --window is an input error, found before arming
     if opts.sim_faults and rig.backend != "sim":
         raise UserError("--sim-fault: faults are simulated; add --sim (or use a rig file with backend = \"sim\")")
-    parse_faults(opts.sim_faults)
+    warn_silent_faults(parse_faults(opts.sim_faults), plan)
     front_panel(rig, opts.panel)
     return plan, rig, proto_text, rig_text
+
+
+def warn_silent_faults(faults: tuple, plan: Plan) -> None:
+    """Say so when a rehearsed slice fault cannot raise its alarm under this protocol's [alarms]."""
+    from rig.closed_loop.alarms import merge_settings
+
+    cfg = merge_settings((plan.closed_loop or {}).get("alarms"))
+    for f in faults:
+        alarm = FAULT_ALARMS.get(f.name)
+        if alarm and not cfg[alarm].get("enabled", True):
+            eprint(f"rig: --sim-fault {f.name}: the protocol's {alarm} alarm is off, so it will be "
+                   f"recorded but raise no alarm (enable it in [alarms], see docs/closed-loop.md)")
+
+
+FAULT_ALARMS = {"slice-death": "response_lost", "noise": "noise", "electrode-shift": "volley_change"}
 
 
 def analysis_windows(plan: Plan, overrides: list[str]) -> Windows:
@@ -135,16 +151,19 @@ def run_experiment(opts: RunOptions, stop: threading.Event | None = None) -> Run
         "versions": json.dumps(library_versions()), "host": socket.gethostname(),
         "metadata": json.dumps(plan.metadata), "speed": "max" if opts.speed is None else opts.speed,
     }
+    echo = TerminalEcho() if opts.keys else None  # refusals and the ±20 % intensity rule in the terminal
     run = assemble_run(plan, rig, seed=opts.seed, speed=opts.speed, out=out, fsync=opts.fsync,
                        file_attrs={"created": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
-                       observers=opts.subscribers, commands=opts.commands, provenance=provenance,
+                       observers=[*opts.subscribers, *([echo] if echo else [])], commands=opts.commands,
+                       provenance=provenance,
                        windows=analysis_windows(plan, opts.windows), sim_wiring=parse_faults(opts.sim_faults),
                        panel=front_panel(rig, opts.panel))
     ctl, engine = run.controller, run.engine
     stop = stop or threading.Event()
     t0 = time.perf_counter()
     try:
-        with OperatorControl(ctl, out, keys=opts.keys, endpoint=opts.control, announce=sys.stderr.isatty()):
+        with OperatorControl(ctl, out, keys=opts.keys, endpoint=opts.control, announce=sys.stderr.isatty(),
+                             echo=echo):
             result = engine.run(stop)
     except SampleRateError as exc:  # the board coerced the rate when arming: refused, nothing stimulated
         raise UserError(str(exc)) from exc

@@ -18,6 +18,7 @@ from rig.closed_loop.controller import Controller
 from rig.core.events import ControlUnavailable
 from rig.experiment.control_server import ControlServer
 from rig.experiment.keys import KeyReader
+from rig.experiment.terminal_echo import TerminalEcho
 
 
 def make_controller(plan: Any, rig: Any, commands: queue.Queue | None = None) -> Controller:
@@ -37,10 +38,11 @@ class OperatorControl:
     restored) on exit."""
 
     def __init__(self, controller: Controller, recording: Path, *, keys: bool = False, endpoint: bool = True,
-                 unix_socket: bool = False, announce: bool = True) -> None:
+                 unix_socket: bool = False, announce: bool = True, echo: TerminalEcho | None = None) -> None:
         self.ctl = controller
         self.server = ControlServer(controller, Path(recording), unix_socket=unix_socket) if endpoint else None
-        self.keys = KeyReader(controller.commands, refusal=controller.refusal) if keys else None
+        self.keys = (KeyReader(controller.commands, refusal=controller.refusal,
+                               intensity_of=echo.intensity_of if echo else None) if keys else None)
         self.announce = announce
 
     def __enter__(self) -> OperatorControl:

@@ -127,8 +127,10 @@ def open_viewer(path: Path, *, sweep: int | None = None, theme: str = "dark",
 
     A recording still being written is re-read every ``refresh_s`` s (SWMR) and grows on
     screen. The window owns the open file (closed with the window)."""
+    import numpy as np
     from PySide6 import QtCore
 
+    from rig.display.cursor import TimeCourseCursor
     from rig.display.model import DisplayModel
     from rig.display.viewer import RecordingSource
     from rig.display.window import RigWindow
@@ -147,6 +149,14 @@ def open_viewer(path: Path, *, sweep: int | None = None, theme: str = "dark",
             source.show_sweep(i)
             win.redraw()
             win.message.setText(source.describe(i))
+            win.cursor.show_sweep(int(rec.sweep_table[i]["index"]))
+
+    def pick(sweep: int) -> None:  # a clicked time-course point: its sweep in the browser
+        rows = np.flatnonzero(rec.sweep_table["index"] == sweep)
+        if rows.size:
+            win.sweep_box.setValue(int(rows[0]))
+
+    win.cursor = TimeCourseCursor(win.tc_widget.getPlotItem(), model, lambda: win.time_course.field, pick)
 
     def refresh() -> None:
         at_end = win.sweep_box.value() >= win.sweep_box.maximum()
