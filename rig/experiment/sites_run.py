@@ -85,7 +85,8 @@ def parse_site_args(rig: RigConfig, specs: list[str], default: Path | None) -> d
     return {n: out.get(n, default) for n in names}  # type: ignore[misc]
 
 
-def prepare_sites(rig: RigConfig, protocols: dict[str, Path], meta: list[str] = ()) -> tuple[list[SiteSetup], Interleave]:
+def prepare_sites(rig: RigConfig, protocols: dict[str, Path], meta: list[str] = (),
+                  rig_name: str = "rig file") -> tuple[list[SiteSetup], Interleave]:
     """Load, validate and expand every site's protocol on its own rig; choose the offsets.
     Raises UserError naming the file (or the site) at the first problem."""
     sites: list[SiteSetup] = []
@@ -104,7 +105,7 @@ def prepare_sites(rig: RigConfig, protocols: dict[str, Path], meta: list[str] = 
     try:
         il = interleave([s.name for s in sites], [s.plan for s in sites], rig.site_guard_s, step)
     except ValueError as exc:
-        raise UserError(f"site_guard_s: {exc}") from None
+        raise UserError(f"{rig_name}: site_guard_s: {exc}") from None
     for s, o in zip(sites, il.offsets, strict=True):
         s.offset = o
     return sites, il
@@ -172,7 +173,7 @@ def run_sites(rig: RigConfig, rig_text: str, rig_path: Path | None, protocols: d
               windows: list[str] = (), control: bool = True, stop: threading.Event | None = None,
               observers: list = (), fsync: bool = False) -> SitesResult:
     """Run every site to its end (or until ``stop``); return where each file is and how it ended."""
-    sites, il = prepare_sites(rig, protocols, meta)
+    sites, il = prepare_sites(rig, protocols, meta, str(rig_path or "rig file"))
     wins = [analysis_windows(s.plan, list(windows)) for s in sites]
     stamp = time.strftime("%Y%m%d-%H%M%S")
     index = out if out is not None else Path("recordings") / f"{stamp}_{rig.site[0].name}-{rig.site[-1].name}{SUFFIX}"

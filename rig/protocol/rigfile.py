@@ -170,8 +170,9 @@ class RigConfig(_Strict):
     limits: Limits = Limits()
     engine: EngineCfg = EngineCfg()
     sim: SimCfg = SimCfg()
-    site: list[SiteCfg] = Field([], max_length=16, description="recording sites of a multi-slice rig (docs/multi-site.md)")
-    site_guard_s: float = Field(1.0, ge=0, le=60, description="multi-site: least time between stimuli of different sites")
+    site: list[SiteCfg] = Field([], max_length=16, description="recording sites of a multi-slice rig "
+                                "(docs/multi-site.md)")
+    site_guard_s: float = Field(1.0, ge=0, le=60, description="multi-site: least time between stimuli of two sites")
 
     @model_validator(mode="after")
     def _unique_names(self) -> RigConfig:

@@ -75,15 +75,18 @@ def check_sites(rig: RigConfig) -> None:
             claim("ai", a.telegraph, s.name)
         for pw in s.stim:
             if pw not in stim:
-                raise ValueError(f"site {s.name!r}: stim {pw!r} is not a [[stim]] pathway (have: {', '.join(sorted(stim))})")
+                raise ValueError(f"site {s.name!r}: stim {pw!r} is not a [[stim]] pathway "
+                                 f"(have: {', '.join(sorted(stim))})")
             claim("stim", pw, s.name)
         for v in s.valves:
             if v not in valves:
-                raise ValueError(f"site {s.name!r}: valve {v!r} is not a [[valves]] name (have: {', '.join(sorted(valves))})")
+                raise ValueError(f"site {s.name!r}: valve {v!r} is not a [[valves]] name "
+                                 f"(have: {', '.join(sorted(valves))})")
             claim("valve", v, s.name)
         if s.pathways is not None:
             if len(s.pathways) != len(s.stim):
-                raise ValueError(f"site {s.name!r}: pathways has {len(s.pathways)} names for {len(s.stim)} stim entries")
+                raise ValueError(f"site {s.name!r}: pathways has {len(s.pathways)} names for "
+                                 f"{len(s.stim)} stim entries")
             if len(set(s.pathways)) != len(s.pathways):
                 raise ValueError(f"site {s.name!r}: pathways names must be distinct")
     orphans = [pw for pw in rig.pathway_names() if pw not in owner]

@@ -39,7 +39,7 @@ def is_index(path: Path) -> bool:
             head = f.read(64)
     except OSError:
         return False
-    return head.lstrip().startswith(b"{") and INDEX_FORMAT.encode() in head + b""
+    return head.lstrip().startswith(b"{") and INDEX_FORMAT.encode() in head
 
 
 def read_index(path: Path) -> dict:
