@@ -65,8 +65,8 @@ def check_sites(args: argparse.Namespace, found: tuple) -> int:
     fs = rig.sample_rate_hz
     doc = {"valid": True, "errors": [], "rig": str(rig_path), "site_guard_s": rig.site_guard_s,
            "closest_approach_s": il.closest_s, "gated_sites": list(il.gated),
-           "sites": [{"name": s.name, "protocol": str(s.protocol_path), "offset_s": s.offset / fs,
-                      "offset_samples": s.offset, **plan_summary(s.plan, s.rig)} for s in sites]}
+           "sites": [{**plan_summary(s.plan, s.rig), "site": s.name, "protocol": str(s.protocol_path),
+                      "offset_s": s.offset / fs, "offset_samples": s.offset} for s in sites]}
     if args.json:
         print(json.dumps(doc))
         return 0

@@ -12,12 +12,11 @@ same protocol and seed on that rig file alone gives the same samples.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-if TYPE_CHECKING:
-    from rig.protocol.rigfile import RigConfig
+RigConfig = Any  # rig.protocol.rigfile.RigConfig (which holds the sites: no import back)
 
 MAX_SITES = 16
 
@@ -140,9 +139,7 @@ def site_rig_data(rig: RigConfig, name: str) -> dict:
 
 def site_rig(rig: RigConfig, name: str) -> RigConfig:
     """Site ``name`` as a single-slice :class:`RigConfig`."""
-    from rig.protocol.rigfile import RigConfig
-
-    return RigConfig.model_validate(site_rig_data(rig, name))
+    return type(rig).model_validate(site_rig_data(rig, name))
 
 
 def to_toml(data: dict) -> str:
