@@ -87,30 +87,63 @@ def closest_approach(placed: np.ndarray, iv: np.ndarray) -> int | None:
     return int(min(gaps))
 
 
-def interleave(names: list[str], plans: list[Plan], guard_s: float, step: int) -> Interleave:
-    """Smallest offsets (site by site, in order) that keep every pair of sites ``guard_s`` apart.
-    Raises ValueError naming the site that cannot be placed within :data:`MAX_SEARCH_S`."""
+def feasible_steps(placed: np.ndarray, iv: np.ndarray, guard: int, step: int, max_m: int) -> np.ndarray:
+    """Every m in [0, max_m] for which ``iv`` shifted by m·step keeps ``guard`` from ``placed``."""
+    if len(placed) == 0 or len(iv) == 0:
+        return np.arange(max_m + 1)
+    # pair (i, u) forbids offsets in the open interval (u.start - guard - i.end, u.end + guard - i.start)
+    lo = (placed[None, :, 0] - guard - iv[:, None, 1]).ravel()
+    hi = (placed[None, :, 1] + guard - iv[:, None, 0]).ravel()
+    m_lo = np.floor_divide(lo, step) + 1
+    m_hi = -np.floor_divide(-hi, step) - 1
+    keep = (m_hi >= 0) & (m_lo <= max_m) & (m_lo <= m_hi)
+    m_lo, m_hi = np.clip(m_lo[keep], 0, max_m), np.clip(m_hi[keep], 0, max_m)
+    mark = np.zeros(max_m + 2, dtype=np.int64)
+    np.add.at(mark, m_lo, 1)
+    np.add.at(mark, m_hi + 1, -1)
+    return np.flatnonzero(np.cumsum(mark)[: max_m + 1] == 0)
+
+
+def interleave(names: list[str], plans: list[Plan], guard_s: float, step: int,
+               branch: int = 12, budget: int = 200) -> Interleave:
+    """Offsets (site by site, in order; small ones first, backtracking over the first offset of
+    each of the first ``branch`` runs of feasible offsets of each site) that keep every pair of sites ``guard_s`` apart. Raises ValueError
+    naming the site that cannot be placed within :data:`MAX_SEARCH_S`."""
     fs = float(plans[0].sample_rate_hz)
     guard = int(math.ceil(guard_s * fs))
-    placed = np.zeros((0, 2), dtype=np.int64)
-    offsets: list[int] = []
+    max_m = int(MAX_SEARCH_S * fs) // step
+    ivs = [stimulus_intervals(p) for p in plans]
+    worst = [0]  # deepest site reached (named in the error)
+    tries = [0]
+
+    def place(k: int, placed: np.ndarray, offsets: list[int]) -> list[int] | None:
+        if k == len(ivs):
+            return offsets
+        worst[0] = max(worst[0], k)
+        ok = feasible_steps(placed, ivs[k], guard, step, max_m)
+        runs = ok[np.r_[True, np.diff(ok) > 1]] if len(ok) else ok  # first offset of each feasible run
+        for m in runs[:branch]:
+            tries[0] += 1
+            if tries[0] > budget:
+                return None
+            o = int(m) * step
+            both = np.concatenate([placed, ivs[k] + o])
+            found = place(k + 1, _merge(both[np.argsort(both[:, 0], kind="stable")]), [*offsets, o])
+            if found is not None:
+                return found
+        return None
+
+    offsets = place(0, np.zeros((0, 2), dtype=np.int64), [])
+    if offsets is None:
+        raise ValueError(f"site {names[worst[0]]!r}: no start offset up to {MAX_SEARCH_S:g} s keeps its stimuli "
+                         f"site_guard_s = {guard_s:g} s away from the other sites' (shorten the guard, "
+                         "or give the sites protocols whose stimuli can interleave)")
     closest: int | None = None
-    for name, plan in zip(names, plans, strict=True):
-        iv = stimulus_intervals(plan)
-        for m in range(int(MAX_SEARCH_S * fs) // step + 1):
-            o = m * step
-            gap = closest_approach(placed, iv + o)
-            if gap is None or gap >= guard:
-                break
-        else:
-            raise ValueError(f"site {name!r}: no start offset up to {MAX_SEARCH_S:g} s keeps its stimuli "
-                             f"site_guard_s = {guard_s:g} s away from the other sites' (shorten the guard, "
-                             "or give the sites protocols whose stimuli can interleave)")
-        if gap is not None:
-            closest = gap if closest is None else min(closest, gap)
-        offsets.append(o)
-        placed = _merge(np.concatenate([placed, iv + o])[np.argsort(np.concatenate([placed, iv + o])[:, 0],
-                                                                         kind="stable")])
+    for i in range(len(ivs)):
+        for j in range(i + 1, len(ivs)):
+            gap = closest_approach(ivs[i] + offsets[i], ivs[j] + offsets[j])
+            if gap is not None:
+                closest = gap if closest is None else min(closest, gap)
     gated = tuple(n for n, p in zip(names, plans, strict=True) if any(ph.gated for ph in p.phases))
     return Interleave(tuple(names), tuple(offsets), guard, step,
                       None if closest is None else closest / fs, gated)
