@@ -106,9 +106,10 @@ def feasible_steps(placed: np.ndarray, iv: np.ndarray, guard: int, step: int, ma
 
 def interleave(names: list[str], plans: list[Plan], guard_s: float, step: int,
                branch: int = 12, budget: int = 200) -> Interleave:
-    """Offsets (site by site, in order; small ones first, backtracking over the first offset of
-    each of the first ``branch`` runs of feasible offsets of each site) that keep every pair of sites ``guard_s`` apart. Raises ValueError
-    naming the site that cannot be placed within :data:`MAX_SEARCH_S`."""
+    """Offsets that keep every pair of sites ``guard_s`` apart: site by site, in order, small ones
+    first, backtracking over the first offset of each of the first ``branch`` runs of feasible
+    offsets (at most ``budget`` tries). Raises ValueError naming the site that cannot be placed
+    within :data:`MAX_SEARCH_S`."""
     fs = float(plans[0].sample_rate_hz)
     guard = int(math.ceil(guard_s * fs))
     max_m = int(MAX_SEARCH_S * fs) // step
