@@ -137,3 +137,14 @@ def test_a_site_without_protocol_is_refused(tmp_path):
     assert p.returncode == 2 and "no protocol for site B" in p.stderr
     p = rig_cli("run", "--rig", str(rig), "--site", "Z=base.toml", "--sim", "--no-gui", cwd=tmp_path)
     assert p.returncode == 2 and "'Z' is not a [[site]]" in p.stderr
+
+
+def test_the_shipped_four_slice_rig_checks_as_documented():
+    root = Path(__file__).resolve().parents[2]
+    p = rig_cli("check", "--rig", "rigs/four_slices.toml", "--site", "A=protocols/two_pathway_tbs.toml",
+                "--site", "B=protocols/two_pathway_tbs.toml", "--site", "C=protocols/two_pathway_tbs.toml",
+                "--site", "D=protocols/baseline_only.toml", "--json", cwd=root)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert [s["site"] for s in doc["sites"]] == ["A", "B", "C", "D"] and doc["closest_approach_s"] >= 1.0
+    assert len({s["offset_samples"] for s in doc["sites"]}) == 4
