@@ -116,10 +116,20 @@ class SharedDevice:
         with self.cv:
             view.started = True
             if not self._started and all(v.started or v.stopped for v in self.views):
-                self._forward()
-                self.device.start()
-                self._started = True
+                self._start_board()
             self.cv.notify_all()
+
+    def _start_board(self) -> None:
+        """Write what every site has written and start the clock; a failure reaches every site.
+        Caller holds ``cv``."""
+        try:
+            self._forward()
+            self.device.start()
+        except BaseException as exc:
+            self.error = exc
+            self.cv.notify_all()
+            raise
+        self._started = True
 
     # -- writes ------------------------------------------------------------------------------
     def _forward(self) -> None:
@@ -170,9 +180,10 @@ class SharedDevice:
             if self._started and zero is not None:
                 zero(list(view.map.ao), list(view.map.do))
             if not self._started and all(v.started or v.stopped for v in self.views) and self._running():
-                self._forward()
-                self.device.start()
-                self._started = True
+                try:
+                    self._start_board()
+                except BaseException:  # noqa: BLE001 - on a site's exit path; the error reaches the others
+                    pass
             self._forward()
             self._trim()
             self.cv.notify_all()

@@ -118,3 +118,20 @@ def test_board_reads_wait_for_every_running_site():
     b.read()
     t.join(5)
     assert not t.is_alive() and dev.underflow_samples == 0
+
+
+def test_a_board_that_fails_to_start_fails_every_site():
+    shared, dev, _ = board(offsets=(0, 0))
+    a, b = shared.views
+
+    def refuse():
+        raise RuntimeError("rate coerced")
+
+    dev.start = refuse
+    a.start()
+    with pytest.raises(RuntimeError, match="rate coerced"):
+        b.start()  # the last site to arm starts the board
+    from drivers.base import DeviceError
+
+    with pytest.raises(DeviceError, match="board failed"):
+        a.read()  # the other site does not wait for a clock that never runs
