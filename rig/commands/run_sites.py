@@ -97,10 +97,16 @@ def run_sites_cmd(args: argparse.Namespace, found: tuple, speed: float | None) -
         eprint("rig: a multi-site run is headless (the window grid of sites is not built yet)")
     import threading
 
+    from rig.experiment.progress import ProgressBar
+
+    bars = {s.name: ProgressBar() for s in rig.site}  # records each site's progress
+    tick = SitesProgress(bars)
     stop = threading.Event()
     with StopOnSignals(stop) as sig:
         res = run_sites(rig, text, rig_path, protocols, out=args.out, seed=args.seed, speed=speed,
-                        meta=args.meta, windows=args.window, stop=stop, fsync=args.fsync)
+                        meta=args.meta, windows=args.window, stop=stop, fsync=args.fsync,
+                        observers={n: [b] for n, b in bars.items()}, on_tick=tick)
+    tick(final=True)
     s = summarize_index(res.index)
     s["wall_s"] = res.wall_s
     print(json.dumps(s) if args.json else format_index_summary(s))
@@ -113,3 +119,23 @@ def run_sites_cmd(args: argparse.Namespace, found: tuple, speed: float | None) -
     if any(o.error is not None and not isinstance(o.error, (UserError, RunFailure)) for o in bad):
         return 1
     return 0 if not bad else 1
+
+
+class SitesProgress:
+    """One status line on a terminal: each site's share of its plan (``A 35% B 20% …``)."""
+
+    def __init__(self, bars: dict) -> None:
+        self.bars = bars
+        self._last = 0.0
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, final: bool = False) -> None:
+        import time
+
+        now = time.perf_counter()
+        if not self.tty or (not final and now - self._last < 0.5):
+            return
+        self._last = now
+        parts = [f"{n} {min(1.0, b.sample / b.total) * 100:3.0f}% {b.sweeps} sw" for n, b in self.bars.items()]
+        sys.stderr.write("\r" + "  ".join(parts) + ("\n" if final else ""))
+        sys.stderr.flush()

@@ -16,6 +16,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -171,8 +172,11 @@ def index_data(rig_path: Path | None, rig_text: str, rig: RigConfig, sites: list
 def run_sites(rig: RigConfig, rig_text: str, rig_path: Path | None, protocols: dict[str, Path], *,
               out: Path | None = None, seed: int = 0, speed: float | None = None, meta: list[str] = (),
               windows: list[str] = (), control: bool = True, stop: threading.Event | None = None,
-              observers: list = (), fsync: bool = False) -> SitesResult:
-    """Run every site to its end (or until ``stop``); return where each file is and how it ended."""
+              observers: dict[str, list] | None = None, fsync: bool = False,
+              on_tick: Callable[[], None] | None = None) -> SitesResult:
+    """Run every site to its end (or until ``stop``); return where each file is and how it ended.
+    ``observers``: per site name, extra observers of its documents; ``on_tick`` runs on the
+    calling thread while the sites run."""
     sites, il = prepare_sites(rig, protocols, meta, str(rig_path or "rig file"))
     wins = [analysis_windows(s.plan, list(windows)) for s in sites]
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -193,7 +197,8 @@ def run_sites(rig: RigConfig, rig_text: str, rig_path: Path | None, protocols: d
                     "site": s.name, "site_offset_samples": s.offset, "run_index": index.name}
             runs.append(assemble_run(s.plan, s.rig, seed=seed, speed=speed, out=f, fsync=fsync,
                                      file_attrs={"created": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
-                                     observers=list(observers), provenance=prov, windows=w, device=view))
+                                     observers=list((observers or {}).get(s.name, ())), provenance=prov,
+                                     windows=w, device=view))
     except BaseException:
         for r in runs:
             r.close()
@@ -230,6 +235,8 @@ def run_sites(rig: RigConfig, rig_text: str, rig_path: Path | None, protocols: d
                     e.set()
             for t in threads:
                 t.join(0.05)
+            if on_tick is not None:
+                on_tick()
     finally:
         for e in stops:
             e.set()
