@@ -148,3 +148,13 @@ def test_the_shipped_four_slice_rig_checks_as_documented():
     doc = json.loads(p.stdout)
     assert [s["site"] for s in doc["sites"]] == ["A", "B", "C", "D"] and doc["closest_approach_s"] >= 1.0
     assert len({s["offset_samples"] for s in doc["sites"]}) == 4
+
+
+def test_bench_sites_reports_its_figures_beside_one_slice():
+    from rig.bench.sites import bench_sites
+
+    res = bench_sites(2, 0.25)
+    assert res["sites"] == 2 and res["sites_completed"] == 2 and res["sites_lost_samples"] == 0
+    assert res["sites_sweeps"] > 0
+    for k in ("sites_realtime_factor", "sites_single_realtime_factor", "sites_throughput_vs_single"):
+        assert res[k] > 0
