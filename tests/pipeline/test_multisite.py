@@ -158,3 +158,33 @@ def test_bench_sites_reports_its_figures_beside_one_slice():
     assert res["sites_sweeps"] > 0
     for k in ("sites_realtime_factor", "sites_single_realtime_factor", "sites_throughput_vs_single"):
         assert res[k] > 0
+
+
+def test_rig_ctl_site_steers_one_site(tmp_path):
+    import time
+
+    rig = write_sites_rig(tmp_path, 2)
+    (tmp_path / "a.toml").write_text(baseline_toml(0.5, 2.0))
+    (tmp_path / "b.toml").write_text(baseline_toml(0.5, 2.0, pathways=("S1", "S2")))
+    out = tmp_path / "c.sites.json"
+    run = subprocess.Popen([*RIG, "run", "--rig", str(rig), "--site", "A=a.toml", "--site", "B=b.toml", "--sim",
+                            "--speed", "5", "--no-gui", "--out", str(out)], cwd=tmp_path,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        endpoint = tmp_path / "c_A.h5.ctl.json"
+        deadline = time.monotonic() + 120
+        while not endpoint.exists() and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert endpoint.exists(), run.stderr.read() if run.poll() is not None else "no endpoint"
+        p = rig_cli("ctl", "mark", "site A only", "--site", "A", "--index", str(out), cwd=tmp_path)
+        assert p.returncode == 0, p.stderr
+        bad = rig_cli("ctl", "mark", "x", "--site", "Z", "--index", str(out), cwd=tmp_path)
+        assert bad.returncode == 2 and "'Z' is not a site" in bad.stderr
+    finally:
+        stdout, stderr = run.communicate(timeout=300)
+    assert run.returncode == 0, stderr
+    texts = {}
+    for name in "AB":
+        with h5py.File(tmp_path / f"c_{name}.h5", "r") as h:
+            texts[name] = [t.decode() for t in h["events"]["text"]]
+    assert any("site A only" in t for t in texts["A"]) and not any("site A only" in t for t in texts["B"])
