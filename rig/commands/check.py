@@ -75,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
     if found is not None:
         return check_sites(args, found)
     if args.protocol is None:
-        raise UserError("rig check: the protocol is missing: give PROTOCOL (or --rig RIG --site NAME=PROTOCOL on a multi-site rig)")
+        raise UserError("rig check: the protocol is missing: give PROTOCOL (or --rig RIG --site NAME=PROTOCOL "
+                        "on a multi-site rig)")
     plan, rig, failures = check(args.protocol, args.rig)
     if failures:
         if args.json:

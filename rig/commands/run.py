@@ -72,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
     if found is not None:
         return run_sites_cmd(args, found, speed)
     if args.protocol is None:
-        raise UserError("rig run: the protocol is missing: give PROTOCOL (or --rig RIG --site NAME=PROTOCOL on a multi-site rig)")
+        raise UserError("rig run: the protocol is missing: give PROTOCOL (or --rig RIG --site NAME=PROTOCOL "
+                        "on a multi-site rig)")
     bar = ProgressBar()
     # --sim with a rig file: that rig's wiring and limits, on the simulated device
     opts = RunOptions(protocol=args.protocol, rig=args.rig, out=args.out, seed=args.seed, speed=speed,
