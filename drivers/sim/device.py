@@ -142,6 +142,15 @@ class SimDevice(Device):
         self.last_do[:] = 0
         self.zeroed_count += 1
 
+    def zero_channels(self, ao: list[int], do: list[int]) -> None:
+        """0 V / LOW on these AO channels and DO lines from now on, also in what is queued
+        (one site of a multi-slice board stops; the others go on)."""
+        for _, a, d in self._pending:
+            a[ao, :] = 0.0
+            d[do, :] = 0
+        self.last_ao_V[ao] = 0.0
+        self.last_do[do] = 0
+
     # -- clock -------------------------------------------------------------------------------
     def start(self) -> None:
         self.running = True

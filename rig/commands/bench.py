@@ -19,6 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--minutes", type=float, default=10.0, help="--sustained: duration (min)")
     p.add_argument("--channels", type=int, default=8, help="--sustained: AI channels")
     p.add_argument("--rate", type=float, default=50_000.0, help="--sustained: sample rate (Hz)")
+    p.add_argument("--sites", type=int, default=None, metavar="N",
+                   help="N simulated slices × 2 pathways on one board (10 min each), beside one slice alone")
     p.add_argument("--no-window", action="store_true", help="--sustained: headless")
     p.set_defaults(func=run)
 
@@ -28,7 +30,15 @@ def run(args: argparse.Namespace) -> int:
         bad = [o for o in args.only if o not in BENCHES]
         if bad:
             raise UserError(f"--only: unknown bench {bad[0]!r} (have {', '.join(BENCHES)})")
-    if args.sustained:
+    if args.sites is not None:
+        if args.sustained:
+            raise UserError("--sites with --sustained: not available yet (docs/multi-site.md)")
+        if not 1 <= args.sites <= 16:
+            raise UserError(f"--sites: {args.sites} outside 1–16")
+        from rig.bench.sites import bench_sites
+
+        res = bench_sites(args.sites, min(args.minutes, 10.0))
+    elif args.sustained:
         if not (0 < args.minutes <= 600 and 1 <= args.channels <= 32 and 1000 <= args.rate <= 250_000):
             raise UserError("--sustained: need 0 < --minutes ≤ 600, 1 ≤ --channels ≤ 32, 1000 ≤ --rate ≤ 250000")
         from rig.bench.sustained import bench_sustained

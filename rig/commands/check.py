@@ -24,8 +24,11 @@ from rig.protocol.rigfile import RigConfig, load_rig
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check", help="validate a protocol and summarise its plan")
-    p.add_argument("protocol", type=Path, help="protocol file (TOML)")
+    p.add_argument("protocol", type=Path, nargs="?", default=None,
+                   help="protocol file (TOML); multi-site: the protocol of every site without --site (or the rig file)")
     p.add_argument("--rig", type=Path, default=None, help="rig file (default: the simulated rig)")
+    p.add_argument("--site", action="append", default=[], metavar="NAME=PROTOCOL",
+                   help="multi-site rig: the protocol of site NAME (repeatable); checks the guard between sites")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=run)
 
@@ -66,6 +69,14 @@ def check(protocol: Path, rig_path: Path | None) -> tuple[Plan | None, RigConfig
 
 
 def run(args: argparse.Namespace) -> int:
+    from rig.commands.run_sites import check_sites, multisite
+
+    found = multisite(args)
+    if found is not None:
+        return check_sites(args, found)
+    if args.protocol is None:
+        raise UserError("rig check: the protocol is missing: give PROTOCOL (or --rig RIG --site NAME=PROTOCOL "
+                        "on a multi-site rig)")
     plan, rig, failures = check(args.protocol, args.rig)
     if failures:
         if args.json:

@@ -3,7 +3,8 @@
 Examples: ``rig ctl mark "washout started"``, ``rig ctl status --json``, ``rig ctl pause``,
 ``rig ctl induce-now``, ``rig ctl extend-baseline --minutes 5``, ``rig ctl intensity S1 +10``.
 The endpoint file (``<recording>.ctl.json``, mode 0600) is found with ``--endpoint``, the
-``RIG_CTL_ENDPOINT`` variable, or as the newest one under ``./recordings``.
+``RIG_CTL_ENDPOINT`` variable, or as the newest one under ``./recordings``. In a multi-site run
+``--site NAME`` steers one site (``rig ctl --site A pause``), found through the run index.
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("action", choices=ACTIONS, help="what to do")
     p.add_argument("args", nargs="*", help="mark: TEXT; intensity: PATHWAY (S1|1) DELTA_UA (e.g. +10)")
     p.add_argument("--endpoint", type=Path, default=None, help="endpoint file <recording>.ctl.json")
+    p.add_argument("--site", default=None, metavar="NAME",
+                   help="multi-site run: steer site NAME (its endpoint is found through the run index)")
+    p.add_argument("--index", type=Path, default=None,
+                   help="multi-site run index (*.sites.json; default: the newest under ./recordings)")
     p.add_argument("--minutes", type=float, default=5.0, help="extend-baseline: minutes (default 5)")
     p.add_argument("--json", action="store_true", help="print the reply as JSON on stdout")
     # a negative delta is an argument, not an option: -10, -2.5 and -1e3 alike (argparse knows no exponent)
@@ -44,6 +49,23 @@ def find_endpoint(given: Path | None) -> Path:
     if not found:
         raise UserError("--endpoint: no running experiment found (no recordings/*.ctl.json); give --endpoint FILE")
     return found[-1]
+
+
+def site_endpoint(site: str, index: Path | None) -> Path:
+    """The endpoint of one site of a multi-site run (``<site file>.ctl.json``)."""
+    from rig.storage.run_index import SUFFIX, read_index, site_path
+
+    if index is None:
+        found = sorted(Path("recordings").glob(f"*{SUFFIX}"), key=lambda p: p.stat().st_mtime)
+        if not found:
+            raise UserError(f"--site: no multi-site run found (no recordings/*{SUFFIX}); give --index FILE")
+        index = found[-1]
+    doc = read_index(index)
+    names = [s["name"] for s in doc["sites"]]
+    if site not in names:
+        raise UserError(f"--site: {site!r} is not a site of {index} (have: {', '.join(names)})")
+    rec = site_path(index, doc["sites"][names.index(site)])
+    return rec.with_name(rec.name + ".ctl.json")
 
 
 def load_endpoint(path: Path) -> dict:
@@ -100,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     from rig.experiment.control_server import request
 
     req = build_request(args)
-    path = find_endpoint(args.endpoint)
+    path = site_endpoint(args.site, args.index) if args.site else find_endpoint(args.endpoint)
     ep = load_endpoint(path)
     try:
         reply = request(ep, {**req, "token": ep["token"]})

@@ -46,8 +46,11 @@ def check_out_path(out: Path) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run an experiment")
-    p.add_argument("protocol", type=Path, help="protocol file (TOML)")
+    p.add_argument("protocol", type=Path, nargs="?", default=None,
+                   help="protocol file (TOML); multi-site: the protocol of every site without --site (or the rig file)")
     p.add_argument("--rig", type=Path, default=None, help="rig file (default: the simulated rig)")
+    p.add_argument("--site", action="append", default=[], metavar="NAME=PROTOCOL",
+                   help="multi-site rig: the protocol of site NAME (repeatable; docs/multi-site.md)")
     p.add_argument("--sim", action="store_true", help="use the simulated slice (the default without hardware)")
     p.add_argument("--speed", default="1", help="simulation speed: 1 = real time, N = N× faster, max")
     p.add_argument("--seed", type=int, default=0, help="simulation seed (deterministic)")
@@ -83,6 +86,14 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--seed: {args.seed} must be ≥ 0")
     if args.out is not None:
         check_out_path(args.out)
+    from rig.commands.run_sites import multisite, run_sites_cmd
+
+    found = multisite(args)
+    if found is not None:
+        return run_sites_cmd(args, found, speed)
+    if args.protocol is None:
+        raise UserError("rig run: the protocol is missing: give PROTOCOL (or --rig RIG --site NAME=PROTOCOL "
+                        "on a multi-site rig)")
     bar = ProgressBar()
     # --sim with a rig file: that rig's wiring and limits, on the simulated device
     opts = RunOptions(protocol=args.protocol, rig=args.rig, out=args.out, seed=args.seed, speed=speed,

@@ -1,4 +1,5 @@
-"""`rig summary FILE`: what a recording holds and its result (works on a live recording too)."""
+"""`rig summary FILE`: what a recording holds and its result (works on a live recording too);
+FILE may be the run index of a multi-site run (every site with its result)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from rig.storage.run_index import is_index
+
+    if is_index(args.file):  # a multi-site run: every site with its result
+        from rig.analysis.site_summary import format_index_summary, summarize_index
+
+        s = summarize_index(args.file)
+        print(json.dumps(s) if args.json else format_index_summary(s))
+        return 0
     with open_recording(args.file) as rec:
         s = summarize(rec)
     print(json.dumps(s) if args.json else format_summary(s))

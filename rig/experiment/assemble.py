@@ -190,16 +190,20 @@ def assemble_run(
     horizon: int | None = None,
     sim_wiring: tuple = (),
     panel: dict[str, tuple[float, float]] | None = None,
+    device: Device | None = None,
 ) -> Assembly:
     """Check ``plan`` against ``rig``, open the device, the recording (``out``, a critical sink
     ahead of ``critical``) and build controller and engine. Nothing is armed yet; on any error
-    here the device is closed again."""
+    here the device is closed again. ``device``: an open device to run on instead (one site's
+    view of a multi-slice board, :mod:`rig.experiment.sites_run`)."""
     if abs(float(plan.sample_rate_hz) - float(rig.sample_rate_hz)) > 1e-9 * float(rig.sample_rate_hz):
         raise UserError(f"sample rate: the plan was made for {plan.sample_rate_hz:g} Hz, the rig file "
                         f"sample_rate_hz is {rig.sample_rate_hz:g} Hz")
     check_plan_limits(plan, rig.stim_limits())
     block = block or block_samples(rig, speed)
-    if slice_model is not None:
+    if device is not None:
+        pass
+    elif slice_model is not None:
         if rig.backend != "sim":
             raise UserError("a virtual slice needs the simulated backend")
         device = make_sim_device(rig, plan, seed, speed, block, slice_model, sim_wiring, panel)

@@ -15,6 +15,8 @@ Layout (every key is checked; unknown keys are errors)::
     [limits]   max_intensity_uA, max_width_us, max_frequency_hz, max_train_s, max_charge_uC
     [engine]   horizon_ms, block_ms
     [sim]      model, genotype, electrode, seed_offset         # the simulated slice (backend "sim")
+    [[site]]   name, ai, stim, pathways, valves, seed_offset   # multi-slice rigs (rig.protocol.sites)
+    site_guard_s = 1.0                                         # least time between stimuli of two sites
 
 Digital output lines are numbered: the TTL lines first (``do_lines`` in file order, then any
 ``trigger_line`` not listed there), then the valves (file order); the property
@@ -33,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from rig.core.errors import UserError
 from rig.core.wiring import Monitor, Telegraph, WiringChecks
 from rig.protocol.problems import InvalidFile, Problem, decode_text, problems_from_validation
+from rig.protocol.sites import SiteCfg, check_sites
 from rig.stimulus import OutputMap, StimLimits
 
 
@@ -172,6 +175,9 @@ class RigConfig(_Strict):
     limits: Limits = Limits()
     engine: EngineCfg = EngineCfg()
     sim: SimCfg = SimCfg()
+    site: list[SiteCfg] = Field([], max_length=16, description="recording sites of a multi-slice rig "
+                                "(docs/multi-site.md)")
+    site_guard_s: float = Field(1.0, ge=0, le=60, description="multi-site: least time between stimuli of two sites")
 
     @model_validator(mode="after")
     def _unique_names(self) -> RigConfig:
@@ -184,6 +190,7 @@ class RigConfig(_Strict):
             if dup:
                 raise ValueError(f"{what} used twice: {', '.join(dup)}")
         self._check_wiring_refs()
+        check_sites(self)
         return self
 
     def _check_wiring_refs(self) -> None:
@@ -199,7 +206,7 @@ class RigConfig(_Strict):
                 if t is None or t.kind != "telegraph":
                     raise ValueError(f"ai {a.name!r}: telegraph = {a.telegraph!r} must name an [[ai]] with "
                                      f"kind = \"telegraph\" (have: {', '.join(names)})")
-        if sum(a.telegraph is not None for a in self.ai) > 1:
+        if not self.site and sum(a.telegraph is not None for a in self.ai) > 1:  # a site each: rig.protocol.sites
             raise ValueError("only one field channel can follow a gain telegraph")
         pws = self.pathway_names()
         for a in self.ai:

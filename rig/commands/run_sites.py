@@ -1,0 +1,141 @@
+"""`rig run` / `rig check` on a multi-slice rig (a rig file with ``[[site]]`` entries).
+
+``rig run [PROTOCOL] --rig RIG [--site NAME=PROTOCOL ...]`` (PROTOCOL: for every site without
+its own ``--site``); the positional may also be the rig file itself: ``rig run RIG --site A=…``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tomllib
+from pathlib import Path
+
+from rig.core.errors import RunFailure, UserError
+from rig.protocol.rigfile import RigConfig, load_rig
+
+
+def _has_sites(path: Path) -> bool:
+    try:
+        return "site" in tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
+        return False
+
+
+def multisite(args: argparse.Namespace) -> tuple[RigConfig, str, Path, Path | None] | None:
+    """(rig, its text, its path, the default protocol) when the run is a multi-site one, else None."""
+    protocol, rig_path = args.protocol, args.rig
+    if protocol is not None and rig_path is None and _has_sites(protocol):
+        rig_path, protocol = protocol, None
+    if rig_path is None:
+        if args.site:
+            raise UserError("--site: needs a rig file with [[site]] entries (--rig RIG)")
+        return None
+    try:
+        rig, text = load_rig(rig_path)
+    except UserError:
+        if args.site:
+            raise
+        return None  # the single-slice path reports the rig file's problems as always
+    if not rig.site:
+        if args.site:
+            raise UserError(f"--site: {rig_path} has no [[site]] entries (docs/multi-site.md)")
+        return None
+    if getattr(args, "sim", False) and rig.backend != "sim":
+        rig = rig.model_copy(update={"backend": "sim"})
+    return rig, text, rig_path, protocol
+
+
+def check_sites(args: argparse.Namespace, found: tuple) -> int:
+    """`rig check` of every site's protocol on its site, and of the guard between sites."""
+    from rig.experiment.sites_run import parse_site_args, prepare_sites
+    from rig.protocol.plan_summary import format_plan, plan_summary
+
+    rig, _, rig_path, default = found
+    try:
+        sites, il = prepare_sites(rig, parse_site_args(rig, args.site, default), rig_name=str(rig_path))
+    except UserError as exc:
+        if args.json:
+            print(json.dumps({"valid": False, "errors": [{"path": "", "message": str(exc), "file": str(rig_path),
+                                                          "line": None}]}))
+        for line in exc.lines() if hasattr(exc, "lines") else str(exc).splitlines():
+            print(line, file=sys.stderr)
+        return 2
+    fs = rig.sample_rate_hz
+    doc = {"valid": True, "errors": [], "rig": str(rig_path), "site_guard_s": rig.site_guard_s,
+           "closest_approach_s": il.closest_s, "gated_sites": list(il.gated),
+           "sites": [{**plan_summary(s.plan, s.rig), "site": s.name, "protocol": str(s.protocol_path),
+                      "offset_s": s.offset / fs, "offset_samples": s.offset} for s in sites]}
+    if args.json:
+        print(json.dumps(doc))
+        return 0
+    out = [f"{rig_path}: {len(sites)} sites, stimuli of different sites ≥ {rig.site_guard_s:g} s apart "
+           f"(closest {il.closest_s if il.closest_s is not None else '—'} s)"]
+    if il.gated:
+        out.append(f"note: gated baselines ({', '.join(il.gated)}) may move later stimuli; the guard is checked "
+                   "on the planned timing")
+    for s, d in zip(sites, doc["sites"], strict=True):
+        out += ["", f"== site {s.name}: {s.protocol_path}, starts at +{d['offset_s']:g} s",
+                format_plan(plan_summary(s.plan, s.rig))]
+    print("\n".join(out))
+    return 0
+
+
+def run_sites_cmd(args: argparse.Namespace, found: tuple, speed: float | None) -> int:
+    """`rig run` of a multi-site rig: headless; one file per site and the run index."""
+    from rig.analysis.site_summary import format_index_summary, summarize_index
+    from rig.experiment.runner import StopOnSignals, eprint
+    from rig.experiment.sites_run import parse_site_args, run_sites
+
+    rig, text, rig_path, default = found
+    for flag, given in (("--sim-fault", args.sim_fault), ("--panel", args.panel), ("--screenshot", args.screenshot)):
+        if given:
+            raise UserError(f"{flag}: not available for a multi-site run yet")
+    protocols = parse_site_args(rig, args.site, default)
+    if not args.no_gui:
+        eprint("rig: a multi-site run is headless (the window grid of sites is not built yet)")
+    import threading
+
+    from rig.experiment.progress import ProgressBar
+
+    bars = {s.name: ProgressBar() for s in rig.site}  # records each site's progress
+    tick = SitesProgress(bars)
+    stop = threading.Event()
+    with StopOnSignals(stop) as sig:
+        res = run_sites(rig, text, rig_path, protocols, out=args.out, seed=args.seed, speed=speed,
+                        meta=args.meta, windows=args.window, stop=stop, fsync=args.fsync,
+                        observers={n: [b] for n, b in bars.items()}, on_tick=tick)
+    tick(final=True)
+    s = summarize_index(res.index)
+    s["wall_s"] = res.wall_s
+    print(json.dumps(s) if args.json else format_index_summary(s))
+    eprint(f"rig: run index written to {res.index}")
+    if sig.signum is not None:
+        return 130
+    bad = [o for o in res.sites if o.reason != "completed"]
+    for o in bad:
+        eprint(f"rig: site {o.name}: {o.reason}{': ' + o.message if o.message else ''}")
+    if any(o.error is not None and not isinstance(o.error, (UserError, RunFailure)) for o in bad):
+        return 1
+    return 0 if not bad else 1
+
+
+class SitesProgress:
+    """One status line on a terminal: each site's share of its plan (``A 35% B 20% …``)."""
+
+    def __init__(self, bars: dict) -> None:
+        self.bars = bars
+        self._last = 0.0
+        self.tty = sys.stderr.isatty()
+
+    def __call__(self, final: bool = False) -> None:
+        import time
+
+        now = time.perf_counter()
+        if not self.tty or (not final and now - self._last < 0.5):
+            return
+        self._last = now
+        parts = [f"{n} {min(1.0, b.sample / b.total) * 100:3.0f}% {b.sweeps} sw" for n, b in self.bars.items()]
+        sys.stderr.write("\r" + "  ".join(parts) + ("\n" if final else ""))
+        sys.stderr.flush()
