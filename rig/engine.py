@@ -1,16 +1,14 @@
 """The engine: continuous acquisition, write-ahead stimulation, sweep cutting, online measurement.
 
-One thread runs :meth:`Engine.run`. Each device block goes into a ring buffer of int16 ADC
-counts; outputs are rendered and written ``horizon_samples`` ahead of the samples acquired; a
-sweep is cut as soon as its last sample has arrived, measured, and streamed to the subscribers.
-What to stimulate comes from a :class:`rig.core.scheduler.Scheduler` (the closed-loop controller).
+One thread runs :meth:`Engine.run`. Each device block goes into a ring buffer of int16 ADC counts; outputs are
+rendered and written ``horizon_samples`` ahead of the samples acquired; a sweep is cut as soon as its last sample
+has arrived, measured and streamed to the subscribers; stimuli come from a :class:`rig.core.scheduler.Scheduler`.
 
-Subscribers come in two kinds. *Critical* sinks (storage) get every document first: a sweep is on
-disk before the next one is cut, and an exception in one stops the run safely (outputs zeroed,
-reason ``error``). *Observers* (display feed, progress, control endpoint, user subscribers) get
-it next: an exception in one is caught and recorded as an ``observer_error`` event (at most one
-per observer per :data:`OBSERVER_REPORT_S` of samples, with the count; see
-:mod:`rig.core.subscribers`) and the run goes on. All exits zero the outputs.
+Subscribers come in two kinds. *Critical* sinks (storage) get every document first: a sweep is on disk before the
+next one is cut, and an exception in one stops the run safely (outputs zeroed, reason ``error``). *Observers*
+(display feed, progress, control endpoint, user subscribers) get it next: an exception in one is caught and recorded
+as an ``observer_error`` event (at most one per observer per :data:`OBSERVER_REPORT_S` of samples, with the count;
+see :mod:`rig.core.subscribers`) and the run goes on. All exits zero the outputs.
 """
 
 from __future__ import annotations
@@ -33,6 +31,7 @@ from rig.core.scheduler import Scheduler
 from rig.core.subscribers import Fanout, Subscriber
 from rig.core.wiring import WiringChecks
 from rig.detector.hardware import SweepWiring, WiringCheck
+from rig.detector.versions import AnalysisVersions
 from rig.stimulus import OutputMap, StimLimits, render_block
 
 OBSERVER_REPORT_S = 10.0  # an observer that keeps failing is reported at most this often (sample time)
@@ -114,11 +113,11 @@ class Engine:
         self._stims: list[tuple[Stimulus, float]] = []
         self._sweep_index = 0
         self.delivery = DeliveryLedger(plan, getattr(controller, "name", lambda pw: f"S{pw + 1}"))
+        self.versions = AnalysisVersions(self.fs)  # every windows change: a new analysis version
         self.stimulation_off = False  # set after an output underflow: record on, stimulate never again
         self.propose_after = 5  # baseline test sweeps per pathway averaged to propose windows (0: never)
         self._first_traces: dict[int, list[tuple[np.ndarray, int]]] = {}
         self._mV_per_count = scaling.mV_per_count
-        self._clip_mV = 32767 * float(self._mV_per_count[field_channel]) * 0.999
         self._t_block = time.perf_counter()  # arrival of the last block read
         self.hw = WiringCheck(wiring_checks or WiringChecks(), scaling.lsb_V, self.fs,
                               float(scaling.gain[field_channel]))
@@ -213,19 +212,21 @@ class Engine:
         widths = [float(v) for v in d.values() if isinstance(v, (int, float))]
         return int(np.ceil((max(ends) + max(widths, default=0.0) + 0.5) * self.fs / 1000.0)) + 1
 
+    def _field(self, p: _Pending, counts: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+        """(field counts, mV per count, pulse indices) of a sweep's samples from ``p.first``."""
+        scale = p.hw.mV_per_count if p.hw is not None and p.hw.mV_per_count else self._mV_per_count[self.field_channel]
+        return counts[self.field_channel], float(scale), p.stim.sample - p.first + np.asarray(p.stim.pulse_offsets)
+
     def _measure(self, p: _Pending, upto: int) -> tuple[Measured, list, float]:
         """Measure samples [p.first, upto) of a sweep and let the controller decide on it."""
         t0 = time.perf_counter()
         counts = self._slice(p.first, upto)
         pulses = p.stim.sample + np.asarray(p.stim.pulse_offsets, dtype=np.int64)
-        scale, clip = float(self._mV_per_count[self.field_channel]), self._clip_mV
         hw_docs: list = []
         if self.hw.active:  # gain telegraph, isolator monitor (rig.detector.hardware)
             p.hw, hw_docs = self._check_wiring(p, counts, pulses)
-            if p.hw.mV_per_count is not None:
-                scale, clip = p.hw.mV_per_count, 32767 * p.hw.mV_per_count * 0.999
-        trace = counts[self.field_channel].astype(np.float64) * scale
-        records = detector.measure_pulses(trace, pulses - p.first, self.fs, self.windows, clip)
+        field, scale, rel = self._field(p, counts)
+        records = detector.measure_pulses(field * scale, rel, self.fs, self.windows, 32767 * scale * 0.999)
         meas = Measured(-1, p.stim.pathway, p.phase, p.stim.sample, records)
         decisions = hw_docs + self.ctl.on_measured(meas)
         # closed-loop latency: the block holding the last analysed sample arrived → decision made
@@ -300,9 +301,10 @@ class Engine:
                                 delivered_nC=p.hw.delivered_nC, monitor_pulses=p.hw.monitor_pulses)
             t_ready = time.perf_counter()
             meas, decisions, measure_ms = p.early if p.early is not None else self._measure(p, p.end)
-            meas = replace(meas, sweep_index=self._sweep_index)
+            meas = replace(meas, sweep_index=self._sweep_index, analysis=self.versions.version)
             self.emit(sweep)
             self.emit(meas)
+            self.versions.keep(sweep, *self._field(p, counts))
             for d in decisions:
                 self.emit(d)
             self.stats.loop_latency_ms.append((time.perf_counter() - t_ready) * 1e3 + measure_ms)
@@ -312,6 +314,18 @@ class Engine:
                 ch = self.field_channel
                 trace = counts[ch].astype(np.float64) * self._mV_per_count[ch]
                 self._propose_windows(p.stim.pathway, trace, p.stim.sample - p.first, p.phase)
+
+    def set_windows(self, changes: list) -> None:
+        """Window changes ``(name, (start, end) ms[, source])`` as one new analysis version: recorded
+        sweeps and those decided but not yet cut are measured again (:mod:`rig.detector.versions`)."""
+        early = [p for p in self._pending if p.early is not None and changes]
+        traces = [self._field(p, self._slice(p.first, min(p.end, self.acquired_until))) for p in early]
+        self.windows, docs, records = self.versions.apply(changes, self.windows, self.acquired_until,
+                                                          self._sweep_index, traces, self.ctl)
+        for p, rec in zip(early, records, strict=True):
+            p.early = (replace(p.early[0], records=rec), *p.early[1:])
+        for d in docs:
+            self.emit(d)
 
     # -- the run -----------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> RunStop:
@@ -354,14 +368,7 @@ class Engine:
                     self.emit(d)
                 for d in self.ctl.poll(self.acquired_until):  # operator commands, outside events
                     self.emit(d)
-                for name, ms in self.ctl.take_windows_changes():  # operator: move a detector window
-                    try:
-                        self.windows = self.windows.replace(**{name: ms})
-                        self.emit(ev.WindowsChanged(sample=self.acquired_until,
-                                                    text=f"{name} window {ms[0]:g}–{ms[1]:g} ms",
-                                                    windows=self.windows.to_dict()))
-                    except (TypeError, ValueError) as exc:
-                        self.emit(ev.WindowsRefused(sample=self.acquired_until, text=str(exc)[:200], window=name))
+                self.set_windows(self.ctl.take_windows_changes())  # operator: move a detector window
                 if self.ctl.stop_request is not None:  # operator stop or a "stop" alarm
                     reason, message = self.ctl.stop_request
                     break

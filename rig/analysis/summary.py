@@ -6,6 +6,7 @@ import numpy as np
 
 from rig.analysis import results
 from rig.core import events as ev
+from rig.detector.measurement import SLOPE_FIELD
 from rig.storage import Recording
 
 RESULT_WINDOW_S = results.WINDOW_MIN * 60.0  # LTP/LTD magnitude: mean of the last 10 min
@@ -13,7 +14,8 @@ RESULT_WINDOW_S = results.WINDOW_MIN * 60.0  # LTP/LTD magnitude: mean of the la
 # What `rig summary` does with every event type (tests check the table is complete). Every event
 # is listed under "events"; these sections say more.
 SUMMARY_EVENTS: dict[type[ev.Event], str] = {
-    ev.Induction: "inductions", ev.InductionHeld: "inductions", ev.Alarm: "alarms", ev.Operator: "operator",
+    ev.Induction: "inductions", ev.InductionHeld: "inductions", ev.AnalysisVersion: "analyses",
+    ev.Alarm: "alarms", ev.Operator: "operator",
     ev.Paused: "pauses", ev.Resumed: "pauses", ev.IntensitySet: "intensity_changes",
     ev.Gap: "integrity (status counters)", ev.Overrun: "integrity (status counters)",
     ev.LateWrite: "integrity (status counters)", ev.SweepLost: "integrity (status counters)",
@@ -27,10 +29,30 @@ SUMMARY_EVENTS: dict[type[ev.Event], str] = {
 }
 
 
-def pathway_results(rec: Recording, slope_field: str = results.DEFAULT_FIELD) -> dict[int, dict]:
+def slope_field_of(rec: Recording) -> str:
+    """The slope field of the analysis version in use (its ``method``; regression by default)."""
+    return SLOPE_FIELD.get(rec.analysis_info.get("method", ""), results.DEFAULT_FIELD)
+
+
+def analysis_used(rec: Recording) -> dict:
+    """Which analysis version a result comes from (``analysis`` in the JSON of summary, report, export)."""
+    a = rec.analysis_info
+    return {"version": rec.analysis, "source": a["source"], "method": a["method"], "windows": a["windows"],
+            "time_s": a["time_s"], "versions": len(rec.analyses), "newest": rec.analysis == rec.analyses[-1]["version"]}
+
+
+def analysis_line(a: dict) -> str:
+    """One line naming the analysis version a result comes from."""
+    w = a["windows"].get("slope") if isinstance(a.get("windows"), dict) else None
+    sw = f", slope window {w[0]:g}–{w[1]:g} ms" if isinstance(w, list) and len(w) == 2 else ""
+    return (f"analysis      version {a['version']} of 0–{a['versions'] - 1} ({a['source']}, {a['method']}{sw})"
+            + ("" if a["newest"] else "  [not the newest]"))
+
+
+def pathway_results(rec: Recording, slope_field: str | None = None) -> dict[int, dict]:
     """Per pathway: baseline mean slope (mV/ms), % of baseline over the last 10 min and the sweep
-    counts behind them (:mod:`rig.analysis.results`)."""
-    res = results.compute(rec, results.Settings(field=slope_field))
+    counts behind them (:mod:`rig.analysis.results`), from the recording's analysis version."""
+    res = results.compute(rec, results.Settings(field=slope_field or slope_field_of(rec)))
     return {pw: r.to_dict() for pw, r in res.pathways.items()}
 
 
@@ -47,6 +69,9 @@ def summarize(rec: Recording) -> dict:
     return {
         "file": str(rec.path),
         "format_version": str(rec.attrs.get("format_version", "")),
+        "analysis": analysis_used(rec),
+        "analyses": [{k: a[k] for k in ("version", "source", "method", "time_s", "remeasured", "text")}
+                     for a in rec.analyses],
         "protocol": str(rec.attrs.get("plan_name", "")),
         "complete": rec.complete,
         "stop_reason": rec.status["stop_reason"].decode(),
@@ -97,6 +122,8 @@ def format_summary(s: dict) -> str:
         + (f"\nTRUNCATED     {s['truncated']['bytes']} of {s['truncated']['recorded_bytes']} bytes: "
            "not complete; `rig recover` keeps every intact sweep" if s.get("truncated") else ""),
     ]
+    if "analysis" in s:
+        lines.append(analysis_line(s["analysis"]))
     for ind in s["inductions"]:
         lines.append(f"induction     {ind['kind']} at {ind['time_s'] / 60:.1f} min, {ind['pulses_delivered']} of "
                      f"{ind['pulses_planned']} pulses delivered ({ind['status']})")

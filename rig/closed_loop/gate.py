@@ -90,6 +90,8 @@ class BaselineGate:
 
     fs: float
     plan: Any
+    alarms: Any
+    slope_field: str
     phase_index: int
     phase_start: int
     phase_end: int
@@ -104,6 +106,26 @@ class BaselineGate:
     _gate_paused: int  # samples of the current gated phase spent paused
     _recheck: dict | None  # the held induction's re-check of the baseline gate
     _gated_points: tuple[int, dict] | None  # (phase, its test points) of the last gated baseline
+
+    def on_remeasured(self, again: list) -> list:
+        """Engine hook: a new analysis version measured the recorded sweeps again ((kind, Measured)):
+        the gate's points take the new values (an invalid one is dropped), the alarms a new reference."""
+        new: dict[tuple[int, float], float | None] = {}
+        for kind, m in again:
+            if kind == "test" and len(m.records):
+                y, flags = float(m.records[0][self.slope_field]), int(m.records[0]["flags"])
+                new[(m.pathway, m.sample / self.fs)] = y if results.is_valid(flags, y) else None
+
+        def follow(points: dict) -> dict:
+            out = {pw: [(t, new.get((pw, t), y)) for t, y in pts] for pw, pts in points.items()}
+            return {pw: [(t, y) for t, y in pts if y is not None] for pw, pts in out.items()}
+
+        self._tests = follow(self._tests)
+        if self._gated_points is not None:
+            self._gated_points = (self._gated_points[0], follow(self._gated_points[1]))
+        for pw in {m.pathway for _, m in again}:
+            self.alarms.reset_reference(pw)
+        return []
 
     def _verdicts(self, p: Any, points: dict, now_s: float) -> tuple[bool, dict, str]:
         crit = p.info.get("stability", {})

@@ -14,11 +14,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("summary", help="what a recording holds and its result")
     p.add_argument("file", type=Path)
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.add_argument("--analysis", type=int, default=None, metavar="N",
+                   help="use analysis version N (default: the newest; `rig summary` lists them)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    with open_recording(args.file) as rec:
+    with open_recording(args.file, args.analysis) as rec:
         s = summarize(rec)
     print(json.dumps(s) if args.json else format_summary(s))
     return 0

@@ -63,13 +63,16 @@ class Sweep:
 
 @dataclass(frozen=True)
 class Measured:
-    """Detector output for one sweep: one record per pulse (MEASUREMENT_DTYPE)."""
+    """Detector output for one sweep: one record per pulse (MEASUREMENT_DTYPE). ``analysis``: the
+    analysis version it belongs to; ``remeasure``: an earlier sweep measured again for a new version."""
 
     sweep_index: int
     pathway: int
     phase: int
     sample: int
     records: np.ndarray
+    analysis: int = 0
+    remeasure: bool = False
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,22 @@ class WindowsChanged(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AnalysisVersion(Event):
+    """A new analysis version: measurements from ``windows`` (ms) and slope ``method``, made by ``source``
+    (window_change, reanalyse, set_windows, rig analyze); rows of ``/measurements`` carry its
+    ``version``; ``remeasured`` earlier sweeps were measured again from the raw samples, sweeps from
+    ``first_sweep`` on are measured online with it (−1: an offline version)."""
+
+    KIND: ClassVar[str] = "analysis"
+    version: int = 0
+    source: str = ""
+    method: str = "regression"
+    windows: dict[str, Any] = field(default_factory=dict)
+    remeasured: int = 0
+    first_sweep: int = -1
+
+
+@dataclass(frozen=True, kw_only=True)
 class WindowsRefused(Event):
     """A detector window change that the detector refused (``text`` says why)."""
 
@@ -338,8 +354,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
     t.KIND: t
     for t in (
         OutputsZeroed, Gap, Overrun, LateWrite, StimulusMissed, OutputUnderflow, SweepLost, SweepDiscarded,
-        WindowsChanged, WindowsRefused, WindowsProposed, PhaseEntered, Induction, InductionHeld, Valve, BaselineStable,
-        BaselineExtended, BaselineUnstable, Paused, Resumed, IoFit, IntensitySet, TrackingFrozen, Alarm,
+        WindowsChanged, AnalysisVersion, WindowsRefused, WindowsProposed, PhaseEntered, Induction, InductionHeld,
+        Valve, BaselineStable, BaselineExtended, BaselineUnstable, Paused, Resumed, IoFit, IntensitySet,
+        TrackingFrozen, Alarm,
         Operator, OperatorRefused, ControlUnavailable, Recovered, ObserverError, GainChanged,
         TelegraphUnreadable, StimulusMismatch,
     )

@@ -3,7 +3,11 @@ complete by the tests), and the DisplayModel's event handlers (a mixin; no Qt)."
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from rig.core import events as ev
 
@@ -29,6 +33,8 @@ EVENT_DISPLAY: dict[type[ev.Event], EventDisplay] = {
     ev.SweepLost: EventDisplay("_on_integrity", False, "counted in gaps/overruns"),
     ev.SweepDiscarded: EventDisplay(None, False, "too frequent at stop; the sweep simply is not shown"),
     ev.WindowsChanged: EventDisplay("_on_windows", True, "the sweep panel draws the windows in use"),
+    ev.AnalysisVersion: EventDisplay("_on_analysis", True, "marked; its re-measured sweeps replace their "
+                                     "time-course points (Measured remeasure); the version in the message line"),
     ev.WindowsRefused: EventDisplay("_on_refusal", False, "shown in the message line"),
     ev.WindowsProposed: EventDisplay(None, False, "a suggestion only; listed, the windows in use do not move"),
     ev.PhaseEntered: EventDisplay(None, False, "phases are drawn as bands from PhaseStart"),
@@ -117,6 +123,25 @@ class EventHandlers:
         if windows:
             self.windows = dict(windows)
             self.v_windows += 1
+
+    def _on_analysis(self, e: ev.AnalysisVersion) -> None:
+        self.analysis_version = int(e.version)
+        self.reply, self.reply_refused = e.text, False
+        self.v_reply += 1
+
+    def _remeasured(self, m: Any) -> None:
+        """A new analysis version measured a recorded sweep again: its time-course point follows."""
+        tc = self.time_course.get(m.pathway)
+        if tc is None or not len(m.records) or getattr(self, "analysis_version", 0) > m.analysis:
+            return
+        i = int(np.searchsorted(tc["sweep"], m.sweep_index))
+        if i < tc.n and tc["sweep"][i] == m.sweep_index:
+            r = m.records[0]
+            get = lambda name: float(r[name]) if name in r.dtype.names else math.nan  # noqa: E731
+            tc.update_at(i, get("slope_mV_per_ms"), get("amplitude_mV"), get("volley_mV"))
+            tc["flags"][i] = int(r["flags"]) if "flags" in r.dtype.names else 0
+            self._result_cache.clear()
+            self.v_time_course += 1
 
     def _on_operator(self, e: ev.Operator) -> None:
         self.reply, self.reply_refused = e.text, not e.accepted

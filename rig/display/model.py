@@ -287,6 +287,8 @@ class DisplayModel(EventHandlers):
         self._advance(m.sample)
         if m.records is None or len(m.records) == 0:
             return
+        if m.remeasure:  # a new analysis version (rig.detector.versions)
+            return self._remeasured(m)
         rec = m.records[0]
         self.latest_measure[m.pathway] = (m.sweep_index, rec)
         self.v_sweeps[m.pathway] += 1  # markers on the latest sweep

@@ -15,7 +15,7 @@ import numpy as np
 
 from rig.core import events as ev
 
-FORMAT_VERSION = "1.2"
+FORMAT_VERSION = "1.3"
 LIBVER = ("v110", "v110")
 
 SWEEP_DTYPE = np.dtype(
@@ -50,7 +50,8 @@ EVENT_DTYPE = np.dtype(
 
 PHASE_DTYPE = np.dtype([("index", "i4"), ("name", "S64"), ("kind", "S32"), ("start_sample", "i8")])
 
-MEASUREMENT_KEY_DTYPE = [("sweep_index", "i8"), ("pulse", "i4"), ("pathway", "i4"), ("phase", "i4"), ("sample", "i8")]
+MEASUREMENT_KEY_DTYPE = [("sweep_index", "i8"), ("pulse", "i4"), ("pathway", "i4"), ("phase", "i4"), ("sample", "i8"),
+                         ("analysis", "i4")]  # 1.3: the analysis version of the row (0: online, first windows)
 
 STATUS_DTYPE = np.dtype(
     [

@@ -316,10 +316,13 @@ class RecordingWriter:
         rows["pathway"] = doc.pathway
         rows["phase"] = doc.phase
         rows["sample"] = doc.sample
+        rows["analysis"] = doc.analysis
         for name in doc.records.dtype.names:
             if name in rows.dtype.names:  # the layout's fields (the detector's MEASUREMENT_DTYPE)
                 rows[name] = doc.records[name]
         self._append("measurements", rows)
+        if doc.remeasure:  # a new analysis version of a sweep already listed: on disk with the next flush
+            return
         if self._pending is not None and int(self._pending["index"][0]) == doc.sweep_index:
             self._commit()
 
