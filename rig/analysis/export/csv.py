@@ -12,7 +12,7 @@ from rig.storage import Recording
 
 MEASURES = ("baseline_mV", "noise_mV", "slope_mV_per_ms", "amplitude_mV", "peak_latency_ms", "flags")
 COLUMNS = ("sweep", "time_s", "time_min", "pathway", "phase", "phase_kind", "sweep_kind", "intensity_uA",
-           "width_us", "n_pulses", *MEASURES, "slope_percent_of_baseline")
+           "width_us", "n_pulses", *MEASURES, "slope_percent_of_baseline", "analysis_version")
 
 
 def rows(rec: Recording) -> list[dict]:
@@ -44,6 +44,7 @@ def rows(rec: Recording) -> list[dict]:
                 row[k] = int(v) if k == "flags" else round(float(v), 6)
         p = pct.get(i)
         row["slope_percent_of_baseline"] = "" if p is None else round(p, 3)
+        row["analysis_version"] = "" if meas is None else int(meas["analysis"]) if "analysis" in m.dtype.names else 0
         out.append(row)
     return out
 
@@ -54,4 +55,4 @@ def export_csv(rec: Recording, out: Path) -> dict:
         w = csv.DictWriter(fh, fieldnames=COLUMNS)
         w.writeheader()
         w.writerows(data)
-    return {"output": str(out), "rows": len(data)}
+    return {"output": str(out), "rows": len(data), "analysis": rec.analysis}

@@ -217,8 +217,10 @@ def build_nwbfile(rec: Recording, species: str = SPECIES, electrical: bool = Fal
     if len(m):
         cols = {"sweep_index": "sweep number", "pulse": "pulse number within the sweep",
                 "pathway": "stimulated pathway (0 = S1)", "time_s": "pulse onset, s from the session start"}
-        tab = DynamicTable(name="measurements", description="online fEPSP measurements, one row per pulse "
-                           f"(analysis windows, ms from the pulse: {json.dumps(rec.windows)})")
+        a = rec.analysis_info
+        tab = DynamicTable(name="measurements", description=f"fEPSP measurements of analysis version {rec.analysis} "
+                           f"({a['source']}, slope method {a['method']}), one row per pulse "
+                           f"(analysis windows, ms from the pulse: {json.dumps(a['windows'] or rec.windows)})")
         for c, d in cols.items():
             tab.add_column(c, d)
         fields = [n for n in m.dtype.names if n in MEASUREMENT_UNITS]
@@ -258,4 +260,4 @@ def export_nwb(rec: Recording, out: Path, species: str = SPECIES, electrical: bo
     with NWBHDF5IO(str(out), "w") as io:
         io.write(nwb)
     return {"output": str(out), "sweeps": rec.n_sweeps, "measurements": int(len(rec.measurements)),
-            "events": len(rec.events), "phases": len(rec.phases)}
+            "analysis": rec.analysis, "events": len(rec.events), "phases": len(rec.phases)}
