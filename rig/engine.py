@@ -292,7 +292,7 @@ class Engine:
             sweep = Sweep(
                 index=self._sweep_index, pathway=p.stim.pathway, phase=p.phase, kind=p.stim.kind,
                 start_sample=p.first, stim_sample=p.stim.sample, pulse_samples=pulses,
-                intensity_uA=p.intensity_uA, counts=counts, wall_time=time.time(),
+                intensity_uA=p.intensity_uA, counts=counts, wall_time=time.time(), **self.delivery.of_sweep(p.stim),
                 width_samples=self.hw.width_samples(p.stim.pathway, p.stim.width_samples),
             )
             if p.hw is not None:

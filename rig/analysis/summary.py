@@ -49,6 +49,20 @@ def analysis_line(a: dict) -> str:
             + ("" if a["newest"] else "  [not the newest]"))
 
 
+def sweep_delivery(rec: Recording) -> dict | None:
+    """Pulses planned and delivered over the sweeps, per sweep kind (format ≥ 1.3; None before)."""
+    st = rec.sweep_table
+    if "pulses_delivered" not in (st.dtype.names or ()):
+        return None
+    out = {}
+    for k in sorted({x.decode() for x in st["kind"]}):
+        s = st[st["kind"] == k.encode()]
+        out[k] = {"sweeps": int(len(s)), "pulses_planned": int(s["pulses_planned"].sum()),
+                  "pulses_delivered": int(s["pulses_delivered"].sum()),
+                  "short_sweeps": int(np.sum(s["pulses_delivered"] < s["pulses_planned"]))}
+    return out
+
+
 def pathway_results(rec: Recording, slope_field: str | None = None) -> dict[int, dict]:
     """Per pathway: baseline mean slope (mV/ms), % of baseline over the last 10 min and the sweep
     counts behind them (:mod:`rig.analysis.results`), from the recording's analysis version."""
@@ -90,6 +104,7 @@ def summarize(rec: Recording) -> dict:
                         "pulses_planned": e.planned, "pulses_delivered": e.delivered,
                         "status": e.status or "delivered (format < 1.2: planned count)",
                         "first_sample": e.first_sample, "last_sample": e.last_sample} for e in induced],
+        "sweep_delivery": sweep_delivery(rec),
         "induction_holds": [{"time_s": e.sample / fs, "pulses_pending": e.pulses_pending}
                             for e in events if isinstance(e, ev.InductionHeld)],
         "reason": main.get("reason", ""),
@@ -127,6 +142,10 @@ def format_summary(s: dict) -> str:
     for ind in s["inductions"]:
         lines.append(f"induction     {ind['kind']} at {ind['time_s'] / 60:.1f} min, {ind['pulses_delivered']} of "
                      f"{ind['pulses_planned']} pulses delivered ({ind['status']})")
+    for k, d in (s.get("sweep_delivery") or {}).items():
+        if d["short_sweeps"]:
+            lines.append(f"delivered     {k} sweeps: {d['short_sweeps']} of {d['sweeps']} with fewer pulses delivered "
+                         f"than planned ({d['pulses_delivered']} of {d['pulses_planned']})")
     for h in s.get("induction_holds", []):
         lines.append(f"held          induction held at {h['time_s'] / 60:.1f} min (stimulation paused): "
                      f"{h['pulses_pending']} pulses waited for the resume")

@@ -306,7 +306,8 @@ class RecordingWriter:
         row[0] = (doc.index, doc.pathway, doc.phase, _bytes(doc.kind, 16), offset, rows.shape[0], doc.start_sample,
                   doc.stim_sample, p_off, len(doc.pulse_samples), doc.intensity_uA, doc.width_samples,
                   doc.stim_sample / self.fs, doc.wall_time, counts_crc32(rows), doc.gain, doc.gain_mV_per_count,
-                  doc.delivered_uA, doc.delivered_nC, doc.monitor_pulses)
+                  doc.delivered_uA, doc.delivered_nC, doc.monitor_pulses, doc.pulses_planned, doc.pulses_delivered,
+                  doc.first_pulse_sample, doc.last_pulse_sample)
         self._pending = row
 
     def _measured(self, doc: Measured) -> None:

@@ -75,3 +75,23 @@ def test_held_induction_is_delivered_at_the_resume_without_rechecking_the_baseli
     assert ind["pulses_delivered"] == 40
     again = [e for e in s["events"] if e["kind"] == "baseline_stable" and "after the resume" in e["text"]]
     assert len(again) == 1 and 300 + 50 <= again[0]["time_s"] <= ind["first_sample"] / FS
+
+
+def test_test_and_io_sweeps_record_planned_not_delivered_pulses(tmp_path):
+    """Every sweep row (I/O, test, train) holds the pulses counted from the output blocks written,
+    with the first and last delivered onset."""
+    io = ('[[phases]]\nkind = "io_curve"\nname = "I/O"\nstart_uA = 25.0\nstop_uA = 100.0\nstep_uA = 25.0\n'
+          'repeats = 1\ninterval_s = 5.0\n\n')
+    text = tbs_toml(1.0, 1.0, 10.0).replace("[[phases]]", io + "[[phases]]", 1)
+    proto = tmp_path / "io_tbs.toml"
+    proto.write_text(text)
+    s = run_with_commands(proto, tmp_path / "io.h5", [])
+    with open_recording(tmp_path / "io.h5") as rec:
+        st = rec.sweep_table
+        assert {k.decode() for k in st["kind"]} == {"io", "test", "train"}
+        for i in range(rec.n_sweeps):
+            pulses = rec.pulse_samples(i)
+            r = st[i]
+            assert r["pulses_planned"] == r["n_pulses"] == r["pulses_delivered"]
+            assert (r["first_pulse_sample"], r["last_pulse_sample"]) == (pulses[0], pulses[-1])
+    assert s["sweep_delivery"]["io"]["pulses_delivered"] == 4 and s["sweep_delivery"]["train"]["short_sweeps"] == 0
