@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from rig.analysis import results
+from rig.analysis.ppr import ppr_course
 from rig.core import events as ev
 from rig.detector.measurement import SLOPE_FIELD
 from rig.storage import Recording
@@ -105,6 +106,7 @@ def summarize(rec: Recording) -> dict:
                         "status": e.status or "delivered (format < 1.2: planned count)",
                         "first_sample": e.first_sample, "last_sample": e.last_sample} for e in induced],
         "sweep_delivery": sweep_delivery(rec),
+        "ppr": {str(k): v for k, v in ppr_course(rec, slope_field_of(rec)).items()},
         "induction_holds": [{"time_s": e.sample / fs, "pulses_pending": e.pulses_pending}
                             for e in events if isinstance(e, ev.InductionHeld)],
         "reason": main.get("reason", ""),
@@ -169,6 +171,10 @@ def format_summary(s: dict) -> str:
         bad = int(r.get("baseline_excluded", 0)) + int(r.get("result_excluded", 0))
         if bad:
             lines.append(f"              {bad} invalid sweeps left out (clipped, outside the sweep or non-finite)")
+    for pw, d in (s.get("ppr") or {}).items():
+        f = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
+        lines.append(f"PPR S{int(pw) + 1}        paired pulses {d['interval_ms']:g} ms apart, {d['n']} sweeps: "
+                     f"baseline {f(d['baseline_mean'])}, last 10 min {f(d['last_10min_mean'])}")
     if s["ltp_percent"] is not None:
         lines.append(f"RESULT        {s['ltp_percent']:.1f} % of baseline (mean normalized fEPSP slope, last 10 min)")
     elif s.get("reason"):

@@ -94,7 +94,7 @@ class Controller(OperatorCommands, BaselineGate):
         self.tracker = IntensityTracker(cl.get("tracking"))
         self.alarm_log: list[dict] = []
         self.last_gate: dict = {}  # the latest baseline verdict (for status)
-        self.windows_changes: list[tuple[str, tuple[float, float]]] = []  # for the engine (set_windows)
+        self.windows_changes: list[tuple[str | None, tuple[float, float], str]] = []  # for Engine.set_windows
         self.status: dict[str, Any] = {}
         self._now = 0
         self._entered = False
@@ -179,7 +179,7 @@ class Controller(OperatorCommands, BaselineGate):
                 if p.test is not None:
                     for rel, pw in p.test.pulse_times(r0, r1):
                         s = Stimulus(
-                            sample=p0 + rel, pathway=pw, kind=p.test.kind,
+                            sample=p0 + rel, pathway=pw, kind=p.test.kind, pulse_offsets=p.test.pulse_offsets,
                             width_samples=self.plan.pulse_width_samples, biphasic=self.plan.biphasic,
                             pre_samples=self.plan.sweep_pre_samples, post_samples=self.plan.sweep_post_samples,
                         )

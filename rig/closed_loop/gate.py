@@ -231,7 +231,8 @@ class BaselineGate:
                 return True
         for rel, pw in base.test.pulse_times(self.generated_until - r["start"], seg_end - r["start"]):
             s = Stimulus(sample=r["start"] + rel, pathway=pw, kind=base.test.kind,
-                         width_samples=self.plan.pulse_width_samples, biphasic=self.plan.biphasic,
+                         pulse_offsets=base.test.pulse_offsets, width_samples=self.plan.pulse_width_samples,
+                         biphasic=self.plan.biphasic,
                          pre_samples=self.plan.sweep_pre_samples, post_samples=self.plan.sweep_post_samples)
             stims.append(ScheduledStimulus(s, self.intensity_uA[pw], self.phase_index))
         self.phase_start += seg_end - self.generated_until

@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from rig.analysis import results
+from rig.analysis.ppr import ppr_course
+from rig.analysis.summary import slope_field_of
 from rig.storage import Recording
 
 LOCATION = "CA1"  # Allen Mouse Brain CCF abbreviation (nwbinspector); the layer is in the group description
@@ -45,6 +47,8 @@ MEASUREMENT_UNITS = {
     "flags": "bit field: 1 no response, 2 saturated, 4 window outside the sweep, 8 population spike in the "
              "slope window, 16 non-finite samples, 32 no fiber volley",
 }
+PPR_COLUMN = ("paired_pulse_ratio", "paired test pulses: response 2 / response 1 (slope) of a valid paired test "
+              "sweep, on its first pulse's row (NaN for the other rows; stimulation.paired_interval_ms)")
 PERCENT_COLUMN = ("slope_percent_of_baseline", "%, the result's time course: slope of a valid test sweep's first "
                   "pulse as % of its pathway's baseline mean (NaN for the other rows; see docs/analysis.md)")
 
@@ -227,7 +231,11 @@ def build_nwbfile(rec: Recording, species: str = SPECIES, electrical: bool = Fal
         for n in fields:
             tab.add_column(n, MEASUREMENT_UNITS[n])
         tab.add_column(*PERCENT_COLUMN)
-        pct = {int(i): float(v) for r in results.compute(rec).pathways.values()
+        tab.add_column(*PPR_COLUMN)
+        ppr = {i: v for d in ppr_course(rec, slope_field_of(rec)).values()
+               for i, v in zip(d["sweep"], d["ppr"], strict=True)}
+        res = results.compute(rec, results.Settings(field=slope_field_of(rec)))
+        pct = {int(i): float(v) for r in res.pathways.values()
                for i, v in zip(r.sweep, r.percent, strict=True)}
         pulses = [rec.pulse_samples(i) for i in range(rec.n_sweeps)]
         for row in m:
@@ -237,7 +245,8 @@ def build_nwbfile(rec: Recording, species: str = SPECIES, electrical: bool = Fal
             pc = pct.get(int(row["sweep_index"]), math.nan) if k == 0 else math.nan
             tab.add_row(sweep_index=int(row["sweep_index"]), pulse=k, pathway=int(row["pathway"]), time_s=onset,
                         **{n: (int(row[n]) if n == "flags" else float(row[n])) for n in fields},
-                        **{PERCENT_COLUMN[0]: pc})
+                        **{PERCENT_COLUMN[0]: pc,
+                           PPR_COLUMN[0]: ppr.get(int(row["sweep_index"]), math.nan) if k == 0 else math.nan})
         mod = nwb.create_processing_module("ecephys", "online fEPSP measurements made during the recording")
         mod.add(tab)
 
