@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from rig.analysis.results import INVALID_FLAGS
 from rig.core import events as ev
 
 
@@ -60,6 +61,16 @@ EVENT_DISPLAY: dict[type[ev.Event], EventDisplay] = {
     ev.StimulusMismatch: EventDisplay(None, True, "marked: the isolator monitor disagrees with the command"),
     ev.UnknownEvent: EventDisplay(None, False, "a kind from a newer version: listed"),
 }
+
+def paired_ratio(records: Any) -> float:
+    """Paired test pulses: slope 2 / slope 1 (NaN for a single pulse or an invalid one)."""
+    if records is None or len(records) < 2 or "slope_mV_per_ms" not in records.dtype.names:
+        return math.nan
+    if "flags" in records.dtype.names and (int(records["flags"][0]) | int(records["flags"][1])) & INVALID_FLAGS:
+        return math.nan
+    a, b = float(records["slope_mV_per_ms"][0]), float(records["slope_mV_per_ms"][1])
+    return b / a if a != 0.0 and math.isfinite(a) and math.isfinite(b) else math.nan
+
 
 @dataclass
 class EventInfo:
@@ -140,6 +151,7 @@ class EventHandlers:
             get = lambda name: float(r[name]) if name in r.dtype.names else math.nan  # noqa: E731
             tc.update_at(i, get("slope_mV_per_ms"), get("amplitude_mV"), get("volley_mV"))
             tc["flags"][i] = int(r["flags"]) if "flags" in r.dtype.names else 0
+            tc["ppr"][i] = paired_ratio(m.records)
             self._result_cache.clear()
             self.v_time_course += 1
 

@@ -18,7 +18,7 @@ import numpy as np
 import rig.analysis.results as results
 from rig.core import events as ev
 from rig.core.documents import Measured, PhaseStart, Progress, RunStart, RunStop, Sweep
-from rig.display.events import EVENT_DISPLAY, EventDisplay, EventHandlers, EventInfo  # noqa: F401
+from rig.display.events import EVENT_DISPLAY, EventDisplay, EventHandlers, EventInfo, paired_ratio  # noqa: F401
 from rig.display.feed import SweepInfo
 
 TIME_COURSE_SWEEP_KINDS = ("test", "paired")
@@ -42,7 +42,7 @@ class TimeCourse:
     sweep rate) so appending never reallocates during a normal run; beyond it the arrays double.
     """
 
-    FIELDS = ("t_s", "slope", "amplitude", "volley")
+    FIELDS = ("t_s", "slope", "amplitude", "volley", "ppr")  # ppr: paired test pulses (NaN: single)
 
     def __init__(self, capacity: int) -> None:
         self.n = 0
@@ -64,7 +64,7 @@ class TimeCourse:
         return len(self._arrays["t_s"])
 
     def append(self, t_s: float, slope: float, amplitude: float, volley: float,
-               sweep: int, phase: int, flags: int = 0, is_test: bool = True) -> None:
+               sweep: int, phase: int, flags: int = 0, is_test: bool = True, ppr: float = math.nan) -> None:
         if self.n == self.capacity:
             self._alloc(2 * self.capacity)
         i = self.n
@@ -72,7 +72,7 @@ class TimeCourse:
         a["t_s"][i], a["slope"][i] = t_s, slope
         a["amplitude"][i], a["volley"][i] = amplitude, volley
         a["sweep"][i], a["phase"][i] = sweep, phase
-        a["flags"][i], a["is_test"][i] = flags, is_test
+        a["flags"][i], a["is_test"][i], a["ppr"][i] = flags, is_test, ppr
         self.n += 1
 
     def update_at(self, i: int, slope: float, amplitude: float, volley: float) -> None:
@@ -307,7 +307,7 @@ class DisplayModel(EventHandlers):
             t_s, slope, _first_field(rec, "amplitude_mV", "amplitude"),
             _first_field(rec, "volley_mV", "volley"), m.sweep_index, m.phase,
             int(np.nan_to_num(_first_field(rec, "flags"))),
-            kind in results.RESULT_SWEEP_KINDS)
+            kind in results.RESULT_SWEEP_KINDS, paired_ratio(m.records))
         self.v_time_course += 1
 
     # ------------------------------------------------------------------ derived values
