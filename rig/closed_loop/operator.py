@@ -154,7 +154,9 @@ class OperatorCommands:
             changes.append((str(k), (finite_number(v[0], k, -1e3, 1e4), finite_number(v[1], k, -1e3, 1e4)),
                             "reanalyse"))
         self.windows_changes.extend(changes or [(None, (0.0, 0.0), "reanalyse")])
-        return True, "a new analysis version: the recorded sweeps are re-measured into the file"
+        n = data.get("sweeps") if isinstance(data, dict) else None
+        return True, (f"{n} sweeps re-measured by the window; " if isinstance(n, int) else "") + \
+            "a new analysis version: every recorded sweep is re-measured into the file"
 
     def _extend_keeps_pause(self) -> str:
         """An extension releases only the gate's own wait; a pause by the operator or an alarm
