@@ -6,12 +6,11 @@ sweep is cut as soon as its last sample has arrived, measured, and streamed to t
 What to stimulate comes from a :class:`rig.core.scheduler.Scheduler` (the closed-loop controller).
 An unpaced device is read many blocks at a time where nothing happens (:mod:`rig.core.readahead`).
 
-Subscribers come in two kinds. *Critical* sinks (storage) get every document first: a sweep is on
-disk before the next one is cut, and an exception in one stops the run safely (outputs zeroed,
-reason ``error``). *Observers* (display feed, progress, control endpoint, user subscribers) get
-it next: an exception in one is caught and recorded as an ``observer_error`` event (at most one
-per observer per :data:`OBSERVER_REPORT_S` of samples, with the count; see
-:mod:`rig.core.subscribers`) and the run goes on. All exits zero the outputs.
+Subscribers come in two kinds. *Critical* sinks (storage) get every document first: a sweep is on disk before the
+next one is cut, and an exception in one stops the run safely (outputs zeroed, reason ``error``). *Observers*
+(display feed, progress, control endpoint, user subscribers) get it next: an exception in one is caught and recorded
+as an ``observer_error`` event (at most one per observer per :data:`OBSERVER_REPORT_S` of samples, with the count;
+see :mod:`rig.core.subscribers`) and the run goes on. All exits zero the outputs.
 """
 
 from __future__ import annotations
@@ -35,7 +34,8 @@ from rig.core.scheduler import Scheduler
 from rig.core.subscribers import Fanout, Subscriber
 from rig.core.wiring import WiringChecks
 from rig.detector.hardware import SweepWiring, WiringCheck
-from rig.detector.online import OnlineSweeps, proposal_event, windows_change
+from rig.detector.online import OnlineSweeps, proposal_event
+from rig.detector.versions import AnalysisVersions
 from rig.stimulus import OutputMap, StimLimits, render_block
 
 OBSERVER_REPORT_S = 10.0  # an observer that keeps failing is reported at most this often (sample time)
@@ -111,11 +111,11 @@ class Engine(ReadAhead):
         self._stims: list[tuple[Stimulus, float]] = []
         self._sweep_index = 0
         self.delivery = DeliveryLedger(plan, getattr(controller, "name", lambda pw: f"S{pw + 1}"))
+        self.versions = AnalysisVersions(self.fs)  # every windows change: a new analysis version
         self.stimulation_off = False  # set after an output underflow: record on, stimulate never again
         an = (plan.closed_loop or {}).get("analysis", {})
         self.online = OnlineSweeps(self.fs, int(an.get("settle_sweeps", 10)), int(an.get("average", 1)))
         self._mV_per_count = scaling.mV_per_count
-        self._clip_mV = 32767 * float(self._mV_per_count[field_channel]) * 0.999
         self._t_block = time.perf_counter()  # arrival of the last block read
         self.hw = WiringCheck(wiring_checks or WiringChecks(), scaling.lsb_V, self.fs,
                               float(scaling.gain[field_channel]))
@@ -214,19 +214,21 @@ class Engine(ReadAhead):
         """Samples after a sweep's last pulse that its measurement reads (windows + smoothing)."""
         return detector.tail_samples(self.windows, self.fs)
 
+    def _field(self, p: _Pending, counts: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+        """(field counts, mV per count, pulse indices) of a sweep's samples from ``p.first``."""
+        scale = p.hw.mV_per_count if p.hw is not None and p.hw.mV_per_count else self._mV_per_count[self.field_channel]
+        return counts[self.field_channel], float(scale), p.stim.sample - p.first + np.asarray(p.stim.pulse_offsets)
+
     def _measure(self, p: _Pending, upto: int) -> tuple[Measured, list, float]:
         """Measure samples [p.first, upto) of a sweep and let the controller decide on it."""
         t0 = time.perf_counter()
         counts = self._slice(p.first, upto)
         pulses = p.stim.sample + np.asarray(p.stim.pulse_offsets, dtype=np.int64)
-        scale, clip = float(self._mV_per_count[self.field_channel]), self._clip_mV
         hw_docs: list = []
         if self.hw.active:  # gain telegraph, isolator monitor (rig.detector.hardware)
             p.hw, hw_docs = self._check_wiring(p, counts, pulses)
-            if p.hw.mV_per_count is not None:
-                scale, clip = p.hw.mV_per_count, 32767 * p.hw.mV_per_count * 0.999
-        trace = counts[self.field_channel].astype(np.float64) * scale
-        records = detector.measure_pulses(trace, pulses - p.first, self.fs, self.windows, clip)
+        field, scale, rel = self._field(p, counts)
+        records = detector.measure_pulses(field * scale, rel, self.fs, self.windows, 32767 * scale * 0.999)
         meas = Measured(-1, p.stim.pathway, p.phase, p.stim.sample, records)
         decisions = hw_docs + self.ctl.on_measured(meas)
         # closed-loop latency: the block holding the last analysed sample arrived → decision made
@@ -254,15 +256,6 @@ class Engine(ReadAhead):
                 if upto <= self.acquired_until:
                     p.early = self._measure(p, upto)
 
-    @property
-    def propose_after(self) -> int:
-        """Baseline test sweeps per pathway averaged to propose windows (0: never)."""
-        return self.online.propose_after
-
-    @propose_after.setter
-    def propose_after(self, n: int) -> None:
-        self.online.propose_after = int(n)
-
     def _test_sweep(self, p: _Pending, counts: np.ndarray, meas: Measured) -> None:
         """A single-pulse test sweep: the window proposal (the controller decides whether to apply
         it) and the averaged measurement (:mod:`rig.detector.online`)."""
@@ -275,7 +268,7 @@ class Engine(ReadAhead):
             self.emit(avg)
         prop = self.online.proposal(pw, trace, stim, self.ctl.plan.phases[p.phase].kind, self.windows)
         if prop is not None:
-            self.emit(proposal_event(pw, prop, self.propose_after, self.acquired_until, name))
+            self.emit(proposal_event(pw, prop, self.online.propose_after, self.acquired_until, name))
             for d in getattr(self.ctl, "on_windows_proposed", lambda *a: [])(pw, prop, self.windows,
                                                                                self.acquired_until):
                 self.emit(d)
@@ -295,7 +288,7 @@ class Engine(ReadAhead):
             sweep = Sweep(
                 index=self._sweep_index, pathway=p.stim.pathway, phase=p.phase, kind=p.stim.kind,
                 start_sample=p.first, stim_sample=p.stim.sample, pulse_samples=pulses,
-                intensity_uA=p.intensity_uA, counts=counts, wall_time=time.time(),
+                intensity_uA=p.intensity_uA, counts=counts, wall_time=time.time(), **self.delivery.of_sweep(p.stim),
                 width_samples=self.hw.width_samples(p.stim.pathway, p.stim.width_samples),
             )
             if p.hw is not None:
@@ -304,9 +297,10 @@ class Engine(ReadAhead):
                                 delivered_nC=p.hw.delivered_nC, monitor_pulses=p.hw.monitor_pulses)
             t_ready = time.perf_counter()
             meas, decisions, measure_ms = p.early if p.early is not None else self._measure(p, p.end)
-            meas = replace(meas, sweep_index=self._sweep_index)
+            meas = replace(meas, sweep_index=self._sweep_index, analysis=self.versions.version)
             self.emit(sweep)
             self.emit(meas)
+            self.versions.keep(sweep, *self._field(p, counts))
             for d in decisions:
                 self.emit(d)
             self.stats.loop_latency_ms.append((time.perf_counter() - t_ready) * 1e3 + measure_ms)
@@ -314,6 +308,18 @@ class Engine(ReadAhead):
             self.stats.sweeps += 1
             if p.stim.kind == "test" and p.stim.n_pulses == 1 and len(meas.records):
                 self._test_sweep(p, counts, meas)
+
+    def set_windows(self, changes: list) -> None:
+        """Window changes ``(name, (start, end) ms[, source])`` as one new analysis version: recorded
+        sweeps and those decided but not yet cut are measured again (:mod:`rig.detector.versions`)."""
+        early = [p for p in self._pending if p.early is not None and changes]
+        traces = [self._field(p, self._slice(p.first, min(p.end, self.acquired_until))) for p in early]
+        self.windows, docs, records = self.versions.apply(changes, self.windows, self.acquired_until,
+                                                          self._sweep_index, traces, self.ctl)
+        for p, rec in zip(early, records, strict=True):
+            p.early = (replace(p.early[0], records=rec), *p.early[1:])
+        for d in docs:
+            self.emit(d)
 
     # -- the run -----------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> RunStop:
@@ -356,13 +362,7 @@ class Engine(ReadAhead):
                     self.emit(d)
                 for d in self.ctl.poll(self.acquired_until):  # operator commands, outside events
                     self.emit(d)
-                for name, ms in self.ctl.take_windows_changes():  # operator (or auto windows): move windows
-                    try:
-                        self.windows, said, source = windows_change(self.windows, name, ms)
-                        self.emit(ev.WindowsChanged(sample=self.acquired_until, text=said,
-                                                    windows=self.windows.to_dict(), source=source))
-                    except (TypeError, ValueError) as exc:
-                        self.emit(ev.WindowsRefused(sample=self.acquired_until, text=str(exc)[:200], window=name))
+                self.set_windows(self.ctl.take_windows_changes())  # operator: move a detector window
                 if self.ctl.stop_request is not None:  # operator stop or a "stop" alarm
                     reason, message = self.ctl.stop_request
                     break

@@ -250,7 +250,7 @@ def read_recording(path: Path, channel: int | None = None) -> SweepSource:
         rec.close()
         raise UserError(f"{path}: --channel {ch}: the recording has channels 0..{n_ai - 1}")
     table = rec.sweep_table
-    windows = getattr(rec, "windows", None)
+    windows = rec.analysis_info.get("windows") or getattr(rec, "windows", None)  # the newest analysis version's
     if windows is None and "windows" in rec.attrs:
         try:
             windows = json.loads(rec.attrs["windows"])

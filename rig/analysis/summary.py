@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from rig.analysis import results
+from rig.analysis.ppr import ppr_course
 from rig.core import events as ev
+from rig.detector.measurement import SLOPE_FIELD
 from rig.storage import Recording
 
 RESULT_WINDOW_S = results.WINDOW_MIN * 60.0  # LTP/LTD magnitude: mean of the last 10 min
@@ -13,7 +15,8 @@ RESULT_WINDOW_S = results.WINDOW_MIN * 60.0  # LTP/LTD magnitude: mean of the la
 # What `rig summary` does with every event type (tests check the table is complete). Every event
 # is listed under "events"; these sections say more.
 SUMMARY_EVENTS: dict[type[ev.Event], str] = {
-    ev.Induction: "inductions", ev.InductionHeld: "inductions", ev.Alarm: "alarms", ev.Operator: "operator",
+    ev.Induction: "inductions", ev.InductionHeld: "inductions", ev.AnalysisVersion: "analyses",
+    ev.Alarm: "alarms", ev.Operator: "operator",
     ev.Paused: "pauses", ev.Resumed: "pauses", ev.IntensitySet: "intensity_changes",
     ev.Gap: "integrity (status counters)", ev.AverageMeasured: "averages", ev.Overrun: "integrity (status counters)",
     ev.LateWrite: "integrity (status counters)", ev.SweepLost: "integrity (status counters)",
@@ -27,10 +30,44 @@ SUMMARY_EVENTS: dict[type[ev.Event], str] = {
 }
 
 
-def pathway_results(rec: Recording, slope_field: str = results.DEFAULT_FIELD) -> dict[int, dict]:
+def slope_field_of(rec: Recording) -> str:
+    """The slope field of the analysis version in use (its ``method``; regression by default)."""
+    return SLOPE_FIELD.get(rec.analysis_info.get("method", ""), results.DEFAULT_FIELD)
+
+
+def analysis_used(rec: Recording) -> dict:
+    """Which analysis version a result comes from (``analysis`` in the JSON of summary, report, export)."""
+    a = rec.analysis_info
+    return {"version": rec.analysis, "source": a["source"], "method": a["method"], "windows": a["windows"],
+            "time_s": a["time_s"], "versions": len(rec.analyses), "newest": rec.analysis == rec.analyses[-1]["version"]}
+
+
+def analysis_line(a: dict) -> str:
+    """One line naming the analysis version a result comes from."""
+    w = a["windows"].get("slope") if isinstance(a.get("windows"), dict) else None
+    sw = f", slope window {w[0]:g}–{w[1]:g} ms" if isinstance(w, list) and len(w) == 2 else ""
+    return (f"analysis      version {a['version']} of 0–{a['versions'] - 1} ({a['source']}, {a['method']}{sw})"
+            + ("" if a["newest"] else "  [not the newest]"))
+
+
+def sweep_delivery(rec: Recording) -> dict | None:
+    """Pulses planned and delivered over the sweeps, per sweep kind (format ≥ 1.3; None before)."""
+    st = rec.sweep_table
+    if "pulses_delivered" not in (st.dtype.names or ()):
+        return None
+    out = {}
+    for k in sorted({x.decode() for x in st["kind"]}):
+        s = st[st["kind"] == k.encode()]
+        out[k] = {"sweeps": int(len(s)), "pulses_planned": int(s["pulses_planned"].sum()),
+                  "pulses_delivered": int(s["pulses_delivered"].sum()),
+                  "short_sweeps": int(np.sum(s["pulses_delivered"] < s["pulses_planned"]))}
+    return out
+
+
+def pathway_results(rec: Recording, slope_field: str | None = None) -> dict[int, dict]:
     """Per pathway: baseline mean slope (mV/ms), % of baseline over the last 10 min and the sweep
-    counts behind them (:mod:`rig.analysis.results`)."""
-    res = results.compute(rec, results.Settings(field=slope_field))
+    counts behind them (:mod:`rig.analysis.results`), from the recording's analysis version."""
+    res = results.compute(rec, results.Settings(field=slope_field or slope_field_of(rec)))
     return {pw: r.to_dict() for pw, r in res.pathways.items()}
 
 
@@ -47,6 +84,9 @@ def summarize(rec: Recording) -> dict:
     return {
         "file": str(rec.path),
         "format_version": str(rec.attrs.get("format_version", "")),
+        "analysis": analysis_used(rec),
+        "analyses": [{k: a[k] for k in ("version", "source", "method", "time_s", "remeasured", "text")}
+                     for a in rec.analyses],
         "protocol": str(rec.attrs.get("plan_name", "")),
         "complete": rec.complete,
         "stop_reason": rec.status["stop_reason"].decode(),
@@ -65,6 +105,8 @@ def summarize(rec: Recording) -> dict:
                         "pulses_planned": e.planned, "pulses_delivered": e.delivered,
                         "status": e.status or "delivered (format < 1.2: planned count)",
                         "first_sample": e.first_sample, "last_sample": e.last_sample} for e in induced],
+        "sweep_delivery": sweep_delivery(rec),
+        "ppr": {str(k): v for k, v in ppr_course(rec, slope_field_of(rec)).items()},
         "induction_holds": [{"time_s": e.sample / fs, "pulses_pending": e.pulses_pending}
                             for e in events if isinstance(e, ev.InductionHeld)],
         "reason": main.get("reason", ""),
@@ -126,9 +168,15 @@ def format_summary(s: dict) -> str:
         + (f"\nTRUNCATED     {s['truncated']['bytes']} of {s['truncated']['recorded_bytes']} bytes: "
            "not complete; `rig recover` keeps every intact sweep" if s.get("truncated") else ""),
     ]
+    if "analysis" in s:
+        lines.append(analysis_line(s["analysis"]))
     for ind in s["inductions"]:
         lines.append(f"induction     {ind['kind']} at {ind['time_s'] / 60:.1f} min, {ind['pulses_delivered']} of "
                      f"{ind['pulses_planned']} pulses delivered ({ind['status']})")
+    for k, d in (s.get("sweep_delivery") or {}).items():
+        if d["short_sweeps"]:
+            lines.append(f"delivered     {k} sweeps: {d['short_sweeps']} of {d['sweeps']} with fewer pulses delivered "
+                         f"than planned ({d['pulses_delivered']} of {d['pulses_planned']})")
     for h in s.get("induction_holds", []):
         lines.append(f"held          induction held at {h['time_s'] / 60:.1f} min (stimulation paused): "
                      f"{h['pulses_pending']} pulses waited for the resume")
@@ -167,6 +215,10 @@ def format_summary(s: dict) -> str:
         if bad:
             lines.append(f"              {bad} invalid sweeps left out (clipped, outside the sweep, non-finite, "
                          "not an fEPSP or no stimulus)")
+    for pw, d in (s.get("ppr") or {}).items():
+        f = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
+        lines.append(f"PPR S{int(pw) + 1}        paired pulses {d['interval_ms']:g} ms apart, {d['n']} sweeps: "
+                     f"baseline {f(d['baseline_mean'])}, last 10 min {f(d['last_10min_mean'])}")
     if s["ltp_percent"] is not None:
         lines.append(f"RESULT        {s['ltp_percent']:.1f} % of baseline (mean normalized fEPSP slope, last 10 min)")
     elif s.get("reason"):

@@ -104,7 +104,7 @@ class AutoWindowsMixin:
         changes = {n: v for n, v in combined.items() if n not in pinned and getattr(in_use, n) != v}
         if not changes:
             return []
-        self.windows_changes.append((AUTO, changes))
+        self.windows_changes.extend((n, (float(v[0]), float(v[1])), AUTO) for n, v in changes.items())
         self._tests = {}  # the stability gate restarts with the new windows ...
         for pw in wanted:
             self.tracker.restart(pw)  # ... and intensity tracking re-learns its target slope

@@ -27,7 +27,7 @@ import numpy as np
 import rig.analysis.results as results
 from rig.closed_loop.alarms import Alarm, AlarmMonitor
 from rig.closed_loop.auto_windows import AutoWindowsMixin
-from rig.closed_loop.gate import check_stability
+from rig.closed_loop.gate import BaselineGate
 from rig.closed_loop.io_fit import choose_intensity, fit_boltzmann, pop_spike_threshold, quantize
 from rig.closed_loop.lookahead import Lookahead
 from rig.closed_loop.operator import OperatorCommands
@@ -57,7 +57,7 @@ def _r(v: float, nd: int = 4) -> float | None:
     return None if v is None or not math.isfinite(v) else round(float(v), nd)
 
 
-class Controller(OperatorCommands, Lookahead, AutoWindowsMixin):
+class Controller(OperatorCommands, Lookahead, AutoWindowsMixin, BaselineGate):
     """Expands the plan lazily into absolute-time stimuli as the write-ahead horizon advances
     (the engine drives it through the :class:`rig.core.scheduler.Scheduler` protocol).
 
@@ -97,7 +97,7 @@ class Controller(OperatorCommands, Lookahead, AutoWindowsMixin):
         self.tracker = IntensityTracker(cl.get("tracking"))
         self.alarm_log: list[dict] = []
         self.last_gate: dict = {}  # the latest baseline verdict (for status)
-        self.windows_changes: list[tuple[str, tuple[float, float]]] = []  # for the engine (set_windows)
+        self.windows_changes: list[tuple[str | None, tuple[float, float], str]] = []  # for Engine.set_windows
         self.status: dict[str, Any] = {}
         self._now = 0
         self._entered = False
@@ -107,6 +107,9 @@ class Controller(OperatorCommands, Lookahead, AutoWindowsMixin):
         self._hold_since: int | None = None
         self._gate_wait = False  # gated baseline paused at its maximum, waiting for the operator
         self._force_end = False  # induce_now: end the current phase at the next decision point
+        self._gate_paused = 0
+        self._recheck: dict | None = None
+        self._gated_points: tuple[int, dict] | None = None
         self._update_status()
 
     # -- the plan ----------------------------------------------------------------------------
@@ -124,9 +127,12 @@ class Controller(OperatorCommands, Lookahead, AutoWindowsMixin):
 
     def _enter_phase(self, docs: list) -> None:
         p = self.phase
+        if self.phase_index:
+            self._remember_gate(self.plan.phases[self.phase_index - 1])
         self.phase_starts.append(self.phase_start)
         self.phase_end = self.phase_start + p.duration_samples
         self._tests = {}
+        self._gate_paused = 0
         self._hold_since = None
         self._gate_wait = False
         self._force_end = False
@@ -162,16 +168,21 @@ class Controller(OperatorCommands, Lookahead, AutoWindowsMixin):
             p, p0 = self.phase, self.phase_start
             seg_end = min(until, self.phase_end)
             r0, r1 = self.generated_until - p0, seg_end - p0
+            self._count_paused(p, seg_end - self.generated_until)
             if self.stimulation_paused and self._holds(p, r0):
                 self._hold_induction(seg_end - self.generated_until, docs)
                 self.generated_until = seg_end
+                continue
+            if (not self.stimulation_paused and self.held_induction is not None
+                    and all(s.sample >= r0 for s in p.stimuli) and self._recheck_segment(p, seg_end, stims, docs)):
+                self.generated_until = seg_end  # the held induction waits for its baseline gate
                 continue
             if not self.stimulation_paused:
                 self.held_induction = None
                 if p.test is not None:
                     for rel, pw in p.test.pulse_times(r0, r1):
                         s = Stimulus(
-                            sample=p0 + rel, pathway=pw, kind=p.test.kind,
+                            sample=p0 + rel, pathway=pw, kind=p.test.kind, pulse_offsets=p.test.pulse_offsets,
                             width_samples=self.plan.pulse_width_samples, biphasic=self.plan.biphasic,
                             pre_samples=self.plan.sweep_pre_samples, post_samples=self.plan.sweep_post_samples,
                         )
@@ -229,55 +240,12 @@ class Controller(OperatorCommands, Lookahead, AutoWindowsMixin):
         if self._gate_wait:  # paused at the maximum: wait for the operator
             self.phase_end += max(1, int(0.05 * self.fs))
             return False
+        if self._paused_gate_hold():  # paused by the operator or an alarm: the gate waits for the resume
+            return False
         if self._outstanding((p.test.kind,)) and self._hold():
             return False
         self._hold_since = None
         return self._gate(p, docs)
-
-    def _gate(self, p: Phase, docs: list) -> bool:
-        assert p.test is not None
-        crit = p.info.get("stability", {})
-        now_s = self.phase_end / self.fs
-        verdict: dict = {}
-        for pw in sorted(set(p.test.pathways)):
-            pts = self._tests.get(pw, [])
-            t = np.array([a for a, _ in pts])
-            y = np.array([b for _, b in pts])
-            verdict[pw] = check_stability(t, y, now_s, crit)
-        data = {f"{self.name(pw)}": v.to_dict() for pw, v in verdict.items()}
-        text = "; ".join(f"{self.name(pw)}: {v.reason}" for pw, v in verdict.items())
-        self.last_gate = {"time_s": round(now_s, 3), **data}
-        if all(v.stable for v in verdict.values()):
-            docs.append(ev.BaselineStable(sample=self.phase_end, text=f"baseline stable after "
-                                          f"{(self.phase_end - self.phase_start) / self.fs / 60:.1f} min ({text})",
-                                          extra=data))
-            return True
-        max_end = self.phase_start + (p.max_duration_samples or p.duration_samples)
-        step = int(p.info.get("extend_step_s", 0) * self.fs) or p.test.interval_samples * len(p.test.pathways)
-        if self.phase_end < max_end:
-            new_end = min(self.phase_end + step, max_end)
-            docs.append(ev.BaselineExtended(
-                sample=self.phase_end,
-                text=f"baseline extended by {(new_end - self.phase_end) / self.fs:.0f} s ({text})",
-                new_end_s=round(new_end / self.fs, 3), extra=data))
-            self.phase_end = new_end
-            return False
-        action = p.info.get("on_unstable", "abort")
-        docs.append(ev.BaselineUnstable(sample=self.phase_end, action=action, extra=data,
-                                        text=f"baseline not stable by its maximum: {action} ({text})"))
-        if action == "proceed":
-            return True
-        if action == "pause":
-            self._gate_wait = True
-            self.stimulation_paused = True
-            docs.append(ev.Paused(sample=self.phase_end, text="waiting for the operator: resume or induce_now "
-                                  "continues the protocol, extend_baseline tests on", cause="gate"))
-            self.phase_end += max(1, int(0.05 * self.fs))
-            return False
-        # abort: the run ends here, nothing more is generated; the engine zeroes the outputs
-        self.finished_at = self.phase_end
-        self.end_reason, self.end_message = "aborted", f"baseline not stable by its maximum ({text})"
-        return False
 
     def _apply_io(self, docs: list) -> None:
         rule = io_rule(self.phase.info)

@@ -133,15 +133,30 @@ class OperatorCommands:
                 ms = (float(new[0]), float(new[1]))
             except (TypeError, ValueError):
                 return False, "refused: new_ms must be two numbers (ms)"
-            self.windows_changes.append((w, ms))
-            return True, f"{w} window {ms[0]:g}–{ms[1]:g} ms for the sweeps measured from now (engine)"
+            self.windows_changes.append((w, ms, "set_windows"))
+            return True, f"{w} window {ms[0]:g}–{ms[1]:g} ms: a new analysis version (recorded sweeps re-measured)"
         if name == "reanalyse":
-            n = (c.get("data") or {}).get("sweeps")
-            return True, (f"recorded: {n} sweeps re-measured by the window" if n is not None else "recorded") + \
-                "; the file keeps its online measurements and raw samples (rig analyze re-measures them)"
+            return self._reanalyse(c.get("data") or {})
         if name == "intensity":
             return self._operator_intensity(c, sample, effects)
         return False, "refused: not handled by the controller"
+
+    def _reanalyse(self, data: Any) -> tuple[bool, str]:
+        """The window's Re-analyse: its windows (``windows_ms``) as one new analysis version, which the
+        engine writes to the file with every recorded sweep re-measured."""
+        w = data.get("windows_ms") if isinstance(data, dict) else None
+        if w is not None and not isinstance(w, dict):
+            raise CommandRefused("windows_ms must be an object {window: [start_ms, end_ms]}")
+        changes = []
+        for k, v in (w or {}).items():
+            if not isinstance(v, (list, tuple)) or len(v) != 2:
+                raise CommandRefused(f"windows_ms.{k} must be [start_ms, end_ms]")
+            changes.append((str(k), (finite_number(v[0], k, -1e3, 1e4), finite_number(v[1], k, -1e3, 1e4)),
+                            "reanalyse"))
+        self.windows_changes.extend(changes or [(None, (0.0, 0.0), "reanalyse")])
+        n = data.get("sweeps") if isinstance(data, dict) else None
+        return True, (f"{n} sweeps re-measured by the window; " if isinstance(n, int) else "") + \
+            "a new analysis version: every recorded sweep is re-measured into the file"
 
     def _extend_keeps_pause(self) -> str:
         """An extension releases only the gate's own wait; a pause by the operator or an alarm
@@ -200,8 +215,9 @@ class OperatorCommands:
         self.phase_start += samples
         self.phase_end += samples
 
-    def take_windows_changes(self) -> list[tuple[str, tuple[float, float]]]:
-        """Engine hook: detector window changes the operator asked for since the last call."""
+    def take_windows_changes(self) -> list[tuple[str | None, tuple[float, float], str]]:
+        """Engine hook: detector window changes asked for since the last call: (window, (start, end) ms,
+        source); window None: no change, a new analysis version with the windows in use (Re-analyse)."""
         out, self.windows_changes = self.windows_changes, []
         return out
 

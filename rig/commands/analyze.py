@@ -47,6 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="stimulus edges closer than this are one stimulus (default 5 ms)")
     p.add_argument("--stim-ms", type=float, default=None,
                    help="ABF: stimulus time in each sweep (ms) when the file does not say")
+    p.add_argument("--save", action="store_true",
+                   help="add the measurements as a new analysis version to the recording (LTP Rig .h5; crash-safe; "
+                        "raw data and earlier versions untouched)")
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=run)
 
@@ -224,7 +227,13 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--average {args.average}: must be >= 1")
     if not 0.0 <= args.double_edge_ms <= 1000.0:
         raise UserError(f"--double-edge-ms {args.double_edge_ms}: must be 0 … 1000 ms")
+    if args.save and args.average != 1:
+        raise UserError(f"--save stores single sweeps: drop --average {args.average}")
     src = open_input(args.input, args.channel, args.stim_ms, args.double_edge_ms)
+    if args.save and src.kind != "ltp-rig":
+        src.close()
+        raise UserError(f"{args.input}: --save adds an analysis version to an LTP Rig recording (.h5), "
+                        f"not to {src.kind}")
     try:
         pw_of = _pathway_of(src, args.pathways)
         windows, placed, notes = resolve_windows(src, args.window, args.auto, pw_of)
@@ -242,6 +251,12 @@ def run(args: argparse.Namespace) -> int:
         "average": args.average,
         "notes": src.notes + notes,
     }
+    if args.save:
+        from rig.storage.save_analysis import save_version
+
+        doc["saved"] = save_version(args.input, windows, args.method)
+        print(f"rig analyze: saved analysis version {doc['saved']['version']} ({doc['saved']['sweeps']} sweeps) "
+              f"to {args.input}", file=sys.stderr)
     stats = pathway_stats(rows)
     for pw, st in stats.items():
         st["windows"] = windows[pw].to_dict()

@@ -24,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--electrical-series", action="store_true",
                    help="NWB sweeps as ElectricalSeries linked to the electrodes (neo 0.14 cannot read these)")
     p.add_argument("--json", action="store_true", help="print what was written as JSON on stdout")
+    p.add_argument("--analysis", type=int, default=None, metavar="N",
+                   help="export analysis version N (default: the newest)")
     p.set_defaults(func=run)
 
 
@@ -36,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         if out is not None:
             check_output(out, args.force, (args.file,))
     report: dict = {}
-    with open_recording(args.file) as rec:
+    with open_recording(args.file, args.analysis) as rec:
         if rec.n_sweeps == 0:
             raise UserError(f"{args.file}: holds no sweeps; nothing to export")
         bad = rec.verify()
@@ -44,6 +46,10 @@ def run(args: argparse.Namespace) -> int:
             what = f"{len(bad)} damaged sweeps (CRC fails)" if bad else "the file is truncated"
             raise UserError(f"{args.file}: {what}; never exported as zeros — run `rig recover {args.file}` "
                             "and export the clean copy")
+        from rig.analysis.summary import analysis_line, analysis_used
+
+        report["analysis"] = analysis_used(rec)
+        eprint(f"rig: {analysis_line(report['analysis']).split(maxsplit=1)[1]}")
         if args.csv is not None:
             from rig.analysis.export.csv import export_csv
 

@@ -22,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-experiments", action="store_true", help="skip the per-experiment figures")
     p.add_argument("--title", default="", help="title of the report and main figure")
     p.add_argument("--json", action="store_true", help="print the result as one JSON document on stdout")
+    p.add_argument("--analysis", type=int, default=None, metavar="N",
+                   help="use analysis version N of every recording (default: each one's newest)")
     p.set_defaults(func=run)
 
 
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.bin_min > 0:
         raise UserError(f"report: --bin-min: must be > 0 (got {args.bin_min})")
     rep = make_report(paths, args.out, group_by=args.group_by, fmt=args.format, bin_min=args.bin_min,
-                      per_experiment=not args.no_experiments, title=args.title)
+                      per_experiment=not args.no_experiments, title=args.title, analysis=args.analysis)
     for e in rep.excluded:
         print(f"excluded: {e.path}: {e.reason}", file=sys.stderr)
     if rep.slices.empty:
@@ -52,5 +54,8 @@ def run(args: argparse.Namespace) -> int:
         for r in rep.groups.itertuples():
             print(f"{r.group:<32} n = {r.n_slices:>2} slices / {r.n_animals:>2} animals   "
                   f"{r.mean_pct:6.1f} ± {r.sem_pct:4.1f} % of baseline (mean ± SEM)")
-        print(f"report: {rep.files['html']}", file=sys.stderr)
+        used = sorted({e.analysis_version for g in rep.experiments.values() for e in g})
+        print(f"report: analysis version{'s' if len(used) > 1 else ''} {', '.join(map(str, used))} "
+              f"({'newest of each file' if args.analysis is None else '--analysis'}); {rep.files['html']}",
+              file=sys.stderr)
     return 0

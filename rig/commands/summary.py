@@ -15,6 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("summary", help="what a recording holds and its result")
     p.add_argument("file", type=Path)
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.add_argument("--analysis", type=int, default=None, metavar="N",
+                   help="use analysis version N (default: the newest; `rig summary` lists them)")
     p.set_defaults(func=run)
 
 
@@ -27,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
         s = summarize_index(args.file)
         print(json.dumps(s) if args.json else format_index_summary(s))
         return 0
-    with open_recording(args.file) as rec:
+    with open_recording(args.file, args.analysis) as rec:
         s = summarize(rec)
     print(json.dumps(s) if args.json else format_summary(s))
     return 0

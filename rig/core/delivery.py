@@ -1,4 +1,5 @@
-"""What the outputs actually did: pulses counted from the output blocks written, per induction.
+"""What the outputs actually did: pulses counted from the output blocks written, per induction and
+per sweep (test, I/O and train sweeps: :meth:`DeliveryLedger.of_sweep`, stored in ``/sweeps``).
 
 The engine hands the ledger every stimulus it renders and every output block it wrote
 successfully; a pulse is *delivered* when the block holding its onset was written with stimulation
@@ -39,6 +40,8 @@ class DeliveryLedger:
         self.name = pathway_name
         self._open: dict[int, _Open] = {}
         self.records: list[ev.Induction] = []
+        self._flight: list[tuple[Stimulus, list[int]]] = []  # every stimulus (sweep) being written
+        self._done: dict[tuple[int, int], tuple[int, list[int]]] = {}  # (sample, pathway) → planned, onsets
 
     @property
     def busy(self) -> bool:
@@ -56,8 +59,9 @@ class DeliveryLedger:
 
     def scheduled(self, stim: Stimulus, intensity_uA: float, phase: int) -> None:
         """A stimulus of ``phase`` will be rendered (absolute samples)."""
+        self._flight.append((stim, []))
         o = self._open.get(phase)
-        if o is not None:
+        if o is not None and stim.kind != "test":  # test pulses of a held induction's gate re-check
             o.in_flight.append(stim)
             if not o.intensity_uA:
                 o.intensity_uA.append(float(intensity_uA))
@@ -65,6 +69,17 @@ class DeliveryLedger:
     def written(self, start: int, n: int, stimulating: bool) -> None:
         """Output block [start, start + n) was written; ``stimulating`` False: outputs were zeroed."""
         end = start + n
+        flight = []
+        for s, onsets in self._flight:
+            if stimulating:
+                onsets.extend(t for t in (s.sample + off for off in s.pulse_offsets) if start <= t < end)
+            if s.sample + s.last_pulse_end > end:
+                flight.append((s, onsets))
+            else:
+                self._done[(s.sample, s.pathway)] = (s.n_pulses, onsets)
+        self._flight = flight
+        while len(self._done) > 4096:  # sweeps never cut (lost, discarded) are not kept for ever
+            self._done.pop(next(iter(self._done)))
         for o in self._open.values():
             keep = []
             for s in o.in_flight:
@@ -73,6 +88,16 @@ class DeliveryLedger:
                 if s.sample + s.last_pulse_end > end:
                     keep.append(s)
             o.in_flight = keep
+
+    def of_sweep(self, stim: Stimulus) -> dict[str, int]:
+        """The delivered counts of the sweep of ``stim`` (cut: acquisition passed its last pulse), as
+        :class:`~rig.core.documents.Sweep` fields; forgotten once asked."""
+        planned, onsets = self._done.pop((stim.sample, stim.pathway), (stim.n_pulses, None))
+        if onsets is None:  # still in flight (not fully written): count what was written so far
+            onsets = next((o for s, o in self._flight if s is stim), [])
+        return {"pulses_planned": int(planned), "pulses_delivered": len(onsets),
+                "first_pulse_sample": int(min(onsets)) if onsets else -1,
+                "last_pulse_sample": int(max(onsets)) if onsets else -1}
 
     def dropped(self, stim: Stimulus, phase: int) -> None:
         """A scheduled stimulus will not be rendered (outputs late / stopped)."""

@@ -59,17 +59,25 @@ class Sweep:
     delivered_uA: float = math.nan  # isolator monitor: median peak current of the sweep's pulses
     delivered_nC: float = math.nan  # median charge per pulse (leading phase)
     monitor_pulses: int = -1  # pulses seen on the monitor (≥ 50 % of the command); -1: no monitor
+    # delivered, not planned (rig.core.delivery): counted from the output blocks written; -1: not counted
+    pulses_planned: int = -1
+    pulses_delivered: int = -1
+    first_pulse_sample: int = -1  # onset of the first / last delivered pulse (-1: none)
+    last_pulse_sample: int = -1
 
 
 @dataclass(frozen=True)
 class Measured:
-    """Detector output for one sweep: one record per pulse (MEASUREMENT_DTYPE)."""
+    """Detector output for one sweep: one record per pulse (MEASUREMENT_DTYPE). ``analysis``: the
+    analysis version it belongs to; ``remeasure``: an earlier sweep measured again for a new version."""
 
     sweep_index: int
     pathway: int
     phase: int
     sample: int
     records: np.ndarray
+    analysis: int = 0
+    remeasure: bool = False
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from rig.core.event_base import _BASE_FIELDS, Event, _stored  # noqa: F401 - re-exported
+from rig.core.events_analysis import (  # noqa: F401 - re-exported
+    AnalysisVersion,
+    AverageMeasured,
+    WindowsChanged,
+    WindowsProposed,
+    WindowsRefused,
+    WindowsUncertain,
+)
 from rig.core.events_wiring import GainChanged, StimulusMismatch, TelegraphUnreadable  # noqa: F401 - re-exported
 
 
@@ -85,59 +93,6 @@ class SweepDiscarded(Event):
     KIND: ClassVar[str] = "sweep_discarded"
     gap_start: int | None = None
     gap_samples: int | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class WindowsChanged(Event):
-    """Detector windows in use from ``sample`` on: ``windows`` = ``Windows.to_dict()`` (ms)."""
-
-    KIND: ClassVar[str] = "windows"
-    windows: dict[str, Any] = field(default_factory=dict)
-    source: str = ""  # "operator" or "auto" (a proposal applied before the baseline counts)
-
-
-@dataclass(frozen=True, kw_only=True)
-class WindowsRefused(Event):
-    """A detector window change that the detector refused (``text`` says why)."""
-
-    KIND: ClassVar[str] = "windows_refused"
-    window: str = ""
-
-
-@dataclass(frozen=True, kw_only=True)
-class WindowsProposed(Event):
-    """Windows placed from the landmarks of the average of the first ``sweeps`` baseline sweeps
-    (``confidence`` of the slope window); applied by the controller when ``ok`` and auto windows are on."""
-
-    KIND: ClassVar[str] = "windows_proposed"
-    pathway: int = 0
-    ok: bool = False
-    windows: dict[str, Any] = field(default_factory=dict)
-    landmarks_ms: dict[str, Any] = field(default_factory=dict)
-    sweeps: int = 0
-    confidence: float | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class WindowsUncertain(Event):
-    """A window proposal not applied (low confidence, pathways disagree): the windows in use stay."""
-
-    KIND: ClassVar[str] = "windows_uncertain"
-    pathway: int | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class AverageMeasured(Event):
-    """The average of ``sweeps`` consecutive test sweeps of a pathway (indices ``first_sweep`` …
-    ``last_sweep``) measured: ``values`` = measurement fields (mV, ms, mV/ms) and ``flags``."""
-
-    KIND: ClassVar[str] = "average_measured"
-    pathway: int = 0
-    first_sweep: int = 0
-    last_sweep: int = 0
-    sweeps: int = 0
-    values: dict[str, Any] = field(default_factory=dict)
-    flags: int = 0
 
 
 # -- the plan (the controller) -----------------------------------------------------------------
@@ -362,9 +317,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
     t.KIND: t
     for t in (
         OutputsZeroed, Gap, Overrun, LateWrite, StimulusMissed, OutputUnderflow, SweepLost, SweepDiscarded,
-        WindowsChanged, WindowsRefused, WindowsProposed, WindowsUncertain, AverageMeasured, PhaseEntered, Induction,
-        InductionHeld, Valve, BaselineStable, BaselineExtended, BaselineUnstable, Paused, Resumed, IoFit,
-        IntensitySet, TrackingFrozen, Alarm,
+        WindowsChanged, AnalysisVersion, WindowsRefused, WindowsProposed, WindowsUncertain, AverageMeasured,
+        PhaseEntered, Induction, InductionHeld, Valve, BaselineStable, BaselineExtended, BaselineUnstable, Paused,
+        Resumed, IoFit, IntensitySet, TrackingFrozen, Alarm,
         Operator, OperatorRefused, ControlUnavailable, Recovered, ObserverError, GainChanged,
         TelegraphUnreadable, StimulusMismatch,
     )

@@ -55,6 +55,7 @@ class TestSchedule:
     pathways: tuple[int, ...] = (0,)
     first_offset: int = 0
     kind: str = "test"
+    pulse_offsets: tuple[int, ...] = (0,)  # (0, interval): paired test pulses (stimulation.paired_interval_ms)
 
     def pulse_times(self, begin: int, end: int) -> list[tuple[int, int]]:
         """(relative sample, pathway) for every test pulse with begin <= sample < end."""
@@ -211,6 +212,8 @@ class Plan:
         """Longest sweep any stimulus of the plan produces (sizes the engine's ring buffer)."""
         longest = self.sweep_pre_samples + self.sweep_post_samples
         for p in self.phases:
+            if p.test is not None:
+                longest = max(longest, self.sweep_pre_samples + p.test.pulse_offsets[-1] + self.sweep_post_samples)
             for s in p.stimuli:
                 a, b = s.sweep_bounds()
                 longest = max(longest, b - a)

@@ -67,6 +67,7 @@ class Scheduler(Protocol):
         """Once per acquired block: operator commands and outside events, as documents."""
         ...
 
-    def take_windows_changes(self) -> list[tuple[str, tuple[float, float]]]:
-        """Detector window changes (name, (start ms, end ms)) asked for since the last call."""
+    def take_windows_changes(self) -> list[tuple]:
+        """Detector window changes ``(name, (start ms, end ms)[, source])`` asked for since the last call
+        (name None: a new analysis version with the windows in use); each batch is one analysis version."""
         ...

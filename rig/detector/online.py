@@ -104,16 +104,3 @@ class OnlineSweeps:
 
 
 AUTO = "auto"  # the name of a windows change that applies a proposal (several windows at once)
-
-
-def windows_change(windows: Windows, name: str, value) -> tuple[Windows, str, str]:
-    """Apply one change of the set-windows path: ``(name, (start, end))`` from the operator, or
-    ``(AUTO, {name: (start, end), …})`` from the auto windows. Returns (windows, text, source);
-    raises TypeError/ValueError for a change the detector refuses."""
-    if name == AUTO:
-        if not isinstance(value, dict) or not value:
-            raise ValueError("auto windows: no windows to change")
-        new = windows.replace(**{k: (float(v[0]), float(v[1])) for k, v in value.items()})
-        said = ", ".join(f"{k} {float(v[0]):.2f}–{float(v[1]):.2f}" for k, v in value.items())
-        return new, f"windows from landmarks: {said} ms"[:250], "auto"
-    return windows.replace(**{name: value}), f"{name} window {value[0]:g}–{value[1]:g} ms", "operator"

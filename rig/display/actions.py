@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtGui, QtWidgets
 
@@ -23,7 +24,7 @@ ACTIONS: tuple[tuple[str, str, str, str], ...] = (
     ("intensity_up", "Intensity +", "Up", "Raise the selected pathway's test intensity"),
     ("intensity_down", "Intensity −", "Down", "Lower the selected pathway's test intensity"),
     ("reanalyse", "Re-analyse", "Ctrl+R", "Re-measure recorded sweeps with the current windows"),
-    ("toggle_field", "Slope/Amp", "A", "Time course: slope or amplitude"),
+    ("toggle_field", "Slope/Amp/PPR", "A", "Time course: slope, amplitude or (paired test pulses) the PPR"),
     ("toggle_theme", "Dark/Light", "T", "Switch between dark and light themes"),
 )
 CONFIRM_FRACTION = 0.2  # an intensity this far from the baseline intensity asks first
@@ -109,7 +110,10 @@ class WindowActions:
         self.windows_changed = False
 
     def _act_toggle_field(self) -> None:
-        self.time_course.set_field("amplitude" if self.time_course.field == "slope" else "slope")
+        paired = any(np.isfinite(tc["ppr"]).any() for tc in self.model.time_course.values())
+        order = ("slope", "amplitude", "ppr") if paired else ("slope", "amplitude")
+        f = self.time_course.field
+        self.time_course.set_field(order[(order.index(f) + 1) % len(order)] if f in order else "slope")
         self.time_course._percent = None
         self.redraw()
 

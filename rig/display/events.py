@@ -3,8 +3,13 @@ complete by the tests), and the DisplayModel's event handlers (a mixin; no Qt)."
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from typing import Any
 
+import numpy as np
+
+from rig.analysis.results import INVALID_FLAGS
 from rig.core import events as ev
 
 
@@ -29,6 +34,8 @@ EVENT_DISPLAY: dict[type[ev.Event], EventDisplay] = {
     ev.SweepLost: EventDisplay("_on_integrity", False, "counted in gaps/overruns"),
     ev.SweepDiscarded: EventDisplay(None, False, "too frequent at stop; the sweep simply is not shown"),
     ev.WindowsChanged: EventDisplay("_on_windows", True, "the sweep panel draws the windows in use"),
+    ev.AnalysisVersion: EventDisplay("_on_analysis", True, "marked; its re-measured sweeps replace their "
+                                     "time-course points (Measured remeasure); the version in the message line"),
     ev.WindowsRefused: EventDisplay("_on_refusal", False, "shown in the message line"),
     ev.WindowsProposed: EventDisplay(None, False, "listed; applied windows arrive as a windows event"),
     ev.WindowsUncertain: EventDisplay("_on_refusal", True, "a proposal not applied: message line, marked"),
@@ -56,6 +63,16 @@ EVENT_DISPLAY: dict[type[ev.Event], EventDisplay] = {
     ev.StimulusMismatch: EventDisplay(None, True, "marked: the isolator monitor disagrees with the command"),
     ev.UnknownEvent: EventDisplay(None, False, "a kind from a newer version: listed"),
 }
+
+def paired_ratio(records: Any) -> float:
+    """Paired test pulses: slope 2 / slope 1 (NaN for a single pulse or an invalid one)."""
+    if records is None or len(records) < 2 or "slope_mV_per_ms" not in records.dtype.names:
+        return math.nan
+    if "flags" in records.dtype.names and (int(records["flags"][0]) | int(records["flags"][1])) & INVALID_FLAGS:
+        return math.nan
+    a, b = float(records["slope_mV_per_ms"][0]), float(records["slope_mV_per_ms"][1])
+    return b / a if a != 0.0 and math.isfinite(a) and math.isfinite(b) else math.nan
+
 
 @dataclass
 class EventInfo:
@@ -129,6 +146,26 @@ class EventHandlers:
         if windows:
             self.windows = dict(windows)
             self.v_windows += 1
+
+    def _on_analysis(self, e: ev.AnalysisVersion) -> None:
+        self.analysis_version = int(e.version)
+        self.reply, self.reply_refused = e.text, False
+        self.v_reply += 1
+
+    def _remeasured(self, m: Any) -> None:
+        """A new analysis version measured a recorded sweep again: its time-course point follows."""
+        tc = self.time_course.get(m.pathway)
+        if tc is None or not len(m.records) or getattr(self, "analysis_version", 0) > m.analysis:
+            return
+        i = int(np.searchsorted(tc["sweep"], m.sweep_index))
+        if i < tc.n and tc["sweep"][i] == m.sweep_index:
+            r = m.records[0]
+            get = lambda name: float(r[name]) if name in r.dtype.names else math.nan  # noqa: E731
+            tc.update_at(i, get("slope_mV_per_ms"), get("amplitude_mV"), get("volley_mV"))
+            tc["flags"][i] = int(r["flags"]) if "flags" in r.dtype.names else 0
+            tc["ppr"][i] = paired_ratio(m.records)
+            self._result_cache.clear()
+            self.v_time_course += 1
 
     def _on_operator(self, e: ev.Operator) -> None:
         self.reply, self.reply_refused = e.text, not e.accepted

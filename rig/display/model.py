@@ -18,7 +18,7 @@ import numpy as np
 import rig.analysis.results as results
 from rig.core import events as ev
 from rig.core.documents import Measured, PhaseStart, Progress, RunStart, RunStop, Sweep
-from rig.display.events import EVENT_DISPLAY, EventDisplay, EventHandlers, EventInfo  # noqa: F401
+from rig.display.events import EVENT_DISPLAY, EventDisplay, EventHandlers, EventInfo, paired_ratio  # noqa: F401
 from rig.display.feed import SweepInfo
 from rig.display.io_fit import fit_io_curve  # noqa: F401 (its former home)
 
@@ -36,14 +36,6 @@ def _first_field(rec: np.void | None, *names: str) -> float:
     return math.nan
 
 
-def _ppr(records: np.ndarray) -> float:
-    """Paired-pulse ratio of a sweep's first two pulses (slope 2 / slope 1); NaN with one pulse."""
-    if len(records) < 2 or "slope_mV_per_ms" not in (records.dtype.names or ()):
-        return math.nan
-    a, b = float(records[0]["slope_mV_per_ms"]), float(records[1]["slope_mV_per_ms"])
-    return b / a if a and math.isfinite(a) and math.isfinite(b) else math.nan
-
-
 class TimeCourse:
     """Preallocated, growable time course of one pathway: one point per test sweep.
 
@@ -51,7 +43,7 @@ class TimeCourse:
     sweep rate) so appending never reallocates during a normal run; beyond it the arrays double.
     """
 
-    FIELDS = ("t_s", "slope", "amplitude", "volley", "ppr")
+    FIELDS = ("t_s", "slope", "amplitude", "volley", "ppr")  # ppr: paired test pulses (NaN: single)
 
     def __init__(self, capacity: int) -> None:
         self.n = 0
@@ -308,6 +300,8 @@ class DisplayModel(EventHandlers):
         self._advance(m.sample)
         if m.records is None or len(m.records) == 0:
             return
+        if m.remeasure:  # a new analysis version (rig.detector.versions)
+            return self._remeasured(m)
         rec = m.records[0]
         self.latest_measure[m.pathway] = (m.sweep_index, rec)
         self.v_sweeps[m.pathway] += 1  # markers on the latest sweep
@@ -326,7 +320,7 @@ class DisplayModel(EventHandlers):
             t_s, slope, _first_field(rec, "amplitude_mV", "amplitude"),
             _first_field(rec, "volley_mV", "volley"), m.sweep_index, m.phase,
             int(np.nan_to_num(_first_field(rec, "flags"))),
-            kind in results.RESULT_SWEEP_KINDS, _ppr(m.records))
+            kind in results.RESULT_SWEEP_KINDS, paired_ratio(m.records))
         self.v_time_course += 1
 
     # ------------------------------------------------------------------ derived values

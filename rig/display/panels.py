@@ -254,7 +254,8 @@ def short_label(e) -> str:
 
 
 class TimeCoursePanel:
-    """Slope or amplitude vs experiment time per pathway (% of baseline), phases, events."""
+    """Slope or amplitude vs experiment time per pathway (% of baseline), or the paired-pulse ratio
+    of paired test pulses; phases, events."""
 
     MAX_SYMBOLS = 600  # per pathway: beyond this the dots overlap at window width and cost O(n) per update
 
@@ -326,7 +327,7 @@ class TimeCoursePanel:
                 self.curves[p] = self.plot.plot(
                     pen=pg.mkPen(c, width=2), symbol="o", symbolSize=6, symbolPen=None,
                     symbolBrush=pg.mkBrush(c), name=f"S{p + 1}")
-            x, y, is_pct = model.time_course_xy(p, self.field)
+            x, y, is_pct = model.time_course_xy(p, self.field, percent=self.field != "ppr")
             self._pct[p] = is_pct
             percent_any |= is_pct
             c = self.curves[p]
@@ -335,7 +336,7 @@ class TimeCoursePanel:
             c.setData(x, y, connect="finite")
         if percent_any != self._percent:
             self._percent = percent_any
-            unit = "mV/ms" if self.field == "slope" else "mV"
+            unit = {"slope": "mV/ms", "ppr": "response 2 / response 1"}.get(self.field, "mV")
             label = f"{self.field} (% of baseline)" if percent_any else f"{self.field} ({unit})"
             self.plot.setLabel("left", label)
             self.hundred.setVisible(percent_any)

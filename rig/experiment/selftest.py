@@ -148,7 +148,7 @@ def acquire(device: Device, cfg: SelftestConfig, rig: Any = None) -> Acquired:
     scaling = ChannelScaling(ranges, [1.0] * n_ai)  # volts at the ADC
     engine = build_engine(device, Controller(plan, limits=limits), wiring, limits, scaling, critical=[collect],
                           horizon=int(cfg.horizon_s * fs))
-    engine.propose_after = 0
+    engine.online.propose_after = 0
     engine.run(threading.Event())
 
     total = plan.duration_samples + device.block_samples

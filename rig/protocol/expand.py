@@ -65,9 +65,12 @@ def _stimulation(ctx: _Ctx) -> None:
         ctx.add(("stimulation", "width_us"), f"{st.width_us:g} µs exceeds the rig limit of {lim.max_width_us:g} µs")
     ctx.pre, ctx.post = ctx.samples(st.sweep_pre_ms / 1000), ctx.samples(st.sweep_post_ms / 1000)
     ctx.biphasic = st.biphasic
+    if st.paired_interval_ms is not None:
+        ctx.test_offsets = (0, max(1, ctx.samples(st.paired_interval_ms / 1000)))
+    pair = ("stimulation", "paired_interval_ms")
     for k, uA in enumerate(st.intensity_uA):
-        test = Stimulus(0, 0, "test", width_samples=ctx.width, biphasic=st.biphasic)
-        ctx.check({"default": ("stimulation", "intensity_uA", k)}, test, uA)
+        test = Stimulus(0, 0, "test", width_samples=ctx.width, biphasic=st.biphasic, pulse_offsets=ctx.test_offsets)
+        ctx.check({"default": ("stimulation", "intensity_uA", k), "frequency": pair, "overlap": pair}, test, uA)
 
 
 def _periodic(ctx: _Ctx, i: int, ph, duration_min: float) -> Phase:
@@ -305,7 +308,7 @@ def _check_across_phases(ctx: _Ctx, phases: list[Phase]) -> None:
         first: dict[int, int] = {}
         last: dict[int, int] = {}
         per = p.test.per_pathway(0, p.duration_samples) if p.test else {}
-        onsets = [(s, pw) for pw, (_, a, b) in per.items() for s in (a, b)]
+        onsets = [(s, pw) for pw, (_, a, b) in per.items() for s in (a, b + p.test.pulse_offsets[-1])]
         onsets += [(s.sample + o, s.pathway) for s in p.stimuli for o in (s.pulse_offsets[0], s.pulse_offsets[-1])]
         for s, pw in onsets:
             first[pw] = min(first.get(pw, s), s)

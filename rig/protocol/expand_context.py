@@ -35,6 +35,7 @@ class _Ctx:
     pre: int = 0
     post: int = 0
     biphasic: bool = False
+    test_offsets: tuple[int, ...] = (0,)  # pulse onsets of a test stimulus (paired: (0, interval))
     pathways: tuple[int, ...] = (0,)
     test_uA: list[float] = field(default_factory=list)  # initial test intensity per rig pathway
     bound_uA: list[float] = field(default_factory=list)  # the highest it can become (closed-loop rules)
@@ -54,7 +55,7 @@ class _Ctx:
 
     @property
     def sweep_samples(self) -> int:
-        return self.pre + self.post
+        return self.pre + self.test_offsets[-1] + self.post
 
     def pathway(self, loc: Loc, name: str, within_test: bool = True) -> int | None:
         names = self.rig.pathway_names()
@@ -93,7 +94,7 @@ class _Ctx:
                      "stimulation.sweep_pre_ms + sweep_post_ms)")
             interval = self.sweep_samples + 1
         return TestSchedule(interval_samples=interval, pathways=pathways or self.pathways,
-                            first_offset=self.first_offset(interval))
+                            first_offset=self.first_offset(interval), pulse_offsets=self.test_offsets)
 
     def first_offset(self, interval: int) -> int:
         """First pulse of a periodic phase: half an interval in, at most 1 s after the sweep start."""

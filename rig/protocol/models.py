@@ -91,6 +91,9 @@ class Stimulation(_Strict):
     biphasic: bool = Field(False, description="charge-balanced: an equal opposite phase follows each pulse")
     sweep_pre_ms: float = Field(20.0, ge=1, le=1000, description="recorded before each stimulus")
     sweep_post_ms: float = Field(80.0, ge=5, le=2000, description="recorded after the last pulse")
+    paired_interval_ms: float | None = Field(
+        None, ge=5, le=1000, description="test pulses as pairs: the second pulse this long after the first "
+        "(every test sweep measures both responses: the paired-pulse ratio); None: single test pulses")
 
     @model_validator(mode="after")
     def _check(self) -> Stimulation:

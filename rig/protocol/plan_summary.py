@@ -71,7 +71,7 @@ def plan_summary(plan: Plan, rig: RigConfig) -> dict:
 
         if p.test is not None:
             for pw, (n, _, _) in sorted(p.test.per_pathway(0, p.duration_samples).items()):
-                add(pw, n, bound[pw])
+                add(pw, n * len(p.test.pulse_offsets), bound[pw])  # closed form: a 100-day plan is instant
         for s in p.stimuli:
             add(s.pathway, s.n_pulses, s.intensity_uA if s.intensity_uA is not None else bound[s.pathway])
         if p.kind == "io_curve" and "rule" in p.info:
@@ -85,6 +85,8 @@ def plan_summary(plan: Plan, rig: RigConfig) -> dict:
                  "total_charge_uC": charge, "detail": _detail(p, fs)}
         if p.test is not None:
             entry["test_interval_s"] = p.test.interval_samples / fs
+            if len(p.test.pulse_offsets) > 1:
+                entry["test_paired_interval_ms"] = p.test.pulse_offsets[1] / fs * 1e3
         if p.gated:
             entry["max_end_s"] = (t_max + p.max_duration_samples) / fs
         if p.kind == "induction":
@@ -126,7 +128,8 @@ def format_plan(s: dict) -> str:
                      f"{p['total_charge_uC']:.3g} µC total")
         extra = p["detail"]
         if p.get("test_interval_s"):
-            extra = (extra + "; " if extra else "") + f"test pulse every {p['test_interval_s']:g} s"
+            pair = f"test pair ({p['test_paired_interval_ms']:g} ms apart)" if p.get("test_paired_interval_ms") else ""
+            extra = (extra + "; " if extra else "") + f"{pair or 'test pulse'} every {p['test_interval_s']:g} s"
         if extra:
             lines.append(f"  {'':>10}  {'':>10}  {'':<12} {extra}")
         for k, tr in enumerate(p.get("trains", [])[:4] if p["kind"] == "induction" and

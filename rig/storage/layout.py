@@ -41,6 +41,11 @@ SWEEP_DTYPE = np.dtype(
         ("delivered_uA", "f8"),  # isolator current monitor: median peak current of the sweep's pulses
         ("delivered_nC", "f8"),  # median charge per pulse (leading phase)
         ("monitor_pulses", "i4"),  # pulses seen on the monitor (≥ 50 % of the command); -1: no monitor
+        # 1.3, delivered not planned: counted from the output blocks written (-1: not counted / none)
+        ("pulses_planned", "i4"),
+        ("pulses_delivered", "i4"),
+        ("first_pulse_sample", "i8"),
+        ("last_pulse_sample", "i8"),
     ]
 )
 
@@ -50,7 +55,8 @@ EVENT_DTYPE = np.dtype(
 
 PHASE_DTYPE = np.dtype([("index", "i4"), ("name", "S64"), ("kind", "S32"), ("start_sample", "i8")])
 
-MEASUREMENT_KEY_DTYPE = [("sweep_index", "i8"), ("pulse", "i4"), ("pathway", "i4"), ("phase", "i4"), ("sample", "i8")]
+MEASUREMENT_KEY_DTYPE = [("sweep_index", "i8"), ("pulse", "i4"), ("pathway", "i4"), ("phase", "i4"), ("sample", "i8"),
+                         ("analysis", "i4")]  # 1.3: the analysis version of the row (0: online, first windows)
 
 STATUS_DTYPE = np.dtype(
     [

@@ -10,6 +10,7 @@ import numpy as np
 
 from rig.core.errors import UserError
 from rig.core.events import Event, from_stored
+from rig.storage import analyses
 from rig.storage.integrity import DamagedRecording, open_h5, truncation
 from rig.storage.layout import counts_crc32
 
@@ -19,8 +20,9 @@ TABLES = ("samples", "sweeps", "pulses", "measurements", "events", "phases", "st
 class Recording:
     """A recording as numpy arrays. ``refresh()`` picks up what a live writer added since."""
 
-    def __init__(self, f: h5py.File, path: Path) -> None:
+    def __init__(self, f: h5py.File, path: Path, analysis: int | None = None) -> None:
         self.f = f
+        self.asked_analysis = analysis  # None: the newest version
         self.path = path
         self.attrs = dict(f.attrs)
         self.format_version = str(self.attrs.get("format_version", ""))
@@ -44,10 +46,20 @@ class Recording:
             n -= 1  # a row a failed last flush left unwritten (zeros) is not a listed sweep
         self.sweep_table = table[:n]
         self.status = self.f["status"][0]
-        self.measurements = committed_measurements(self.f["measurements"][:], self.status, n)
+        #: every analysis version's committed rows
+        self.all_measurements = committed_measurements(self.f["measurements"][:], self.status, n)
         self.event_table = committed_events(self.f["events"][:], self.status)
+        self.analyses = analyses.versions(self.attrs, self.events)
+        self.analysis = analyses.check_version(self.path, self.analyses, self.asked_analysis)
+        #: the rows of the analysis version in use (:attr:`analysis`): what every result reads
+        self.measurements = analyses.rows_of(self.all_measurements, self.analyses, self.analysis)
         self.phase_table = self.f["phases"][:]
         self._damaged: list[int] | None = None
+
+    @property
+    def analysis_info(self) -> dict:
+        """The analysis version in use: version, source, method, windows, time_s, …"""
+        return next(k for k in self.analyses if k["version"] == self.analysis)
 
     @property
     def n_sweeps(self) -> int:
@@ -177,9 +189,9 @@ def committed_measurements(m: np.ndarray, status: np.void, n_sweeps: int) -> np.
     files: the leading rows whose (sweep, pulse) keys strictly increase — a zero row that a disk
     full left behind repeats a key), and of a listed sweep."""
     mark = _mark(status, "measurement_rows")
-    if mark is not None:
+    if mark is not None:  # ≥ 1.3: later analysis versions re-measure earlier sweeps, keys may repeat
         m = m[: max(mark, 0)]
-    if len(m) > 1 and "pulse" in (m.dtype.names or ()):
+    elif len(m) > 1 and "pulse" in (m.dtype.names or ()):
         key = m["sweep_index"].astype(np.int64) * (1 << 32) + m["pulse"].astype(np.int64)
         bad = np.flatnonzero(np.diff(key) <= 0)
         if bad.size:
@@ -196,8 +208,9 @@ def committed_events(e: np.ndarray, status: np.void) -> np.ndarray:
     return e[e["kind"] != b""] if len(e) else e
 
 
-def open_recording(path: str | Path) -> Recording:
-    """Open a recording read-only (works while it is being written, and after a crash).
+def open_recording(path: str | Path, analysis: int | None = None) -> Recording:
+    """Open a recording read-only (works while it is being written, and after a crash), its
+    measurements those of analysis version ``analysis`` (None: the newest; a missing one is refused).
 
     Never hangs and never lets a damaged file through as a traceback: a truncated file, a file
     that is not HDF5, missing datasets or wrong attribute types raise :class:`UserError` naming
@@ -215,7 +228,7 @@ def open_recording(path: str | Path) -> Recording:
         problem = structure_problem(f)
         if problem:
             raise UserError(f"{p}: not an LTP Rig recording ({problem})")
-        return Recording(f, p)
+        return Recording(f, p, analysis)
     except UserError:
         f.close()
         raise

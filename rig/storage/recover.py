@@ -190,7 +190,7 @@ def _write_copy(rec: Recording, dst: Path, direct: bool) -> dict:
     status["sweeps"] = k
     if not was_complete or k < rec.n_sweeps:
         status["stop_reason"] = b"recovered"
-    meas = rec.measurements[np.isin(rec.measurements["sweep_index"], rows)].copy()
+    meas = rec.all_measurements[np.isin(rec.all_measurements["sweep_index"], rows)].copy()  # every version
     meas["sweep_index"] = [new_index[int(i)] for i in meas["sweep_index"]]
     report = {
         "source": str(rec.path), "output": str(dst), "opened_directly": direct,
@@ -206,7 +206,7 @@ def _write_copy(rec: Recording, dst: Path, direct: bool) -> dict:
         out.attrs["recovered_from"] = str(rec.path)
         out.attrs["recovery"] = json.dumps({**report, "host": socket.gethostname(),
                                             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-        create_datasets(out, n_ai, rec.measurements.dtype, status, rec.sweep_table.dtype)  # the source's layout
+        create_datasets(out, n_ai, rec.all_measurements.dtype, status, rec.sweep_table.dtype)  # the source's layout
         total = int(table["n_samples"].sum()) if k else 0
         out["samples"].resize(total, axis=0)
         n_p = int(table["n_pulses"].sum()) if k else 0

@@ -277,7 +277,8 @@ class RecordingWriter:
         row[0] = (doc.index, doc.pathway, doc.phase, _bytes(doc.kind, 16), offset, rows.shape[0], doc.start_sample,
                   doc.stim_sample, p_off, len(doc.pulse_samples), doc.intensity_uA, doc.width_samples,
                   doc.stim_sample / self.fs, doc.wall_time, counts_crc32(rows), doc.gain, doc.gain_mV_per_count,
-                  doc.delivered_uA, doc.delivered_nC, doc.monitor_pulses)
+                  doc.delivered_uA, doc.delivered_nC, doc.monitor_pulses, doc.pulses_planned, doc.pulses_delivered,
+                  doc.first_pulse_sample, doc.last_pulse_sample)
         self._pending = row
 
     def _measured(self, doc: Measured) -> None:
@@ -287,10 +288,13 @@ class RecordingWriter:
         rows["pathway"] = doc.pathway
         rows["phase"] = doc.phase
         rows["sample"] = doc.sample
+        rows["analysis"] = doc.analysis
         for name in doc.records.dtype.names:
             if name in rows.dtype.names:  # the layout's fields (the detector's MEASUREMENT_DTYPE)
                 rows[name] = doc.records[name]
         self._append("measurements", rows)
+        if doc.remeasure:  # a new analysis version of a sweep already listed: on disk with the next flush
+            return
         if self._pending is not None and int(self._pending["index"][0]) == doc.sweep_index:
             self._commit()
 

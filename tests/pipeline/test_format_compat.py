@@ -27,3 +27,24 @@ def test_summary_of_a_format_1_1_recording_gives_its_result():
     doc = json.loads(r.stdout)
     assert doc["sweeps"] == 31
     assert abs(doc["ltp_percent"] - 107.8) < 0.05
+
+
+FIXTURE_1_2 = Path(__file__).resolve().parents[1] / "fixtures" / "recording_format_1_2.h5"
+# recording_format_1_2.h5: the release with file format 1.2 (tbs_toml(2, 3, 10), seed 7, --speed max):
+# 31 sweeps, TBS at 2 min, 40 of 40 pulses delivered, 107.9 % of baseline.
+
+
+def test_reader_opens_a_format_1_2_recording():
+    with open_recording(FIXTURE_1_2) as rec:
+        assert rec.complete and rec.n_sweeps == 31
+        assert str(rec.attrs["format_version"]) == "1.2"
+
+
+def test_summary_of_a_format_1_2_recording_gives_its_result():
+    r = subprocess.run([sys.executable, "-m", "rig.cli", "summary", str(FIXTURE_1_2), "--json"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["sweeps"] == 31
+    assert abs(doc["ltp_percent"] - 107.86) < 0.05
+    assert doc["inductions"][0]["pulses_delivered"] == 40

@@ -13,8 +13,9 @@ from rig.analysis import results
 from rig.cli import main
 from rig.closed_loop.auto_windows import combine
 from rig.detector.measurement import Windows
-from rig.detector.online import AUTO, windows_change
+from rig.detector.online import AUTO
 from rig.detector.proposal import AutoWindows
+from rig.detector.versions import AnalysisVersions
 from rig.storage import open_recording
 from tests.conftest import baseline_toml, write_short_tbs
 
@@ -91,5 +92,6 @@ def test_pathway_proposals_are_intersected_into_one_window_set():
     assert why == "" and both["slope"] == (2.4, 3.0) and both["peak"][0] == 2.4
     none, why = combine({0: prop((2.0, 2.6)), 1: prop((2.5, 3.4))})
     assert none == {} and "do not overlap" in why
-    w, text, source = windows_change(Windows(), AUTO, both)
-    assert w.slope == (2.4, 3.0) and source == "auto" and "slope 2.40–3.00" in text
+    w, docs, _ = AnalysisVersions(20_000.0).apply([(n, v, AUTO) for n, v in both.items()], Windows(), 0, 0)
+    changed = [d for d in docs if d.kind == "windows"]
+    assert w.slope == (2.4, 3.0) and [d.source for d in changed] == ["auto"] and "slope 2.4–3" in changed[0].text

@@ -84,7 +84,8 @@ def test_every_planned_pulse_of_every_shipped_protocol_is_rendered_at_its_sample
         assert np.count_nonzero(ao[ch]) == s.n_pulses * s.width_samples
         assert ao[ch, -1] == 0 and ao[ch, 0] == 0
         n_pulses += s.n_pulses
-    expected = sum(len(p.test.pulse_times(0, p.duration_samples)) if p.test else 0 for p in plan.phases)
+    expected = sum(len(p.test.pulse_times(0, p.duration_samples)) * len(p.test.pulse_offsets) if p.test else 0
+                   for p in plan.phases)
     expected += sum(s.n_pulses for p in plan.phases for s in p.stimuli)
     assert n_pulses == expected
 

@@ -8,11 +8,13 @@ from pathlib import Path
 import numpy as np
 
 from rig.analysis import results
+from rig.analysis.ppr import ppr_course
+from rig.analysis.summary import slope_field_of
 from rig.storage import Recording
 
 MEASURES = ("baseline_mV", "noise_mV", "slope_mV_per_ms", "amplitude_mV", "peak_latency_ms", "flags")
 COLUMNS = ("sweep", "time_s", "time_min", "pathway", "phase", "phase_kind", "sweep_kind", "intensity_uA",
-           "width_us", "n_pulses", *MEASURES, "slope_percent_of_baseline")
+           "width_us", "n_pulses", *MEASURES, "slope_percent_of_baseline", "paired_pulse_ratio", "analysis_version")
 
 
 def rows(rec: Recording) -> list[dict]:
@@ -24,7 +26,9 @@ def rows(rec: Recording) -> list[dict]:
     phases = {p["index"]: p for p in rec.phases}
     m = rec.measurements
     first = {int(r["sweep_index"]): r for r in m[m["pulse"] == 0]}
-    res = results.compute(rec)
+    res = results.compute(rec, results.Settings(field=slope_field_of(rec)))
+    ppr = {i: v for d in ppr_course(rec, slope_field_of(rec)).values()
+           for i, v in zip(d["sweep"], d["ppr"], strict=True)}
     pct = {int(i): float(p) for r in res.pathways.values() for i, p in zip(r.sweep, r.percent, strict=True)}
     out = []
     for i in range(rec.n_sweeps):
@@ -44,6 +48,8 @@ def rows(rec: Recording) -> list[dict]:
                 row[k] = int(v) if k == "flags" else round(float(v), 6)
         p = pct.get(i)
         row["slope_percent_of_baseline"] = "" if p is None else round(p, 3)
+        row["paired_pulse_ratio"] = ppr.get(i, "")
+        row["analysis_version"] = "" if meas is None else int(meas["analysis"]) if "analysis" in m.dtype.names else 0
         out.append(row)
     return out
 
@@ -54,4 +60,4 @@ def export_csv(rec: Recording, out: Path) -> dict:
         w = csv.DictWriter(fh, fieldnames=COLUMNS)
         w.writeheader()
         w.writerows(data)
-    return {"output": str(out), "rows": len(data)}
+    return {"output": str(out), "rows": len(data), "analysis": rec.analysis}

@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from rig.analysis import results
+from rig.analysis.ppr import ppr_course
+from rig.analysis.summary import slope_field_of
 from rig.storage import Recording
 
 LOCATION = "CA1"  # Allen Mouse Brain CCF abbreviation (nwbinspector); the layer is in the group description
@@ -45,6 +47,8 @@ MEASUREMENT_UNITS = {
     "flags": "bit field: 1 no response, 2 saturated, 4 window outside the sweep, 8 population spike in the "
              "slope window, 16 non-finite samples, 32 no fiber volley",
 }
+PPR_COLUMN = ("paired_pulse_ratio", "paired test pulses: response 2 / response 1 (slope) of a valid paired test "
+              "sweep, on its first pulse's row (NaN for the other rows; stimulation.paired_interval_ms)")
 PERCENT_COLUMN = ("slope_percent_of_baseline", "%, the result's time course: slope of a valid test sweep's first "
                   "pulse as % of its pathway's baseline mean (NaN for the other rows; see docs/analysis.md)")
 
@@ -217,15 +221,21 @@ def build_nwbfile(rec: Recording, species: str = SPECIES, electrical: bool = Fal
     if len(m):
         cols = {"sweep_index": "sweep number", "pulse": "pulse number within the sweep",
                 "pathway": "stimulated pathway (0 = S1)", "time_s": "pulse onset, s from the session start"}
-        tab = DynamicTable(name="measurements", description="online fEPSP measurements, one row per pulse "
-                           f"(analysis windows, ms from the pulse: {json.dumps(rec.windows)})")
+        a = rec.analysis_info
+        tab = DynamicTable(name="measurements", description=f"fEPSP measurements of analysis version {rec.analysis} "
+                           f"({a['source']}, slope method {a['method']}), one row per pulse "
+                           f"(analysis windows, ms from the pulse: {json.dumps(a['windows'] or rec.windows)})")
         for c, d in cols.items():
             tab.add_column(c, d)
         fields = [n for n in m.dtype.names if n in MEASUREMENT_UNITS]
         for n in fields:
             tab.add_column(n, MEASUREMENT_UNITS[n])
         tab.add_column(*PERCENT_COLUMN)
-        pct = {int(i): float(v) for r in results.compute(rec).pathways.values()
+        tab.add_column(*PPR_COLUMN)
+        ppr = {i: v for d in ppr_course(rec, slope_field_of(rec)).values()
+               for i, v in zip(d["sweep"], d["ppr"], strict=True)}
+        res = results.compute(rec, results.Settings(field=slope_field_of(rec)))
+        pct = {int(i): float(v) for r in res.pathways.values()
                for i, v in zip(r.sweep, r.percent, strict=True)}
         pulses = [rec.pulse_samples(i) for i in range(rec.n_sweeps)]
         for row in m:
@@ -235,7 +245,8 @@ def build_nwbfile(rec: Recording, species: str = SPECIES, electrical: bool = Fal
             pc = pct.get(int(row["sweep_index"]), math.nan) if k == 0 else math.nan
             tab.add_row(sweep_index=int(row["sweep_index"]), pulse=k, pathway=int(row["pathway"]), time_s=onset,
                         **{n: (int(row[n]) if n == "flags" else float(row[n])) for n in fields},
-                        **{PERCENT_COLUMN[0]: pc})
+                        **{PERCENT_COLUMN[0]: pc,
+                           PPR_COLUMN[0]: ppr.get(int(row["sweep_index"]), math.nan) if k == 0 else math.nan})
         mod = nwb.create_processing_module("ecephys", "online fEPSP measurements made during the recording")
         mod.add(tab)
 
@@ -258,4 +269,4 @@ def export_nwb(rec: Recording, out: Path, species: str = SPECIES, electrical: bo
     with NWBHDF5IO(str(out), "w") as io:
         io.write(nwb)
     return {"output": str(out), "sweeps": rec.n_sweeps, "measurements": int(len(rec.measurements)),
-            "events": len(rec.events), "phases": len(rec.phases)}
+            "analysis": rec.analysis, "events": len(rec.events), "phases": len(rec.phases)}

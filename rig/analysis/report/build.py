@@ -35,6 +35,7 @@ class Report:
             "groups": self.groups.to_dict(orient="records"),
             "stats": _records(self.stats),
             "excluded": [{"file": str(e.path), "reason": e.reason} for e in self.excluded],
+            "analysis_versions": {str(e.path): e.analysis_version for g in self.experiments.values() for e in g},
             "files": {k: str(v) for k, v in self.files.items()},
         }
 
@@ -61,12 +62,13 @@ def group_summary(slices: pd.DataFrame) -> pd.DataFrame:
 
 
 def make_report(paths: list[Path], out: Path, *, group_by: str = "drug", fmt: str = "png", bin_min: float = 1.0,
-                per_experiment: bool = True, title: str = "") -> Report:
-    """Load, group, compute and write everything into ``out``; returns what was written."""
+                per_experiment: bool = True, title: str = "", analysis: int | None = None) -> Report:
+    """Load, group, compute and write everything into ``out``; returns what was written. Each
+    recording's newest analysis version is used, or version ``analysis`` (files without it are excluded)."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}")
     same_protocol = "protocol" not in [k.strip() for k in group_by.split(",")]
-    exps, excluded = collect(paths, same_protocol=same_protocol, traces=per_experiment)
+    exps, excluded = collect(paths, same_protocol=same_protocol, traces=per_experiment, analysis=analysis)
     groups, excl_g = make_groups(exps, group_by)
     excluded += excl_g
     out.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from rig.analysis import results
-from rig.analysis.summary import RESULT_WINDOW_S, summarize
+from rig.analysis.summary import RESULT_WINDOW_S, slope_field_of, summarize
 from rig.core.errors import UserError
 from rig.core.events import Induction
 from rig.storage import Recording, open_recording
@@ -55,6 +55,7 @@ class Experiment:
     ppr_curve: tuple[np.ndarray, np.ndarray] | None = None  # (interval ms, mean PPR) when recorded
     per_pathway_pct: dict[int, float | None] = field(default_factory=dict)
     complete: bool = True  # False: the run was interrupted or crashed (the file holds what was recorded)
+    analysis_version: int = 0  # the analysis version its numbers come from (rig.storage.analyses)
 
     @property
     def animal(self) -> str:
@@ -195,9 +196,10 @@ def _io_curve(rec: Recording) -> tuple[np.ndarray, np.ndarray] | None:
     return levels, np.array([np.mean(m["slope_mV_per_ms"][ua == u]) for u in levels])
 
 
-def load_experiment(path: Path, *, traces: bool = True) -> Experiment:
-    """Read one recording; raises UserError (unreadable) or ValueError (cannot be reported: reason)."""
-    with open_recording(path) as rec:
+def load_experiment(path: Path, *, traces: bool = True, analysis: int | None = None) -> Experiment:
+    """Read one recording (its newest analysis version, or ``analysis``); raises UserError (unreadable,
+    no such version) or ValueError (cannot be reported: reason)."""
+    with open_recording(path, analysis) as rec:
         s = summarize(rec)
         phases = _phases(rec)
         pw = int(s["result_pathway"])
@@ -217,7 +219,7 @@ def load_experiment(path: Path, *, traces: bool = True) -> Experiment:
         base_idx = max(k for k, p in enumerate(phases) if p.kind == "baseline" and p.start_s < align)
         time_s: dict[int, np.ndarray] = {}
         norm: dict[int, np.ndarray] = {}
-        for k, r in results.compute(rec).pathways.items():
+        for k, r in results.compute(rec, results.Settings(field=slope_field_of(rec))).pathways.items():
             if r.baseline_mean is None or not len(r.percent):
                 continue
             time_s[k] = r.t_min * 60.0
@@ -228,7 +230,7 @@ def load_experiment(path: Path, *, traces: bool = True) -> Experiment:
             baseline_slope=float(s["baseline_slope_mV_per_ms"]), time_s=time_s, norm_pct=norm, phases=phases,
             duration_s=rec.duration_s,
             per_pathway_pct={int(k): v["ltp_percent"] for k, v in s["per_pathway"].items()},
-            complete=bool(s["complete"]),
+            complete=bool(s["complete"]), analysis_version=rec.analysis,
         )
         if traces:
             mine = rows[rows["pathway"] == pw]
@@ -246,15 +248,15 @@ def load_experiment(path: Path, *, traces: bool = True) -> Experiment:
     return exp
 
 
-def collect(paths: list[Path], *, same_protocol: bool = True,
-            traces: bool = True) -> tuple[list[Experiment], list[Excluded]]:
+def collect(paths: list[Path], *, same_protocol: bool = True, traces: bool = True,
+            analysis: int | None = None) -> tuple[list[Experiment], list[Excluded]]:
     """Load every recording; exclude unreadable ones, those without baseline or result, and (when
     ``same_protocol``) those whose induction differs from the most common one."""
     exps: list[Experiment] = []
     excluded: list[Excluded] = []
     for p in paths:
         try:
-            exps.append(load_experiment(Path(p), traces=traces))
+            exps.append(load_experiment(Path(p), traces=traces, analysis=analysis))
         except UserError as exc:
             excluded.append(Excluded(Path(p), f"unreadable: {exc}"))
         except ValueError as exc:

@@ -89,8 +89,8 @@ def slice_table(groups: dict[str, list[Experiment]]) -> pd.DataFrame:
                 "genotype": m.get("genotype", ""), "drug": m.get("drug", ""),
                 "concentration_uM": m.get("concentration_uM"), "protocol": e.protocol,
                 "magnitude_pct": e.magnitude_pct, "baseline_slope_mV_per_ms": e.baseline_slope,
-                "ppr": e.ppr, "complete": e.complete,
+                "ppr": e.ppr, "complete": e.complete, "analysis_version": e.analysis_version,
             })
     cols = ["group", "file", "animal_id", "slice_id", "genotype", "drug", "concentration_uM", "protocol",
-            "magnitude_pct", "baseline_slope_mV_per_ms", "ppr", "complete"]
+            "magnitude_pct", "baseline_slope_mV_per_ms", "ppr", "complete", "analysis_version"]
     return pd.DataFrame(rows, columns=cols)

@@ -1,0 +1,157 @@
+"""Analysis versions of a running recording: every change of the windows starts a new version.
+
+The raw samples are the truth; measurements are an analysis of them. The engine keeps the field
+channel of every sweep it recorded (int16 counts, ~4 kB per 100 ms test sweep at 20 kHz) and, when
+the windows change (a window drag, ``rig ctl set_windows``, the window's Re-analyse, windows applied
+from a proposal), :meth:`AnalysisVersions.apply` opens version *k + 1*: every kept sweep measured
+again with the new windows (``Measured(remeasure=True, analysis=k + 1)``), then one
+:class:`~rig.core.events.AnalysisVersion` event (written last: a version whose event is in the
+file has all its rows), so the time course of the new version is
+measured with one set of windows from its first sweep. Sweeps recorded afterwards carry the new
+version. Storage writes every version's rows (``/measurements.analysis``); nothing is overwritten.
+
+Sweeps beyond :data:`KEEP_BUDGET_SAMPLES` in total are not kept (long induction trains go first):
+the event's ``remeasured`` says how many sweeps the new version re-measured, ``not_kept`` how many
+it could not (their rows stay those of the earlier version; ``rig analyze --save`` re-measures
+every sweep from the file).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from rig.core import events as ev
+from rig.core.documents import Measured, Sweep
+from rig.detector.measurement import Windows, measure_pulses
+
+KEEP_BUDGET_SAMPLES = 64_000_000  # int16: 128 MB; a 4 h two-pathway recording of test sweeps is ~10 MB
+LONG_SWEEP_SAMPLES = 200_000  # a sweep longer than this (an induction train) is dropped first
+
+
+@dataclass(frozen=True)
+class _Kept:
+    index: int
+    pathway: int
+    phase: int
+    sample: int
+    kind: str
+    counts: np.ndarray  # field channel, int16
+    mV_per_count: float
+    pulses: np.ndarray  # pulse onsets relative to the sweep's first sample
+
+
+class AnalysisVersions:
+    """The versions of one run and the sweeps they can be re-measured from."""
+
+    def __init__(self, fs_hz: float, budget_samples: int = KEEP_BUDGET_SAMPLES) -> None:
+        self.fs = float(fs_hz)
+        self.version = 0
+        self.budget = int(budget_samples)
+        self._kept: list[_Kept] = []
+        self._n = 0
+        self.not_kept = 0
+        self.last_remeasured: list[tuple[str, Measured]] = []  # of the latest version (for the controller)
+
+    def keep(self, sweep: Sweep, counts: np.ndarray, mV_per_count: float, pulses_rel: np.ndarray) -> None:
+        """Keep a recorded sweep's field samples (``counts``, int16; pulse indices in them)."""
+        c = np.array(counts, dtype=np.int16)
+        if self._n + c.size > self.budget:
+            if c.size > LONG_SWEEP_SAMPLES:
+                self.not_kept += 1
+                return
+            long = [k for k in self._kept if k.counts.size > LONG_SWEEP_SAMPLES]
+            while long and self._n + c.size > self.budget:
+                k = long.pop(0)
+                self._kept.remove(k)
+                self._n -= k.counts.size
+                self.not_kept += 1
+            if self._n + c.size > self.budget:
+                self.not_kept += 1
+                return
+        self._kept.append(_Kept(sweep.index, sweep.pathway, sweep.phase, sweep.stim_sample, sweep.kind, c,
+                                float(mV_per_count),
+                                np.asarray(pulses_rel, dtype=np.int64)))
+        self._n += c.size
+
+    @property
+    def kept_sweeps(self) -> int:
+        return len(self._kept)
+
+    def remeasure(self, windows: Windows) -> list[tuple[str, Measured]]:
+        """Every kept sweep measured with ``windows``: (sweep kind, Measured of the current version)."""
+        out = []
+        for k in self._kept:
+            rec = _measure(k.counts, k.mV_per_count, k.pulses, self.fs, windows)
+            out.append((k.kind, Measured(k.index, k.pathway, k.phase, k.sample, rec, analysis=self.version,
+                                         remeasure=True)))
+        return out
+
+    def change(self, windows: Windows, sample: int, source: str, next_sweep: int,
+               method: str = "regression") -> tuple[ev.AnalysisVersion, list[tuple[str, Measured]]]:
+        """Open the next version (windows in use from ``sample``, online from sweep ``next_sweep``):
+        its event and the re-measured sweeps."""
+        self.version += 1
+        again = self.remeasure(windows)
+        e = ev.AnalysisVersion(
+            sample=int(sample), version=self.version, source=source, method=method, windows=windows.to_dict(),
+            remeasured=len(again), first_sweep=int(next_sweep),
+            text=f"analysis version {self.version} ({source}): {len(again)} recorded sweeps re-measured"
+                 + (f", {self.not_kept} not kept" if self.not_kept else ""),
+            extra={"not_kept": self.not_kept} if self.not_kept else {})
+        return e, again
+
+    def tag(self, m: Measured) -> Measured:
+        """An online measurement of the current version."""
+        return replace(m, analysis=self.version) if m.analysis != self.version else m
+
+    def apply(self, changes: list, windows: Windows, sample: int, next_sweep: int,
+              undecided: list[tuple[np.ndarray, float, np.ndarray]] = (),
+              controller: object = None) -> tuple[Windows, list, list]:
+        """Apply window changes ``(name, (start, end) ms[, source])`` at ``sample`` as one version.
+
+        Returns the windows now in use, the documents (``windows`` / ``windows_refused`` events,
+        then the version's event and its re-measured sweeps; none when every change was refused) and
+        the records of ``undecided`` sweeps (measured but not yet
+        stored: (field counts, mV per count, pulse indices)) measured with the new windows. A
+        ``controller`` with ``on_remeasured(list of (kind, Measured))`` gets the re-measured sweeps
+        (its closed-loop state follows the version) and may answer with documents."""
+        docs: list = []
+        source, applied, said = "set_windows", False, []
+        if not changes:
+            return windows, docs, []
+        for ch in changes:
+            name, ms = ch[0], (float(ch[1][0]), float(ch[1][1]))
+            source = str(ch[2]) if len(ch) > 2 else source
+            if name is None:  # a new version with the windows in use (the window's Re-analyse)
+                continue
+            try:
+                windows = windows.replace(**{name: ms})
+            except (TypeError, ValueError) as exc:
+                docs.append(ev.WindowsRefused(sample=sample, text=str(exc)[:200], window=str(name)))
+                continue
+            applied = True
+            said.append(f"{name} {ms[0]:g}–{ms[1]:g}")
+            if source != "auto":  # an auto proposal is one event for the whole set
+                docs.append(ev.WindowsChanged(sample=sample, text=f"{name} window {ms[0]:g}–{ms[1]:g} ms",
+                                              windows=windows.to_dict(), source="operator"))
+        if applied and source == "auto":
+            docs.append(ev.WindowsChanged(sample=sample, text=f"windows from landmarks: {', '.join(said)} ms"[:250],
+                                          windows=windows.to_dict(), source="auto"))
+        if not applied and source != "reanalyse":
+            return windows, docs, []
+        e, again = self.change(windows, sample, source, next_sweep)
+        docs.extend(m for _, m in again)
+        docs.append(e)  # after its rows: a version whose event is in the file is complete
+        self.last_remeasured = again
+        hook = getattr(controller, "on_remeasured", None)
+        if hook is not None:
+            docs.extend(hook(again))
+        return windows, docs, [_measure(c, s, p, self.fs, windows) for c, s, p in undecided]
+
+
+def _measure(counts: np.ndarray, mV_per_count: float, pulses: np.ndarray, fs: float, windows: Windows) -> np.ndarray:
+    """The detector's records of one sweep's field counts (clipped samples as the engine flags them)."""
+    trace = np.asarray(counts).astype(np.float64) * mV_per_count
+    return measure_pulses(trace, np.asarray(pulses, dtype=np.int64), fs, windows, 32767 * mV_per_count * 0.999)
