@@ -262,8 +262,9 @@ class Engine(ReadAhead):
         ch, pw = self.field_channel, p.stim.pathway
         trace = counts[ch].astype(np.float64) * self._mV_per_count[ch]
         stim, name = p.stim.sample - p.first, self.delivery.name(pw)
+        clip_mV = 32767 * float(self._mV_per_count[ch]) * 0.999
         avg = self.online.average(pw, trace, stim, meas.sweep_index, p.phase, int(meas.records[0]["flags"]),
-                                  self.windows, self._clip_mV, self.acquired_until, name)
+                                  self.windows, clip_mV, self.acquired_until, name)
         if avg is not None:
             self.emit(avg)
         prop = self.online.proposal(pw, trace, stim, self.ctl.plan.phases[p.phase].kind, self.windows)

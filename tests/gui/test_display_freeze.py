@@ -27,7 +27,7 @@ class Watch:
         self.progress: list[tuple[float, int]] = []
 
     def __call__(self, doc):
-        if isinstance(doc, Measured):
+        if isinstance(doc, Measured) and not doc.remeasure:  # re-measures of a new analysis version: same sweeps
             self.measured += 1
         elif isinstance(doc, Progress):
             self.progress.append((time.perf_counter(), doc.sample))
