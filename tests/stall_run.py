@@ -29,6 +29,7 @@ def main(argv: list[str]) -> int:
         return Block(blk.start, blk.data, gap=lost)
 
     SimDevice.read = read
+    SimDevice.max_read_blocks = property(lambda self: 1)  # every read goes through the stall above
     return cli.main(args)
 
 

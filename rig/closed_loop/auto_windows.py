@@ -1,5 +1,5 @@
 """Auto windows: the controller applies the windows placed from the first baseline sweeps of each
-pathway before the baseline counts (protocol ``[analysis] auto_windows``, default on).
+pathway before the baseline counts (protocol ``[analysis] auto_windows``, default off).
 
 The engine proposes windows per pathway from the average of its first ``settle_sweeps`` baseline test
 sweeps (:mod:`rig.detector.online`). Once every tested pathway of the phase has a proposal:
@@ -68,7 +68,7 @@ class AutoWindowsMixin:
         st = self.__dict__.get("_auto")
         if st is None:
             an = (self.plan.closed_loop or {}).get("analysis", {})
-            st = {"on": bool(an.get("auto_windows", True)), "props": {}, "done": False}
+            st = {"on": bool(an.get("auto_windows", False)), "props": {}, "done": False}
             self.__dict__["_auto"] = st
         return st
 

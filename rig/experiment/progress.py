@@ -6,7 +6,7 @@ import sys
 import threading
 import time
 
-from rig.core.documents import Progress, RunStart
+from rig.core.documents import Progress, RunStart, RunStop
 
 TERMINAL_BUSY = threading.Event()  # set while the operator types at a prompt (keys): no redraw
 
@@ -34,6 +34,8 @@ class ProgressBar:
             self.total = max(1, doc.planned_samples)
         elif isinstance(doc, Progress):
             self.sample, self.total, self.sweeps = doc.sample, max(1, doc.planned_samples), doc.sweeps
+        elif isinstance(doc, RunStop):  # the last Progress may be a read before the end (--speed max)
+            self.sample = max(self.sample, doc.sample)
 
     def draw(self, final: bool = False) -> None:
         """Redraw (a TTY only: logs and pipes get the summary, not a stream of bars)."""

@@ -370,7 +370,7 @@ class Analysis(_Strict):
     windows: dict[str, Pair | float] = Field(
         default_factory=dict,
         description="e.g. {slope = [2.8, 4.2], baseline = [-5, -0.5], max_slope_width_ms = 0.8}")
-    auto_windows: bool = Field(True, description="place the windows from the landmarks of the first "
+    auto_windows: bool = Field(False, description="place the windows from the landmarks of the first "
                                "settle_sweeps baseline sweeps of each pathway and apply them before the baseline "
                                "counts (windows given in `windows` or by --window stay as given)")
     settle_sweeps: int = Field(10, ge=2, le=100, description="baseline test sweeps per pathway averaged for the "

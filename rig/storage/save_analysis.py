@@ -116,13 +116,21 @@ def save_version(path: str | Path, windows: dict[int, Windows] | Windows, method
                     upgraded[name] = kept[name]
                 m.resize(len(upgraded), axis=0)
                 m[:] = upgraded
-            n0 = m.shape[0]
+            status = f["status"][0]
+            marks = status.dtype.names or ()
+            # ≥ 1.3: append after the committed rows, then commit the new ones (the reader reads below the marks)
+            n0 = int(status["measurement_rows"]) if "measurement_rows" in marks else m.shape[0]
             m.resize(n0 + len(rows), axis=0)
             m[n0:] = rows
             e = f["events"]
-            k = e.shape[0]
+            k = int(status["event_rows"]) if "event_rows" in marks else e.shape[0]
             e.resize(k + 1, axis=0)
             e[k:] = event
+            if "measurement_rows" in marks:
+                status["measurement_rows"] = n0 + len(rows)
+            if "event_rows" in marks:
+                status["event_rows"] = k + 1
+            f["status"][0] = status
             f.flush()
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())

@@ -136,20 +136,20 @@ def test_rig_run_nidaq_fatal_error_keeps_the_file(board, files, capsys):
 
 
 def test_rig_run_nidaq_output_underflow_stops_safely(board, files, capsys):
-    """An output underflow stops stimulation (outputs at 0 V, event recorded); the recording
-    goes on to the end with every sweep delivered before it kept."""
+    """An output underflow stops stimulation (outputs at 0 V, event recorded) with every sweep
+    delivered before it kept; the run says it was not completed (exit 1)."""
     rig, proto, out = files
     board.write_errors = {20: -200290}
     rc = main(["run", str(proto), "--rig", str(rig), "--out", str(out), "--no-gui"])
-    capsys.readouterr()
-    assert rc == 0
+    err = capsys.readouterr().err
+    assert rc == 1 and "not completed" in err  # stimuli were lost: never "completed" with exit 0
     with open_recording(out) as rec:
         kinds = [e["kind"] for e in rec.events]
         assert "output_underflow" in kinds
         under = next(e for e in rec.events if e["kind"] == "output_underflow")
         assert rec.n_sweeps >= 1
         assert all(rec.sweep_table["stim_sample"] < under["sample"])
-        assert rec.status["stop_reason"] == b"completed"
+        assert rec.status["stop_reason"] != b"completed"
     assert all(t.cleared for t in board.tasks)
     zero_ao = [t for t in board.of_kind("ao") if t.timing is None][-1]
     assert np.all(zero_ao.immediate[-1] == 0.0)

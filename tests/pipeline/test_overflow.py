@@ -14,7 +14,7 @@ from rig.experiment.runner import RunOptions, run_experiment
 from rig.storage import open_recording
 from tests.conftest import baseline_toml
 
-PROTO = baseline_toml(0.1, 0.5, name="overflow")
+PROTO = baseline_toml(0.1, 0.5, name="overflow") + '\n[alarms]\nstimulus_missed_action = "continue"\n'
 
 
 def test_sim_device_overflows_when_read_too_late():
@@ -51,7 +51,7 @@ def test_engine_records_the_gap_and_keeps_only_whole_sweeps(tmp_path, monkeypatc
             time.sleep(0.8)
 
     res = run_experiment(RunOptions(protocol=p, out=tmp_path / "o.h5", speed=1.0, subscribers=[slow_consumer]))
-    assert res.stop.reason == "completed"
+    assert res.stop.reason == "incomplete"  # the run goes on, but stimuli in the gap were lost
     with open_recording(res.path) as rec:
         assert rec.status["gaps"] >= 1 and rec.status["lost_samples"] > 0
         gaps = [e for e in rec.events if e["kind"] == "gap"]

@@ -19,8 +19,10 @@ from rig.detector.versions import AnalysisVersions
 from rig.storage import open_recording
 from tests.conftest import baseline_toml, write_short_tbs
 
+AUTO_ON = "[analysis]\nauto_windows = true\n"  # auto windows are opt-in (docs/analysis.md)
 
-def _run(tmp_path, analysis: str = "", base_min: float = 3.0, name: str = "a.h5"):
+
+def _run(tmp_path, analysis: str = AUTO_ON, base_min: float = 3.0, name: str = "a.h5"):
     p = write_short_tbs(tmp_path, base_min=base_min, follow_min=0.5)
     if analysis:
         p.write_text(p.read_text().replace("[stimulation]", analysis + "\n[stimulation]"))
@@ -62,7 +64,7 @@ def test_windows_proposed_never_applied(tmp_path, capsys):
 def test_uncertain_proposal_is_a_warning_and_windows_stay(tmp_path, capsys):
     # a 2 µA test intensity gives no measurable fEPSP on the simulated slice: no confident window
     p = tmp_path / "weak.toml"
-    p.write_text(baseline_toml(2.5, 10.0, intensity_uA=2.0))
+    p.write_text(baseline_toml(2.5, 10.0, intensity_uA=2.0).replace("[stimulation]", AUTO_ON + "[stimulation]"))
     out = tmp_path / "u.h5"
     assert main(["run", str(p), "--speed", "max", "--seed", "3", "--out", str(out), "--no-gui"]) == 0
     capsys.readouterr()
@@ -75,7 +77,7 @@ def test_uncertain_proposal_is_a_warning_and_windows_stay(tmp_path, capsys):
 
 
 def test_auto_windows_keep_a_window_given_in_the_protocol(tmp_path, capsys):
-    out = _run(tmp_path, "[analysis]\nwindows = { slope = [2.9, 3.9] }\n")
+    out = _run(tmp_path, AUTO_ON + "windows = { slope = [2.9, 3.9] }\n")
     capsys.readouterr()
     with open_recording(out) as rec:
         changed = [e for e in rec.typed_events if e.kind == "windows"]
