@@ -42,6 +42,12 @@ class OutputMap:
     n_do: int
     trigger_line_for_pathway: tuple[int | None, ...] = ()
     ao_limit_V: float = 10.0
+    ao_range_V_for_pathway: tuple[float, ...] = ()  # each pathway's AO range ± V (rig file ``ao_range_V``)
+
+    def ao_range_V(self, pathway: int) -> float:
+        """The largest command (V) pathway ``pathway``'s AO channel may get."""
+        r = self.ao_range_V_for_pathway
+        return min(self.ao_limit_V, r[pathway]) if 0 <= pathway < len(r) else self.ao_limit_V
 
 
 class LimitExceeded(StimulusLimitError):
@@ -142,8 +148,9 @@ def render_block(
     for stim, intensity in stimuli:
         ch = wiring.ao_for_pathway[stim.pathway]
         volts = intensity / wiring.uA_per_V[stim.pathway]
-        if abs(volts) > wiring.ao_limit_V:
-            raise LimitExceeded("intensity", f"{intensity} µA needs {volts:.2f} V, beyond the AO range")
+        if abs(volts) > wiring.ao_range_V(stim.pathway) * (1 + 1e-9):
+            raise LimitExceeded("intensity", f"{intensity} µA needs {volts:.2f} V, beyond the AO range "
+                                f"±{wiring.ao_range_V(stim.pathway):g} V")
         trig = (
             wiring.trigger_line_for_pathway[stim.pathway]
             if stim.pathway < len(wiring.trigger_line_for_pathway)

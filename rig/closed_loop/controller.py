@@ -269,7 +269,7 @@ class Controller(OperatorCommands, Lookahead, AutoWindowsMixin, BaselineGate):
                                  extra={"points": data["points"]} if "points" in data else {}))
             if rule is None:  # an I/O curve without a rule: recorded, intensity unchanged
                 continue
-            top = min(self.max_uA, float(x.max())) if x.size else self.max_uA  # never above the tested range
+            top = min(self.top_uA(pw), float(x.max())) if x.size else self.top_uA(pw)  # never above the tested range
             choice = choose_intensity(fit, rule, thr, resolution_uA=self.resolution_uA,
                                       min_uA=self.min_uA, max_uA=top)
             if choice is None:
@@ -313,7 +313,7 @@ class Controller(OperatorCommands, Lookahead, AutoWindowsMixin, BaselineGate):
             prop = self.tracker.on_test(doc.pathway, slope, self.intensity_uA[doc.pathway])
             if prop is not None:
                 new, why = prop
-                q, clamped = quantize(new, self.resolution_uA, self.min_uA, self.max_uA)
+                q, clamped = quantize(new, self.resolution_uA, self.min_uA, self.top_uA(doc.pathway))
                 if q != self.intensity_uA[doc.pathway]:
                     old = self.intensity_uA[doc.pathway]
                     self.intensity_uA[doc.pathway] = q  # alarms keep their reference: tracking holds the response

@@ -31,6 +31,14 @@ class OperatorCommands:
     phase_start: int
     phase_end: int
     _now: int
+    max_uA: float
+    ao_max_uA: tuple[float | None, ...] = ()  # per pathway: the largest µA its AO command range gives
+
+    def top_uA(self, pw: int) -> float:
+        """The largest intensity (µA) pathway ``pw`` may get: the rig's limit, and the isolator command
+        its AO channel can produce (``ao_range_V × uA_per_V``), whichever is lower."""
+        ao = self.ao_max_uA[pw] if 0 <= pw < len(self.ao_max_uA) else None
+        return self.max_uA if ao is None else min(self.max_uA, ao)
 
     def poll(self, now_sample: int) -> list:
         """Engine hook, once per acquired block: drain operator commands and outside events
@@ -186,16 +194,21 @@ class OperatorCommands:
         why = self.refusal(c)
         if why:
             raise CommandRefused(why)
+        top = self.top_uA(pw)
         span = self.max_uA - self.min_uA
         delta = finite_number(delta, "delta_uA", -span, span)
         old = self.intensity_uA[pw]
-        q, clamped = quantize(old + delta, self.resolution_uA, self.min_uA, self.max_uA)
+        q, clamped = quantize(old + delta, self.resolution_uA, self.min_uA, top)
         self._set_intensity(pw, q)
         self.tracker.restart(pw)
         effects.append(ev.IntensitySet(sample=sample, text=f"{self.name(pw)}: {old:g} → {q:g} µA (operator)",
                                        pathway=pw, intensity_uA=q, previous_uA=old, rule="operator",
                                        clamped=clamped, changed=q != old))
-        return True, f"{self.name(pw)} at {q:g} µA" + (" (clamped)" if clamped else "")
+        why = ""
+        if clamped:
+            why = (f" (clamped: {top:g} µA is the most its AO command range gives)" if top < self.max_uA and q >= top
+                   else " (clamped to the rig limits)")
+        return True, f"{self.name(pw)} at {q:g} µA{why}"
 
     def _holds(self, p: Any, r0: int) -> bool:
         """A paused induction with pulses still to come and ``on_pause = "hold"`` waits."""

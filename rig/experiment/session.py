@@ -28,8 +28,11 @@ def make_controller(plan: Any, rig: Any, commands: queue.Queue | None = None) ->
     res = [getattr(s, "resolution_uA", None) for s in getattr(rig, "stim", [])]
     res = [r for r in res if r]
     ttl_only = tuple(bool(getattr(s, "ttl_only", False)) for s in getattr(rig, "stim", []))
-    return Controller(plan, limits=rig.stim_limits(), resolution_uA=max(res) if res else None, commands=commands,
-                      ttl_only=ttl_only)
+    ctl = Controller(plan, limits=rig.stim_limits(), resolution_uA=max(res) if res else None, commands=commands,
+                     ttl_only=ttl_only)
+    ctl.ao_max_uA = tuple(s.ao_range_V * s.uA_per_V if getattr(s, "ao", None) else None
+                          for s in getattr(rig, "stim", []))
+    return ctl
 
 
 class OperatorControl:

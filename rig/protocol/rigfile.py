@@ -258,6 +258,7 @@ class RigConfig(_Strict):
             n_ao=k,
             n_do=len(self.do_lines),
             trigger_line_for_pathway=tuple(ttl),
+            ao_range_V_for_pathway=tuple(s.ao_range_V for s in self.stim),
         )
 
     def scale_gains(self) -> list[float]:
