@@ -1,7 +1,28 @@
 """LTP Rig: acquisition, stimulation and online fEPSP analysis for LTP/LTD experiments."""
 
 import os as _os
-import tempfile as _tempfile
+import signal as _signal
+import sys as _sys
+
+
+def _start_up_signal(signum: int, frame: object) -> None:
+    """SIGTERM/SIGINT while the `rig` command is still importing (before :func:`rig.cli.main` takes
+    over): nothing was done yet, so one line and exit 130, not 143 and no message."""
+    _os.write(2, f"rig: interrupted by {_signal.Signals(signum).name} during start-up: nothing was done\n".encode())
+    _os._exit(130)
+
+
+def _is_rig_command() -> bool:
+    """This process is the `rig` command (console script or ``python -m rig.cli``), not a library user."""
+    argv0 = _os.path.basename(_sys.argv[0]) if _sys.argv else ""
+    return argv0 in ("rig", "rig.exe") or "rig.cli" in getattr(_sys, "orig_argv", [])[:4]
+
+
+if _is_rig_command() and _signal.getsignal(_signal.SIGTERM) == _signal.SIG_DFL:
+    _signal.signal(_signal.SIGTERM, _start_up_signal)  # first thing: before any heavy import
+    _signal.signal(_signal.SIGINT, _start_up_signal)
+
+import tempfile as _tempfile  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 
-from rig import __version__
+from rig import __version__, _start_up_signal
 from rig.core.errors import RunFailure, UserError
 
 COMMAND_MODULES = (
@@ -52,7 +52,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return p
 
 
+_signalled: list[str] = []  # signals received during the command (an import may wrap the KeyboardInterrupt)
+
+
 def _terminated(signum: int, frame: object) -> None:
+    _signalled.append(signal.Signals(signum).name)
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
@@ -60,11 +64,18 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command. SIGTERM is handled from the first instruction on, like Ctrl-C: one line
     and exit 130 (a run installs its own handlers that stop it safely)."""
     main_thread = threading.current_thread() is threading.main_thread()
+    _signalled.clear()
     old = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
+    as_command = old is _start_up_signal  # the `rig` process itself (rig/__init__ installed it)
+    if as_command:
+        signal.signal(signal.SIGINT, _terminated)  # Ctrl-C: KeyboardInterrupt again
     try:
         return _main(argv)
     finally:
-        if main_thread:
+        if as_command:  # the outcome is decided (file closed): a late signal must not change the exit code
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        elif main_thread:
             signal.signal(signal.SIGTERM, old)
 
 
@@ -89,6 +100,9 @@ def _main(argv: list[str] | None) -> int:
     except BrokenPipeError:
         return 1
     except Exception as exc:  # noqa: BLE001 - last resort: one line, not a traceback
+        if _signalled:  # e.g. numpy turns a KeyboardInterrupt inside its import into an ImportError
+            print(f"rig: interrupted by {_signalled[0]}: nothing more was done", file=sys.stderr)
+            return 130
         if os.environ.get("RIG_DEBUG"):
             raise
         print(f"rig: internal error: {type(exc).__name__}: {exc} (RIG_DEBUG=1 shows the traceback)",

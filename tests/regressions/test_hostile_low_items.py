@@ -157,3 +157,59 @@ def test_a_signal_after_the_run_ended_does_not_change_its_outcome():
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.01)
     assert signal.getsignal(signal.SIGTERM) == before
+
+
+def _start_rig(tmp_path: Path) -> subprocess.Popen:
+    out = tmp_path / "r.h5"
+    return subprocess.Popen([str(Path(PY).with_name("rig")) if Path(PY).with_name("rig").exists() else PY,
+                             *([] if Path(PY).with_name("rig").exists() else ["-m", "rig.cli"]),
+                             "run", str(ROOT / "protocols" / "baseline_only.toml"), "--sim", "--speed", "max",
+                             "--no-gui", "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("delay_s", [0.0, 0.03, 0.1])
+def test_signal_while_rig_still_imports_is_one_line_and_exit_130(tmp_path, sig, delay_s):
+    """Before the fix the handler came only in main(), after argparse and the command's imports:
+    SIGTERM there exited 143 with no message, SIGINT printed an import traceback. rig/__init__ now
+    installs a start-up handler first thing, before any heavy import (only Python's own start-up,
+    site and runpy, comes before it)."""
+    p = _start_rig(tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while not _caught(p.pid) & (1 << (signal.SIGTERM - 1)):  # rig's first handler is in place
+            assert time.monotonic() < deadline and p.poll() is None
+            time.sleep(0.001)
+        time.sleep(delay_s)
+        p.send_signal(sig)
+        _, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode == 130, err
+    assert "Traceback" not in err and "interrupted" in err and len(err.strip().splitlines()) <= 2, err
+
+
+def test_a_signal_after_the_command_returned_keeps_its_exit_code(tmp_path):
+    """After main() returned (the outcome is decided, the file closed) a SIGTERM or SIGINT of the
+    `rig` process is ignored: it gave 143 or -2 though the command had finished."""
+    code = ("import os, signal, sys, time\n"
+            "sys.argv = ['rig', 'check', sys.argv[1]]\n"
+            "from rig.cli import main\n"
+            "rc = main()\n"
+            "os.kill(os.getpid(), signal.SIGTERM); os.kill(os.getpid(), signal.SIGINT); time.sleep(0.05)\n"
+            "sys.exit(rc)\n")
+    r = subprocess.run([PY, "-c", code, str(ROOT / "protocols" / "baseline_only.toml")], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_importing_rig_as_a_library_leaves_signal_handlers_alone():
+    code = ("import signal, rig\n"
+            "assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL\n"
+            "assert signal.getsignal(signal.SIGINT) is signal.default_int_handler\n")
+    r = subprocess.run([PY, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
