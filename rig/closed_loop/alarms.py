@@ -198,8 +198,9 @@ class AlarmMonitor:
         rel = slope / st.ref_slope * 100.0 if st.ref_slope else math.nan
         lost = bool(flags & _NO_RESP) or (math.isfinite(rel) and rel < pct)
         if not flags & _SAT:
-            self._update(st, "response_lost", lost, pathway,
-                         f"{self.name(pathway)}: response lost ({rel:.0f} % of reference < {pct:g} %)",
+            why = (f"{rel:.0f} % of reference < {pct:g} %" if math.isfinite(rel) and rel < pct
+                   else "no fEPSP found in the measurement window")
+            self._update(st, "response_lost", lost, pathway, f"{self.name(pathway)}: response lost ({why})",
                          {"percent_of_reference": None if not math.isfinite(rel) else round(rel, 1)}, out)
         cfg_v = self.cfg["volley_change"]
         if st.ref_volley is not None and math.isfinite(volley) and clean:

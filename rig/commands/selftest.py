@@ -184,7 +184,9 @@ def run_resistor(args: argparse.Namespace, rig: RigConfig) -> int:
 
     R = args.resistor_kohm
     if R is None or not 0.01 <= R <= 10_000:
-        raise UserError(f"--resistor-kohm: {R} outside 0.01..10000 kΩ (required with --sim-fault)")
+        what = "missing" if R is None else f"{R} outside 0.01..10000 kΩ"
+        raise UserError(f"--resistor-kohm: {what} (the test resistor's value, needed for a resistor self-test"
+                        " and with --sim-fault)")
     tol = DEFAULT_TOLERANCE_PERCENT if args.tolerance_percent is None else args.tolerance_percent
     if not 0 < tol <= 50 or not 0 < args.compliance_V <= 200:
         raise UserError("--tolerance-percent must be in (0, 50] and --compliance-V in (0, 200]")
