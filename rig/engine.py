@@ -140,6 +140,9 @@ class Engine(ReadAhead):
                                    behind_samples=self.acquired_until - w))
         while w < target:
             n = min(target - w, span or self.dev.block_samples)
+            past = w + n <= self.acquired_until  # acquired already (a gap): zeros, in large read-only views
+            if past:  # over the quiet stretches of it; one block at a time where something is due
+                n = max(n, min(target, self.acquired_until, getattr(self.ctl, "quiet_until", int)(), w + 100 * n) - w)
             stims, valves, docs = self.ctl.schedule(w + n)
             for d in docs:
                 if isinstance(d, PhaseStart):
@@ -156,7 +159,7 @@ class Engine(ReadAhead):
             self._valves.extend(valves)
             active = [(s, i) for s, i in self._stims if s.sample < w + n and s.sample + s.last_pulse_end > w]
             ao, do = render_block(w, n, active, self._valves, self._do_state, self.wiring, self.fs, self.limits,
-                                  lazy=bool(span))
+                                  lazy=bool(span) or past)
             if self.stimulation_off:
                 ao, do = np.zeros(ao.shape), np.zeros(do.shape, dtype=np.uint8)
             try:

@@ -171,7 +171,9 @@ class SimDevice(Device):
             lag = int((time.perf_counter() - self._t0) * rate) - (start + n)
             if lag > self.buffer_samples:  # the board overwrote what we did not read in time
                 gap = max(n, (lag - self.buffer_samples // 2) // n * n)
-                self._acquire(start, gap)  # the slice lives on; those samples are gone
+                step = max(n, self.buffer_samples)  # the slice lives on (those samples are gone), in
+                for a in range(start, start + gap, step):  # pieces: a long stall must not take GBs
+                    self._acquire(a, min(step, start + gap - a))
                 self.overflows += 1
                 start += gap
         codes, volts = self._acquire(start, n)

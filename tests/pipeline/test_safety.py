@@ -25,6 +25,16 @@ def _spawn(args: list[str]) -> subprocess.Popen:
 
 
 def _wait_for_sweeps(path, n: int, proc: subprocess.Popen, timeout_s: float = 120.0) -> int:
+    try:
+        return _wait(path, n, proc, timeout_s)
+    except BaseException:
+        if proc.poll() is None:  # never leave a run behind (an orphaned starved run once grew to 4.4 GB)
+            proc.kill()
+            proc.communicate()
+        raise
+
+
+def _wait(path, n: int, proc: subprocess.Popen, timeout_s: float) -> int:
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout_s:
         assert proc.poll() is None, proc.communicate()
