@@ -120,7 +120,7 @@ def summarize(rec: Recording) -> dict:
                               for e in events if isinstance(e, ev.IntensitySet) and e.changed],
         "operator": {"commands": len(ops), "refused": sum(not e.accepted for e in ops),
                      "marks": [{"time_s": e.sample / fs, "text": e.note} for e in ops if e.cmd == "mark"]},
-        "averages": _averages(events, per, fs),
+        "averages": _averages(rec, events, per, fs),
         "windows_changes": [{"time_s": e.sample / fs, "source": e.source or "operator", "text": e.text}
                             for e in events if isinstance(e, ev.WindowsChanged)],
         "windows_uncertain": [e.text for e in events if isinstance(e, ev.WindowsUncertain)],
@@ -139,19 +139,31 @@ def _end_state(s: dict) -> str:
     return "complete: completed" if s["stop_reason"] == "completed" else f"NOT COMPLETED: {s['stop_reason']}"
 
 
-def _averages(events: list, per: dict[int, dict], fs: float) -> dict[str, list[dict]]:
-    """Per pathway: the averaged measurements made online (``average_measured``), with the slope as
-    % of the pathway's baseline mean (of the single sweeps)."""
+def _averages(rec: Recording, events: list, per: dict[int, dict], fs: float) -> dict[str, list[dict]]:
+    """Per pathway: the averaged measurements (format ≥ 1.4: the rows with ``averaged_n`` of the analysis
+    version in use, :attr:`Recording.averaged`; 1.3: the ``average_measured`` events), with the slope
+    as % of the pathway's baseline mean of the single sweeps (averages never enter the result)."""
     out: dict[str, list[dict]] = {}
+
+    def add(pw: int, t_s: float, first: int, last: int, n: int, slope, amp, flags: int) -> None:
+        base = per.get(pw, {}).get("baseline_slope_mV_per_ms")
+        pct = slope / base * 100.0 if slope is not None and base else None
+        out.setdefault(str(pw), []).append(
+            {"time_s": t_s, "first_sweep": first, "last_sweep": last, "sweeps": n, "slope_mV_per_ms": slope,
+             "percent_of_baseline": pct, "amplitude_mV": amp, "flags": flags})
+
+    if "averaged_n" in (rec.all_measurements.dtype.names or ()):
+        field = slope_field_of(rec)
+        num = lambda v: float(v) if np.isfinite(v) else None  # noqa: E731
+        for r in rec.averaged[rec.averaged["pulse"] == 0]:
+            add(int(r["pathway"]), float(r["sample"]) / fs, int(r["first_sweep"]), int(r["sweep_index"]),
+                int(r["averaged_n"]), num(r[field]), num(r["amplitude_mV"]), int(r["flags"]))
+        return out
     for e in events:
         if isinstance(e, ev.AverageMeasured):
-            slope = (e.values or {}).get("slope_mV_per_ms")
-            base = per.get(e.pathway, {}).get("baseline_slope_mV_per_ms")
-            pct = slope / base * 100.0 if slope is not None and base else None
-            out.setdefault(str(e.pathway), []).append(
-                {"time_s": e.sample / fs, "first_sweep": e.first_sweep, "last_sweep": e.last_sweep,
-                 "sweeps": e.sweeps, "slope_mV_per_ms": slope, "percent_of_baseline": pct,
-                 "amplitude_mV": (e.values or {}).get("amplitude_mV"), "flags": e.flags})
+            v = e.values or {}
+            add(e.pathway, e.sample / fs, e.first_sweep, e.last_sweep, e.sweeps, v.get("slope_mV_per_ms"),
+                v.get("amplitude_mV"), e.flags)
     return out
 
 

@@ -133,8 +133,14 @@ class OperatorCommands:
                 ms = (float(new[0]), float(new[1]))
             except (TypeError, ValueError):
                 return False, "refused: new_ms must be two numbers (ms)"
-            self.windows_changes.append((w, ms, "set_windows"))
-            return True, f"{w} window {ms[0]:g}–{ms[1]:g} ms: a new analysis version (recorded sweeps re-measured)"
+            pw = c.get("pathway")  # None: every pathway
+            if pw is not None and (isinstance(pw, bool) or not isinstance(pw, int)
+                                   or not 0 <= pw < len(self.intensity_uA)):
+                raise CommandRefused(f"pathway {pw!r} is not a wired pathway (0…{len(self.intensity_uA) - 1})")
+            self.windows_changes.append((w, ms, "set_windows", pw))
+            who = "every pathway" if pw is None else f"S{pw + 1}"
+            return True, (f"{w} window {ms[0]:g}–{ms[1]:g} ms for {who}: a new analysis version "
+                          "(recorded sweeps re-measured)")
         if name == "reanalyse":
             return self._reanalyse(c.get("data") or {})
         if name == "intensity":
@@ -215,9 +221,10 @@ class OperatorCommands:
         self.phase_start += samples
         self.phase_end += samples
 
-    def take_windows_changes(self) -> list[tuple[str | None, tuple[float, float], str]]:
+    def take_windows_changes(self) -> list[tuple]:
         """Engine hook: detector window changes asked for since the last call: (window, (start, end) ms,
-        source); window None: no change, a new analysis version with the windows in use (Re-analyse)."""
+        source[, pathway]) — pathway None or absent: every pathway; window None: no change, a new
+        analysis version with the windows in use (Re-analyse)."""
         out, self.windows_changes = self.windows_changes, []
         return out
 

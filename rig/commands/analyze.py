@@ -22,6 +22,7 @@ from rig import detector
 from rig.analysis.abf_input import SweepSource, open_input
 from rig.analysis.results import is_valid
 from rig.core.errors import UserError
+from rig.detector.online import sweep_blocks
 from rig.detector.proposal import average_sweeps, propose_windows
 
 METHODS = tuple(detector.SLOPE_FIELD)
@@ -75,13 +76,14 @@ def resolve_windows(src: SweepSource, overrides: list[str], auto: int | None,
     windows, the placement (landmarks, confidence, reasons) and notes."""
     notes: list[str] = []
     pw_of = np.zeros(src.n_sweeps, np.int64) if pw_of is None else pw_of
-    base = detector.Windows()
+    stored = detector.PathwayWindows()
     if src.windows:
-        try:
-            base = detector.Windows.from_dict(src.windows)
+        try:  # the recording's windows: every pathway's and each pathway's own (format ≥ 1.4)
+            stored = detector.PathwayWindows.from_dicts(src.windows, src.pathway_windows)
             notes.append("windows stored with the recording" + (" (fallback)" if auto else ""))
         except (TypeError, ValueError) as exc:
             notes.append(f"stored windows ignored ({exc})")
+    base = stored.default
     manual = any(o.partition("=")[0].strip() == "slope" for o in overrides)
     manual = manual or (auto is None and bool(src.windows))  # measured online with these
     for spec in overrides:  # the baseline / artifact overrides also guide the placement
@@ -89,13 +91,13 @@ def resolve_windows(src: SweepSource, overrides: list[str], auto: int | None,
             base.override(spec)
         except ValueError as exc:
             raise UserError(f"--window {exc}") from None
-    guide = base
-    for spec in overrides:
-        if spec.partition("=")[0].strip() in ("baseline", "artifact"):
-            guide = guide.override(spec)
     out: dict[int, detector.Windows] = {}
     placed: dict[int, dict] = {}
     for pw in sorted({int(p) for p in pw_of}):
+        guide = stored.of(pw)
+        for spec in overrides:
+            if spec.partition("=")[0].strip() in ("baseline", "artifact"):
+                guide = guide.override(spec)
         w = guide
         sel = np.flatnonzero(pw_of == pw)[: auto or 10]
         if not manual and sel.size and np.size(src.get_pulses(int(sel[0]))):
@@ -123,13 +125,7 @@ def analyze(src: SweepSource, windows: dict[int, detector.Windows] | detector.Wi
     field = detector.SLOPE_FIELD[method]
     detector.warm_up()
     pw_of = _pathway_of(src, pathways)
-    groups = [[i] for i in range(src.n_sweeps)]
-    if average_n > 1:
-        groups = []
-        for pw in sorted(set(pw_of.tolist())):
-            idx = np.flatnonzero(pw_of == pw)
-            groups += [list(idx[j : j + average_n]) for j in range(0, idx.size, average_n)]
-        groups.sort(key=lambda g: g[0])
+    groups = sweep_blocks(pw_of, average_n, src.kinds)
     rows = []
     for g in groups:
         i = int(g[0])
@@ -227,8 +223,6 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--average {args.average}: must be >= 1")
     if not 0.0 <= args.double_edge_ms <= 1000.0:
         raise UserError(f"--double-edge-ms {args.double_edge_ms}: must be 0 … 1000 ms")
-    if args.save and args.average != 1:
-        raise UserError(f"--save stores single sweeps: drop --average {args.average}")
     src = open_input(args.input, args.channel, args.stim_ms, args.double_edge_ms)
     if args.save and src.kind != "ltp-rig":
         src.close()
@@ -254,9 +248,10 @@ def run(args: argparse.Namespace) -> int:
     if args.save:
         from rig.storage.save_analysis import save_version
 
-        doc["saved"] = save_version(args.input, windows, args.method)
-        print(f"rig analyze: saved analysis version {doc['saved']['version']} ({doc['saved']['sweeps']} sweeps) "
-              f"to {args.input}", file=sys.stderr)
+        doc["saved"] = save_version(args.input, windows, args.method, average_n=args.average)
+        avg = f", {doc['saved']['averaged_rows']} averaged rows" if args.average > 1 else ""
+        print(f"rig analyze: saved analysis version {doc['saved']['version']} ({doc['saved']['sweeps']} sweeps"
+              f"{avg}) to {args.input}", file=sys.stderr)
     stats = pathway_stats(rows)
     for pw, st in stats.items():
         st["windows"] = windows[pw].to_dict()
