@@ -153,12 +153,19 @@ class OperatorCommands:
         w = data.get("windows_ms") if isinstance(data, dict) else None
         if w is not None and not isinstance(w, dict):
             raise CommandRefused("windows_ms must be an object {window: [start_ms, end_ms]}")
+        own = data.get("pathway_windows_ms") if isinstance(data, dict) else None  # per pathway: {"0": {…}}
+        if own is not None and not isinstance(own, dict):
+            raise CommandRefused("pathway_windows_ms must be an object {pathway: {window: [start_ms, end_ms]}}")
         changes = []
-        for k, v in (w or {}).items():
-            if not isinstance(v, (list, tuple)) or len(v) != 2:
-                raise CommandRefused(f"windows_ms.{k} must be [start_ms, end_ms]")
-            changes.append((str(k), (finite_number(v[0], k, -1e3, 1e4), finite_number(v[1], k, -1e3, 1e4)),
-                            "reanalyse"))
+        for pw, ws in [(None, w or {}), *((p, x) for p, x in (own or {}).items())]:
+            if pw is not None and (not str(pw).isdigit() or int(pw) >= len(self.intensity_uA)
+                                   or not isinstance(ws, dict)):
+                raise CommandRefused(f"pathway_windows_ms.{pw}: not a wired pathway's windows")
+            for k, v in ws.items():
+                if not isinstance(v, (list, tuple)) or len(v) != 2:
+                    raise CommandRefused(f"windows_ms.{k} must be [start_ms, end_ms]")
+                changes.append((str(k), (finite_number(v[0], k, -1e3, 1e4), finite_number(v[1], k, -1e3, 1e4)),
+                                "reanalyse", None if pw is None else int(pw)))
         self.windows_changes.extend(changes or [(None, (0.0, 0.0), "reanalyse")])
         n = data.get("sweeps") if isinstance(data, dict) else None
         return True, (f"{n} sweeps re-measured by the window; " if isinstance(n, int) else "") + \

@@ -142,3 +142,6 @@ def sweep_blocks(pathway_of: np.ndarray, n: int, kind_of: np.ndarray | None = No
             out.append(b)
         b.append(i)
     return out
+
+
+AUTO = "auto"  # the name of a windows change that applies a proposal (several windows at once)

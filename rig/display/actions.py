@@ -105,8 +105,11 @@ class WindowActions:
             return
         report = reanalyse(self.model, self.windows_ms)
         self.redraw()
+        own = self.__dict__.get("pathway_windows_ms", {})  # windows dragged on one pathway's plot
         self.send(Command("reanalyse", text=report.text(), data={
-            "windows_ms": {k: list(v) for k, v in self.windows_ms.items()}, "sweeps": report.n_sweeps}))
+            "windows_ms": {k: list(v) for k, v in self.windows_ms.items()}, "sweeps": report.n_sweeps,
+            **({"pathway_windows_ms": {str(p): {k: list(v) for k, v in w.items()} for p, w in own.items()}}
+               if own else {})}))
         self.message.setText(report.text())  # the controller's answer follows, with the same text
         self.windows_changed = False
 

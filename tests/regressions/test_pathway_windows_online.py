@@ -1,0 +1,163 @@
+"""Issue 15: the engine measured every pathway with ONE window set, so the pathways' proposals were
+intersected and a protocol could not give S2 its own windows. Now each pathway has its own windows
+(``[analysis.pathways.S2.windows]``, ``rig ctl set-windows … --pathway S2``, the window's drag on S2's
+plot, auto windows per pathway), every analysis version says whose windows changed, and each
+pathway's baseline starts after its own change."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+from rig.analysis import results
+from rig.cli import main
+from rig.commands.ctl import build_request
+from rig.core.errors import UserError
+from rig.detector import measure_pulses
+from rig.detector.measurement import PathwayWindows, Windows
+from rig.storage import open_recording
+from tests.conftest import baseline_toml
+
+TWO = """
+[[phases]]
+kind = "induction"
+name = "TBS S1"
+pattern = "tbs"
+pathway = "S1"
+pulses_per_burst = 4
+intra_burst_hz = 100.0
+bursts = 5
+burst_interval_ms = 200.0
+trains = 1
+train_interval_s = 10.0
+
+[[phases]]
+kind = "follow_up"
+name = "follow-up"
+duration_min = 1.0
+interval_s = 5.0
+"""
+
+
+def _proto(tmp_path, analysis: str, base_min: float = 2.0, name: str = "two.toml"):
+    text = baseline_toml(base_min, 5.0, name="two pathways", pathways=("S1", "S2")) + TWO
+    p = tmp_path / name
+    p.write_text(text.replace("[stimulation]", analysis + "\n[stimulation]"))
+    return p
+
+
+def _run(tmp_path, analysis: str, out: str = "two.h5", extra: tuple = ()) -> object:
+    p = _proto(tmp_path, analysis)
+    path = tmp_path / out
+    assert main(["run", str(p), "--speed", "max", "--seed", "4", "--out", str(path), "--no-gui", *extra]) == 0
+    return path
+
+
+def _remeasure(rec, i: int, w: Windows) -> float:
+    r = rec.sweep_table[i]
+    trace = rec.sweep_counts(i)[:, 0].astype(np.float64) * rec.sweep_scale(i, 0)
+    pulses = np.asarray(rec.pulse_samples(i), dtype=np.int64) - int(r["start_sample"])
+    return float(measure_pulses(trace, pulses, rec.sample_rate_hz, w, 32767 * rec.sweep_scale(i, 0) * 0.999)[0][
+        "slope_mV_per_ms"])
+
+
+def test_protocol_gives_s2_its_own_windows_and_each_pathway_is_measured_with_its_own(tmp_path, capsys):
+    path = _run(tmp_path, "[analysis.pathways.S2.windows]\nslope = [2.6, 3.6]\n")
+    capsys.readouterr()
+    with open_recording(path) as rec:
+        assert rec.format_version == "1.4"
+        assert rec.pathway_windows == {"1": {"slope": [2.6, 3.6]}}
+        own = PathwayWindows.from_dicts(rec.windows, rec.pathway_windows)
+        assert own.of(0).slope == (3.0, 4.5) and own.of(1).slope == (2.6, 3.6)
+        m = rec.measurements[rec.measurements["pulse"] == 0]
+        for pw in (0, 1):
+            i = int(m["sweep_index"][m["pathway"] == pw][3])
+            stored = float(m["slope_mV_per_ms"][m["sweep_index"] == i][0])
+            assert stored == pytest.approx(_remeasure(rec, i, own.of(pw)), rel=1e-9)
+            assert stored != pytest.approx(_remeasure(rec, i, own.of(1 - pw)), rel=1e-3)
+    # `rig analyze` re-measures with the windows the file stores for each pathway
+    assert main(["analyze", str(path), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["pathways"]["1"]["windows"]["slope"] == [2.6, 3.6]
+    assert doc["pathways"]["0"]["windows"]["slope"] == [3.0, 4.5]
+
+
+@pytest.mark.parametrize("table, said", [
+    ("[analysis.pathways.S3.windows]\nslope = [2.6, 3.6]\n", "'S3' is not a stimulated pathway"),
+    ("[analysis.pathways.S2.windows]\nslope = [3.6, 2.6]\n", "pathways.S2.windows: window slope"),
+    ("[analysis.pathways.S2.windows]\nslope = [2.6, 300.0]\n", "outside the sweep"),
+    ("[analysis.pathways.S2.windows]\nslope = [2.6]\n", "slope"),
+    ("[analysis.pathways.S2.windows]\nslpoe = [2.6, 3.6]\n", "slpoe"),
+])
+def test_bad_pathway_windows_are_one_line_errors(tmp_path, capsys, table, said):
+    p = _proto(tmp_path, table)
+    assert main(["check", str(p)]) == 2
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err, err
+
+
+def test_auto_windows_apply_each_pathways_own_proposal_and_baselines_start_after_their_own_change(tmp_path,
+                                                                                                    capsys):
+    path = _run(tmp_path, "[analysis]\nauto_windows = true\nsettle_sweeps = 5\n")
+    capsys.readouterr()
+    with open_recording(path) as rec:
+        evs = rec.typed_events
+        fs = rec.sample_rate_hz
+        changed = [e for e in evs if e.kind == "windows"]
+        props = {e.pathway: e for e in evs if e.kind == "windows_proposed"}
+        versions = [e for e in evs if e.kind == "analysis"]
+        res = results.compute(rec)
+        m = rec.measurements[rec.measurements["pulse"] == 0]
+        ref = res.baseline_phase
+    assert sorted(e.pathway for e in changed) == [0, 1] and all(e.source == "auto" for e in changed)
+    for e in changed:  # each pathway got its own proposal, not an intersection
+        assert e.windows["slope"] == props[e.pathway].windows["slope"]
+    assert sorted(v.pathway for v in versions) == [0, 1]
+    last = PathwayWindows.from_dicts(versions[-1].windows, versions[-1].pathway_windows)
+    for e in changed:
+        assert list(last.of(e.pathway).slope) == e.windows["slope"]
+    for e in changed:  # a pathway's baseline: its sweeps after its own windows change
+        pw = e.pathway
+        mine = m[(m["pathway"] == pw) & (m["phase"] == ref)]
+        t = mine["sample"] / fs
+        r = res.pathways[pw]
+        assert r.n_baseline_settling == int(np.sum(t < e.sample / fs)) >= 5
+        assert r.n_baseline + r.n_baseline_excluded == int(np.sum(t >= e.sample / fs))
+
+
+def test_rig_ctl_set_windows_takes_a_pathway():
+    ns = argparse.Namespace(action="set-windows", args=["slope", "3.2", "4.4"], pathway="S2", minutes=5.0)
+    assert build_request(ns) == {"cmd": "set_windows", "data": {"window": "slope", "new_ms": [3.2, 4.4]},
+                                 "pathway": 1}
+    ns.pathway = None
+    assert "pathway" not in build_request(ns)
+    for args, pathway in ((["slope", "4.4", "3.2"], None), (["slop", "3", "4"], None), (["slope", "3"], None),
+                          (["slope", "3", "4"], "X2"), (["slope", "nan", "4"], None)):
+        with pytest.raises(UserError):
+            build_request(argparse.Namespace(action="set-windows", args=args, pathway=pathway, minutes=5.0))
+
+
+def test_online_averages_are_rows_and_never_double_count(tmp_path, capsys):
+    plain = _run(tmp_path, "", "plain.h5")
+    avg = _run(tmp_path, "", "avg.h5", ("--average", "3"))
+    capsys.readouterr()
+    with open_recording(plain) as a, open_recording(avg) as b:
+        assert len(a.averaged) == 0
+        events = [e for e in b.typed_events if e.kind == "average_measured"]
+        rows = b.averaged
+        assert len(rows) == len(events) >= 6 and set(rows["averaged_n"]) == {3}
+        for e, r in zip(sorted(events, key=lambda e: (e.pathway, e.last_sweep)), rows, strict=True):
+            assert (int(r["pathway"]), int(r["first_sweep"]), int(r["sweep_index"])) == \
+                (e.pathway, e.first_sweep, e.last_sweep)
+            assert float(r["slope_mV_per_ms"]) == pytest.approx(e.values["slope_mV_per_ms"], abs=1e-6)
+        assert len(b.measurements) == len(a.measurements)  # single sweeps only
+        ra, rb = results.compute(a), results.compute(b)
+    for pw in (0, 1):  # the same result with or without the averaged rows
+        assert rb.pathways[pw].magnitude_percent == pytest.approx(ra.pathways[pw].magnitude_percent, rel=1e-12)
+        assert rb.pathways[pw].n_baseline == ra.pathways[pw].n_baseline
+    assert main(["summary", str(avg), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert len(doc["averages"]["0"]) + len(doc["averages"]["1"]) == len(rows)
