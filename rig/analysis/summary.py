@@ -39,6 +39,7 @@ def analysis_used(rec: Recording) -> dict:
     """Which analysis version a result comes from (``analysis`` in the JSON of summary, report, export)."""
     a = rec.analysis_info
     return {"version": rec.analysis, "source": a["source"], "method": a["method"], "windows": a["windows"],
+            "pathway_windows": a.get("pathway_windows") or {},
             "time_s": a["time_s"], "versions": len(rec.analyses), "newest": rec.analysis == rec.analyses[-1]["version"]}
 
 

@@ -84,8 +84,9 @@ def resolve_windows(src: SweepSource, overrides: list[str], auto: int | None,
         except (TypeError, ValueError) as exc:
             notes.append(f"stored windows ignored ({exc})")
     base = stored.default
-    manual = any(o.partition("=")[0].strip() == "slope" for o in overrides)
-    manual = manual or (auto is None and bool(src.windows))  # measured online with these
+    given = any(o.partition("=")[0].strip() == "slope" for o in overrides)
+    manual = given or (auto is None and bool(src.windows))  # measured online with these
+    source = "--window" if given else "stored with the recording" if manual else "placed from landmarks"
     for spec in overrides:  # the baseline / artifact overrides also guide the placement
         try:
             base.override(spec)
@@ -100,16 +101,18 @@ def resolve_windows(src: SweepSource, overrides: list[str], auto: int | None,
                 guide = guide.override(spec)
         w = guide
         sel = np.flatnonzero(pw_of == pw)[: auto or 10]
-        if not manual and sel.size and np.size(src.get_pulses(int(sel[0]))):
+        placed[pw] = {"windows_source": source, "ok": True, "message": f"windows {source}"}
+        if sel.size and np.size(src.get_pulses(int(sel[0]))):  # the landmarks, also of windows not placed
             avg, stim = average_sweeps([src.get_sweep(int(i)) for i in sel],
                                        [int(src.get_pulses(int(i))[0]) for i in sel], sel.size)
             prop = propose_windows(avg, stim, src.sample_rate_hz, guide)
-            placed[pw] = {"sweeps_averaged": int(sel.size), "ok": prop.ok, "message": prop.message,
-                          "landmarks_ms": prop.landmarks_ms, "confidence": prop.confidence,
-                          "reasons": prop.reasons}
-            w = prop.windows
-            if not prop.ok:
-                notes.append(f"warning: pathway {pw}: {prop.message}")
+            placed[pw].update({"sweeps_averaged": int(sel.size), "landmarks_ms": prop.landmarks_ms})
+            if not manual:
+                placed[pw].update({"ok": prop.ok, "message": prop.message, "confidence": prop.confidence,
+                                   "reasons": prop.reasons})
+                w = prop.windows
+                if not prop.ok:
+                    notes.append(f"warning: pathway {pw}: {prop.message}")
         for spec in overrides:
             w = w.override(spec)
         out[pw] = w
@@ -165,7 +168,8 @@ def pathway_stats(rows: list[dict]) -> dict[int, dict]:
         mine = [r for r in rows if r["pathway"] == pw]
         good = [r for r in mine if is_valid(r["flags"], r["slope_mV_per_ms"] if r["slope_mV_per_ms"] is not None
                                              else math.nan)]
-        stats: dict = {"sweeps": len(mine), "flagged": len(mine) - len(good)}
+        stats: dict = {"sweeps": len(mine), "flagged": len(mine) - len(good),
+                       "flag_counts": _flag_counts(mine)}
         for key in ("slope_mV_per_ms", "amplitude_mV"):
             v = np.array([r[key] for r in good if r[key] is not None], dtype=float)
             stats[key] = {
@@ -175,6 +179,15 @@ def pathway_stats(rows: list[dict]) -> dict[int, dict]:
             }
         out[pw] = stats
     return out
+
+
+def _flag_counts(rows: list[dict]) -> dict[str, int]:
+    """How many of the rows carry each flag (invalid ones and warnings alike), by flag name."""
+    out: dict[str, int] = {}
+    for r in rows:
+        for n in detector.flag_names(r["flags"]):
+            out[n] = out.get(n, 0) + 1
+    return dict(sorted(out.items()))
 
 
 def _fmt(v: float | None, spec: str = "8.4f") -> str:
@@ -209,8 +222,9 @@ def format_text(doc: dict, stats: dict[int, dict]) -> str:
             lm = s["landmarks_ms"]
             keys = ("artifact_end", "volley", "rebound", "onset", "t20", "t60", "trough", "pop_spike")
             lines.append("  landmarks (ms): " + ", ".join(f"{k} {lm[k]:g}" for k in keys if k in lm)
-                         + f"; slope window {s['windows']['slope'][0]:g}–{s['windows']['slope'][1]:g} ms, "
-                         f"confidence {s['confidence'].get('slope', 0):.2f}")
+                         + f"; slope window {s['windows']['slope'][0]:g}–{s['windows']['slope'][1]:g} ms "
+                         + (f"(confidence {s['confidence'].get('slope', 0):.2f})" if "confidence" in s
+                            else f"({s.get('windows_source', '')})"))
     return "\n".join(lines)
 
 
@@ -255,7 +269,7 @@ def run(args: argparse.Namespace) -> int:
     stats = pathway_stats(rows)
     for pw, st in stats.items():
         st["windows"] = windows[pw].to_dict()
-        st.update(placed.get(pw, {"ok": True, "message": "windows given with --window"}))
+        st.update(placed.get(pw, {"windows_source": "--window", "ok": True, "message": "windows given with --window"}))
     bad = [pw for pw, st in stats.items() if st["flagged"] * 2 > st["sweeps"]]
     if args.json:
         doc["pathways"] = {str(k): v for k, v in stats.items()}
@@ -273,9 +287,5 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _common_flags(rows: list[dict], pw: int) -> str:
-    names: dict[str, int] = {}
-    for r in rows:
-        if r["pathway"] == pw:
-            for n in detector.flag_names(r["flags"]):
-                names[n] = names.get(n, 0) + 1
+    names = _flag_counts([r for r in rows if r["pathway"] == pw])
     return ", ".join(f"{k} ×{v}" for k, v in sorted(names.items(), key=lambda kv: -kv[1])) or "none"

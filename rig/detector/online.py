@@ -25,6 +25,11 @@ EVENT_DATA_BYTES = 1000  # a stored event's JSON data holds 1024 bytes
 # one by one, and a 20–80 % window is ~1.6× longer, so each sweep's slope is ~2× less noisy; the
 # ratio to the baseline (the result) does not depend on where on the rise the window lies.
 ONLINE_RISE_FRACTION = 0.8
+# ... and starts at the fEPSP onset (the 10 % point after the volley's rebound) rather than at 20 %: on
+# the simulated slice every window on the rise reads the true potentiation without noise (167.0 % on
+# tbs_ltp, seed 1), so what decides is the noise: 3.25–4.5 ms (25 samples at 20 kHz) has a per-sweep
+# noise CV of 3.5 % against 4.4 % for 3.4–4.5 ms (docs/analysis.md, "Auto windows on the simulated slice").
+ONLINE_FROM_ONSET = True
 _AVG_FIELDS = ("slope_mV_per_ms", "slope_max_mV_per_ms", "slope_2080_mV_per_ms", "amplitude_mV",
                "volley_mV", "pop_spike_mV", "peak_latency_ms", "noise_mV")
 
@@ -72,7 +77,7 @@ class OnlineSweeps:
         if len(buf) < self.propose_after:
             return None
         avg, stim = average_sweeps([t for t, _ in buf], [i for _, i in buf], self.propose_after)
-        return propose_windows(avg, stim, self.fs, windows, ONLINE_RISE_FRACTION)
+        return propose_windows(avg, stim, self.fs, windows, ONLINE_RISE_FRACTION, ONLINE_FROM_ONSET)
 
     def average(self, pathway: int, trace: np.ndarray, stim_index: int, meas: Measured, windows: Windows,
                 clip_mV: float, sample: int, name: str) -> list:

@@ -176,14 +176,15 @@ def _of(windows: PathwayWindows, pathway: int | None) -> dict:
 def version_event(version: int, source: str, method: str, windows: PathwayWindows, pathway: int | None,
                   sample: int, remeasured: int, first_sweep: int, text: str, extra: dict) -> ev.AnalysisVersion:
     """The ``analysis`` event of a version (online and ``rig analyze --save``): the default windows
-    and each pathway's own; when that does not fit a stored event, only the changed pathway's own
-    (``extra.pathway_windows_incomplete``, said in the text)."""
+    and each pathway's own; when that does not fit a stored event (≥ 4 pathways with their own
+    windows), only the changed pathway's own (``extra.pathway_windows_incomplete``, said in the text:
+    readers carry the others over from the version before, :func:`rig.storage.analyses.versions`)."""
     per = windows.pathway_dict()
     kw = dict(sample=int(sample), version=version, source=source, method=method, windows=windows.to_dict(),
               remeasured=int(remeasured), first_sweep=int(first_sweep), pathway=pathway)
     e = ev.AnalysisVersion(text=text, pathway_windows=per, extra=extra, **kw)
     if len(ev.to_stored(e)[3].encode()) > EVENT_DATA_BYTES and len(per) > 1:
-        mine = {k: v for k, v in per.items() if pathway is not None and k == str(pathway)}
+        mine = {} if pathway is None else {str(pathway): per.get(str(pathway), {})}  # {}: back to the default
         e = ev.AnalysisVersion(text=(text + "; the other pathways' own windows are in earlier versions")[:250],
                                pathway_windows=mine, extra={**extra, "pathway_windows_incomplete": True}, **kw)
     return e

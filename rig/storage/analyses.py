@@ -36,10 +36,13 @@ def versions(attrs: dict, events: list[dict]) -> list[dict]:
         d = e["data"]
         v = d.get("version")
         if isinstance(v, int) and not isinstance(v, bool) and v > out[-1]["version"]:
+            own = d.get("pathway_windows") or {}
+            if d.get("pathway_windows_incomplete"):  # only the changed pathway's fitted: the rest as before
+                own = {**out[-1]["pathway_windows"], **own}
             out.append({"version": v, "source": str(d.get("source", "")), "method": str(d.get("method", "regression")),
                         "windows": d.get("windows") or {}, "time_s": e["time_s"],
                         "remeasured": d.get("remeasured"), "first_sweep": d.get("first_sweep"), "text": e["text"],
-                        "pathway": d.get("pathway"), "pathway_windows": d.get("pathway_windows") or {}})
+                        "pathway": d.get("pathway"), "pathway_windows": own})
     return out
 
 

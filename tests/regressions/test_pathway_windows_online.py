@@ -161,3 +161,28 @@ def test_online_averages_are_rows_and_never_double_count(tmp_path, capsys):
     assert main(["summary", str(avg), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert len(doc["averages"]["0"]) + len(doc["averages"]["1"]) == len(rows)
+
+
+def test_versions_of_many_pathways_keep_every_pathways_windows_within_the_event_size():
+    """An ``analysis`` event holds 1024 bytes: with ≥ 4 pathways of their own windows only the changed
+    pathway's fit, and readers carry the others over from the version before."""
+    from rig.core import events as ev
+    from rig.detector.versions import AnalysisVersions
+    from rig.storage.analyses import versions, windows_by_pathway
+
+    av, w, stored = AnalysisVersions(20_000.0), PathwayWindows(), []
+    for pw in range(6):
+        changes = [(n, v, "auto", pw) for n, v in (("artifact", (0.0, 0.65 + pw / 100)), ("volley", (0.7, 2.35)),
+                                                   ("slope", (3.25 + pw / 10, 4.55)), ("peak", (3.3, 12.15)),
+                                                   ("pop_spike", (3.3, 12.15)))]
+        w, docs, _ = av.apply(changes, w, 100 * pw, pw)
+        for d in docs:
+            if isinstance(d, ev.Event):
+                sample, kind, text, data = ev.to_stored(d)
+                assert len(data.encode()) <= 1024
+                stored.append({"kind": kind, "data": json.loads(data), "time_s": 0.0, "text": text})
+    known = versions({"windows": json.dumps(Windows().to_dict())}, stored)
+    assert [k["pathway"] for k in known] == [None, 0, 1, 2, 3, 4, 5]
+    got = windows_by_pathway(known[-1], list(range(7)))
+    for pw in range(7):
+        assert Windows.from_dict(got[pw]) == w.of(pw), pw
