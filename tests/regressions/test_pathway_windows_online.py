@@ -186,3 +186,53 @@ def test_versions_of_many_pathways_keep_every_pathways_windows_within_the_event_
     got = windows_by_pathway(known[-1], list(range(7)))
     for pw in range(7):
         assert Windows.from_dict(got[pw]) == w.of(pw), pw
+
+
+def test_offline_average_save_adds_averaged_rows_to_a_1_3_file_and_recover_keeps_them(tmp_path, capsys):
+    import shutil
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "fixtures" / "recording_format_1_3.h5"
+    path = tmp_path / "old.h5"
+    shutil.copy(src, path)
+    assert main(["summary", str(path), "--json"]) == 0
+    before = json.loads(capsys.readouterr().out)
+    assert main(["analyze", str(path), "--average", "3", "--save", "--json"]) == 0
+    capsys.readouterr()
+    with open_recording(path) as rec:
+        avg, single = rec.averaged, rec.measurements
+        assert set(avg["averaged_n"]) == {3} and rec.analysis == 1
+        assert len(single) == 70 and (single["analysis"] == 1).all()  # every single sweep, re-measured
+        test = rec.sweep_table["kind"] == b"test"
+        assert all(test[int(a["first_sweep"]):int(a["sweep_index"]) + 1].all() for a in avg)  # no train inside
+    assert main(["summary", str(path), "--json"]) == 0
+    after = json.loads(capsys.readouterr().out)
+    assert after["ltp_percent"] == pytest.approx(before["ltp_percent"], rel=1e-9)  # never double counted
+    assert len(after["averages"]["0"]) == len(avg) == 10
+    clean = tmp_path / "clean.h5"
+    assert main(["recover", str(path), "--out", str(clean)]) == 0
+    capsys.readouterr()
+    with open_recording(clean) as rec:
+        assert len(rec.averaged) == 10 and rec.averaged["first_sweep"].tolist() == avg["first_sweep"].tolist()
+
+
+def test_analyze_json_reports_landmarks_windows_confidence_and_flag_counts_per_pathway(tmp_path, capsys):
+    """`rig analyze FILE --pathways 2 --json` with no window argument, on a two-pathway ABF1 file."""
+    import pyabf.abfWriter
+
+    from tests.regressions.test_window_placement_bugs import TWO
+
+    path = tmp_path / "two.abf"
+    pyabf.abfWriter.writeABF1(np.stack([TWO[i % 2].with_(seed=i).trace() for i in range(40)]), str(path),
+                              TWO[0].fs_hz, units="mV")
+    assert main(["analyze", str(path), "--pathways", "2", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    for pw in ("0", "1"):
+        p = doc["pathways"][pw]
+        assert p["windows_source"] == "placed from landmarks" and p["sweeps_averaged"] == 10
+        assert {"volley", "rebound", "t20", "t60", "trough"} <= set(p["landmarks_ms"]) or pw == "0"
+        assert 0.0 <= p["confidence"]["slope"] <= 1.0 and p["reasons"]["slope"]
+        assert p["windows"]["slope"][0] > p["landmarks_ms"]["artifact_end"]
+        assert p["flagged"] == 0 and isinstance(p["flag_counts"], dict)
+        assert sum(p["flag_counts"].values()) >= 0 and p["sweeps"] == 20
+    assert doc["pathways"]["1"]["windows"]["slope"][0] > doc["pathways"]["1"]["landmarks_ms"]["rebound"]
