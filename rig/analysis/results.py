@@ -280,13 +280,14 @@ def recording_pathways(rec: RecordingLike) -> list[int]:
 
 
 def compute(rec: RecordingLike, settings: Settings = Settings(), *, end_s: float | None = None,
-            pathways: Sequence[int] | None = None) -> Result:
+            pathways: Sequence[int] | None = None, averaged: bool = False) -> Result:
     """The result of a recording (rig.storage.Recording). ``end_s``: end of the magnitude window
-    (s, default the end of the recording)."""
+    (s, default the end of the recording). ``averaged``: from the averaged measurements (format ≥ 1.4,
+    ``rec.averaged``: each a point at its last sweep) instead of the single sweeps, never both."""
     fs = float(rec.sample_rate_hz)
     end = float(rec.duration_s if end_s is None else end_s)
     ref = reference_baseline_phase((int(p["index"]), str(p["kind"])) for p in rec.phases)
-    m = rec.measurements
+    m = rec.averaged if averaged else rec.measurements
     if settings.field not in (m.dtype.names or ()):
         raise ValueError(f"no measurement field {settings.field!r} (have {', '.join(m.dtype.names or ())})")
     m = m[m["pulse"] == 0]

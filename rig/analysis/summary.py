@@ -47,6 +47,10 @@ def analysis_line(a: dict) -> str:
     """One line naming the analysis version a result comes from."""
     w = a["windows"].get("slope") if isinstance(a.get("windows"), dict) else None
     sw = f", slope window {w[0]:g}–{w[1]:g} ms" if isinstance(w, list) and len(w) == 2 else ""
+    own = [(int(p), d["slope"]) for p, d in (a.get("pathway_windows") or {}).items()
+           if str(p).isdigit() and isinstance(d, dict) and isinstance(d.get("slope"), list) and len(d["slope"]) == 2]
+    if sw and own:  # the pathways with their own slope window
+        sw += " (" + ", ".join(f"S{p + 1} {v[0]:g}–{v[1]:g}" for p, v in sorted(own)) + ")"
     return (f"analysis      version {a['version']} of 0–{a['versions'] - 1} ({a['source']}, {a['method']}{sw})"
             + ("" if a["newest"] else "  [not the newest]"))
 
@@ -65,16 +69,17 @@ def sweep_delivery(rec: Recording) -> dict | None:
     return out
 
 
-def pathway_results(rec: Recording, slope_field: str | None = None) -> dict[int, dict]:
+def pathway_results(rec: Recording, slope_field: str | None = None, averaged: bool = False) -> dict[int, dict]:
     """Per pathway: baseline mean slope (mV/ms), % of baseline over the last 10 min and the sweep
-    counts behind them (:mod:`rig.analysis.results`), from the recording's analysis version."""
-    res = results.compute(rec, results.Settings(field=slope_field or slope_field_of(rec)))
+    counts behind them (:mod:`rig.analysis.results`), from the recording's analysis version (its
+    single sweeps; ``averaged``: its averaged measurements instead)."""
+    res = results.compute(rec, results.Settings(field=slope_field or slope_field_of(rec)), averaged=averaged)
     return {pw: r.to_dict() for pw, r in res.pathways.items()}
 
 
-def summarize(rec: Recording) -> dict:
-    """The `rig summary --json` document."""
-    per = pathway_results(rec)
+def summarize(rec: Recording, averaged: bool = False) -> dict:
+    """The `rig summary --json` document (``averaged``: the result from the averaged measurements)."""
+    per = pathway_results(rec, averaged=averaged)
     fs = rec.sample_rate_hz
     events = rec.typed_events
     induced = [e for e in events if isinstance(e, ev.Induction)]
@@ -85,6 +90,7 @@ def summarize(rec: Recording) -> dict:
     return {
         "file": str(rec.path),
         "format_version": str(rec.attrs.get("format_version", "")),
+        "measured_from": "averaged measurements" if averaged else "single sweeps",
         "analysis": analysis_used(rec),
         "analyses": [{k: a[k] for k in ("version", "source", "method", "time_s", "remeasured", "text")}
                      for a in rec.analyses],
@@ -233,7 +239,9 @@ def format_summary(s: dict) -> str:
         lines.append(f"PPR S{int(pw) + 1}        paired pulses {d['interval_ms']:g} ms apart, {d['n']} sweeps: "
                      f"baseline {f(d['baseline_mean'])}, last 10 min {f(d['last_10min_mean'])}")
     if s["ltp_percent"] is not None:
-        lines.append(f"RESULT        {s['ltp_percent']:.1f} % of baseline (mean normalized fEPSP slope, last 10 min)")
+        of = " of the averaged measurements" if s.get("measured_from") == "averaged measurements" else ""
+        lines.append(f"RESULT        {s['ltp_percent']:.1f} % of baseline (mean normalized fEPSP slope{of}, "
+                     "last 10 min)")
     elif s.get("reason"):
         lines.append(f"NO RESULT     {s['reason']}")
     return "\n".join(lines)

@@ -236,3 +236,21 @@ def test_analyze_json_reports_landmarks_windows_confidence_and_flag_counts_per_p
         assert p["flagged"] == 0 and isinstance(p["flag_counts"], dict)
         assert sum(p["flag_counts"].values()) >= 0 and p["sweeps"] == 20
     assert doc["pathways"]["1"]["windows"]["slope"][0] > doc["pathways"]["1"]["landmarks_ms"]["rebound"]
+
+
+def test_summary_averaged_asks_for_the_result_from_the_averaged_rows(tmp_path, capsys):
+    avg = _run(tmp_path, "", "avg.h5", ("--average", "3"))
+    capsys.readouterr()
+    assert main(["summary", str(avg), "--json"]) == 0
+    single = json.loads(capsys.readouterr().out)
+    assert main(["summary", str(avg), "--json", "--averaged"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert single["measured_from"] == "single sweeps" and doc["measured_from"] == "averaged measurements"
+    for pw in ("0", "1"):  # one point per block of 3 sweeps: a third of the sweeps
+        a, s = doc["per_pathway"][pw], single["per_pathway"][pw]
+        assert a["test_sweeps"] * 3 <= s["test_sweeps"] < (a["test_sweeps"] + 3) * 3
+        assert a["ltp_percent"] == pytest.approx(s["ltp_percent"], rel=0.05)
+    plain = _run(tmp_path, "", "plain.h5")
+    capsys.readouterr()
+    assert main(["summary", str(plain), "--averaged"]) == 2
+    assert "no averaged measurements" in capsys.readouterr().err
