@@ -2,9 +2,11 @@
 
 The raw samples are the truth; measurements are an analysis of them. The engine keeps the field
 channel of every sweep it recorded (int16 counts, ~4 kB per 100 ms test sweep at 20 kHz) and, when
-the windows change (a window drag, ``rig ctl set_windows``, the window's Re-analyse, windows applied
-from a proposal), :meth:`AnalysisVersions.apply` opens version *k + 1*: every kept sweep measured
-again with the new windows (``Measured(remeasure=True, analysis=k + 1)``), then one
+the windows change (a window drag, ``rig ctl set-windows``, the window's Re-analyse, windows applied
+from a proposal), :meth:`AnalysisVersions.apply` opens version *k + 1* — one per pathway changed
+(each pathway has its own windows, :class:`~rig.detector.windows.PathwayWindows`): every kept sweep of
+that pathway (of every pathway for a change without one) measured again with its new windows
+(``Measured(remeasure=True, analysis=k + 1)``), then one
 :class:`~rig.core.events.AnalysisVersion` event (written last: a version whose event is in the
 file has all its rows), so the time course of the new version is
 measured with one set of windows from its first sweep. Sweeps recorded afterwards carry the new
