@@ -80,7 +80,7 @@ class Engine(ReadAhead):
         *,
         observers: list[Subscriber] = (),
         horizon_samples: int,
-        windows: detector.Windows | None = None,
+        windows: detector.Windows | detector.PathwayWindows | None = None,
         field_channel: int = 0,
         seed: int | None = None,
         provenance: dict | None = None,
@@ -94,7 +94,7 @@ class Engine(ReadAhead):
         self.limits = limits
         self.scaling = scaling
         self.horizon = int(horizon_samples)
-        self.windows = windows or detector.Windows()
+        self.windows = detector.PathwayWindows.of_any(windows)  # per pathway (rig.detector.windows)
         self.field_channel = field_channel
         self.seed = seed
         self.provenance = provenance or {}
@@ -231,7 +231,8 @@ class Engine(ReadAhead):
         if self.hw.active:  # gain telegraph, isolator monitor (rig.detector.hardware)
             p.hw, hw_docs = self._check_wiring(p, counts, pulses)
         field, scale, rel = self._field(p, counts)
-        records = detector.measure_pulses(field * scale, rel, self.fs, self.windows, 32767 * scale * 0.999)
+        records = detector.measure_pulses(field * scale, rel, self.fs, self.windows.of(p.stim.pathway),
+                                          32767 * scale * 0.999)
         meas = Measured(-1, p.stim.pathway, p.phase, p.stim.sample, records)
         decisions = hw_docs + self.ctl.on_measured(meas)
         # closed-loop latency: the block holding the last analysed sample arrived → decision made
@@ -266,14 +267,12 @@ class Engine(ReadAhead):
         trace = counts[ch].astype(np.float64) * self._mV_per_count[ch]
         stim, name = p.stim.sample - p.first, self.delivery.name(pw)
         clip_mV = 32767 * float(self._mV_per_count[ch]) * 0.999
-        avg = self.online.average(pw, trace, stim, meas.sweep_index, p.phase, int(meas.records[0]["flags"]),
-                                  self.windows, clip_mV, self.acquired_until, name)
-        if avg is not None:
-            self.emit(avg)
-        prop = self.online.proposal(pw, trace, stim, self.ctl.plan.phases[p.phase].kind, self.windows)
+        for d in self.online.average(pw, trace, stim, meas, self.windows.of(pw), clip_mV, self.acquired_until, name):
+            self.emit(d)  # the averaged measurement's rows, then its event
+        prop = self.online.proposal(pw, trace, stim, self.ctl.plan.phases[p.phase].kind, self.windows.of(pw))
         if prop is not None:
             self.emit(proposal_event(pw, prop, self.online.propose_after, self.acquired_until, name))
-            for d in getattr(self.ctl, "on_windows_proposed", lambda *a: [])(pw, prop, self.windows,
+            for d in getattr(self.ctl, "on_windows_proposed", lambda *a: [])(pw, prop, self.windows.of(pw),
                                                                                self.acquired_until):
                 self.emit(d)
 
@@ -314,10 +313,11 @@ class Engine(ReadAhead):
                 self._test_sweep(p, counts, meas)
 
     def set_windows(self, changes: list) -> None:
-        """Window changes ``(name, (start, end) ms[, source])`` as one new analysis version: recorded
-        sweeps and those decided but not yet cut are measured again (:mod:`rig.detector.versions`)."""
+        """Window changes ``(name, (start, end) ms[, source[, pathway]])``, one new analysis version per pathway:
+        recorded sweeps and those decided but not yet cut are measured again (:mod:`rig.detector.versions`)."""
         early = [p for p in self._pending if p.early is not None and changes]
-        traces = [self._field(p, self._slice(p.first, min(p.end, self.acquired_until))) for p in early]
+        traces = [(p.stim.pathway, *self._field(p, self._slice(p.first, min(p.end, self.acquired_until))))
+                  for p in early]
         self.windows, docs, records = self.versions.apply(changes, self.windows, self.acquired_until,
                                                           self._sweep_index, traces, self.ctl)
         for p, rec in zip(early, records, strict=True):
@@ -337,7 +337,8 @@ class Engine(ReadAhead):
                 ai_scale_mV_per_count=tuple(float(x) for x in self._mV_per_count),
                 pathways=self.ctl.plan.pathways, plan_name=self.ctl.plan.name,
                 planned_samples=self.ctl.plan.duration_samples, wall_time=time.time(),
-                seed=self.seed, provenance={**self.provenance, "windows": self.windows.to_dict()},
+                seed=self.seed, provenance={**self.provenance, "windows": self.windows.to_dict(),
+                                            "pathway_windows": self.windows.pathway_dict()},
             )
         )
         self.emit(ev.OutputsZeroed(sample=0, text="start-up"))

@@ -39,6 +39,8 @@ class SweepSource:
     times_s: np.ndarray
     pathways: np.ndarray | None = None  # from the file (LTP Rig); None: not recorded
     windows: dict | None = None  # windows stored with the data, if any
+    pathway_windows: dict | None = None  # and each pathway's own (format ≥ 1.4: index → entries that differ)
+    kinds: np.ndarray | None = None  # sweep kinds (LTP Rig: test, train, …): --average never mixes two
     clip_mV: float | None = None
     channel: int = 0
     channel_name: str = ""
@@ -263,6 +265,7 @@ def read_recording(path: Path, channel: int | None = None) -> SweepSource:
         get_sweep=lambda i: rec.sweep_mV(i, ch),
         get_pulses=lambda i: np.asarray(rec.pulse_samples(i), np.int64) - int(table["start_sample"][i]),
         times_s=np.asarray(table["time_s"], dtype=np.float64),
-        pathways=np.asarray(table["pathway"], dtype=np.int64),
-        windows=windows, clip_mV=0.999 * 32767 * abs(scale), channel=ch, close=rec.close,
+        pathways=np.asarray(table["pathway"], dtype=np.int64), kinds=np.asarray(table["kind"]),
+        windows=windows, pathway_windows=rec.analysis_info.get("pathway_windows") or None,
+        clip_mV=0.999 * 32767 * abs(scale), channel=ch, close=rec.close,
     )

@@ -12,7 +12,7 @@ Every caller — ``rig summary``, the window's time course, ``rig report``, ``ri
 - **baseline**: the valid test sweeps of the reference baseline phase — the last ``baseline`` phase
   that starts before the first induction (``induction`` or ``chemical`` phase); with no induction,
   the last baseline phase. Optionally only its last ``baseline_min`` minutes. Only sweeps after the
-  last windows change before the phase's end count (one baseline never mixes two window sets; the
+  last change of the pathway's windows before the phase's end count (one baseline never mixes two window sets; the
   sweeps before it, e.g. those the auto windows were placed on, are counted as settling sweeps);
 - **normalisation**: per pathway, value / baseline mean × 100 (% of baseline; slopes are negative,
   the ratio is positive);
@@ -262,12 +262,14 @@ def _phase_end_s(rec: RecordingLike, index: int | None, end_s: float) -> float |
     return float(min(later)) / rec.sample_rate_hz if later else end_s
 
 
-def last_windows_change_s(rec: RecordingLike, before_s: float | None) -> float | None:
-    """Time (s) of the last ``windows`` event before ``before_s`` (None: none)."""
+def last_windows_change_s(rec: RecordingLike, before_s: float | None, pathway: int | None = None) -> float | None:
+    """Time (s) of the last ``windows`` event before ``before_s`` that changed ``pathway``'s windows
+    (an event without a pathway changed every pathway's; ``pathway`` None: any event; None: none)."""
     if before_s is None:
         return None
     fs = float(rec.sample_rate_hz)
-    t = [e.sample / fs for e in getattr(rec, "typed_events", ()) if isinstance(e, ev.WindowsChanged)]
+    t = [e.sample / fs for e in getattr(rec, "typed_events", ()) if isinstance(e, ev.WindowsChanged)
+         and (pathway is None or e.pathway is None or e.pathway == pathway)]
     t = [x for x in t if x < before_s]
     return max(t) if t else None
 
@@ -278,13 +280,14 @@ def recording_pathways(rec: RecordingLike) -> list[int]:
 
 
 def compute(rec: RecordingLike, settings: Settings = Settings(), *, end_s: float | None = None,
-            pathways: Sequence[int] | None = None) -> Result:
+            pathways: Sequence[int] | None = None, averaged: bool = False) -> Result:
     """The result of a recording (rig.storage.Recording). ``end_s``: end of the magnitude window
-    (s, default the end of the recording)."""
+    (s, default the end of the recording). ``averaged``: from the averaged measurements (format ≥ 1.4,
+    ``rec.averaged``: each a point at its last sweep) instead of the single sweeps, never both."""
     fs = float(rec.sample_rate_hz)
     end = float(rec.duration_s if end_s is None else end_s)
     ref = reference_baseline_phase((int(p["index"]), str(p["kind"])) for p in rec.phases)
-    m = rec.measurements
+    m = rec.averaged if averaged else rec.measurements
     if settings.field not in (m.dtype.names or ()):
         raise ValueError(f"no measurement field {settings.field!r} (have {', '.join(m.dtype.names or ())})")
     m = m[m["pulse"] == 0]
@@ -297,7 +300,6 @@ def compute(rec: RecordingLike, settings: Settings = Settings(), *, end_s: float
     want = np.isin(kinds, [k.encode() for k in RESULT_SWEEP_KINDS])
     m = m[want]
     b_end = _phase_end_s(rec, ref, end)
-    b_from = last_windows_change_s(rec, b_end)
     nothing = undelivered_reason(rec)
     uA_all = np.asarray(rec.sweep_table["intensity_uA"], dtype=np.float64)
     out: dict[int, PathwayResult] = {}
@@ -305,7 +307,8 @@ def compute(rec: RecordingLike, settings: Settings = Settings(), *, end_s: float
         mine = m[m["pathway"] == pw]
         r = pathway_result(pw, mine["sample"] / fs, mine[settings.field], mine["flags"], mine["phase"],
                            ref, end, settings, sweep=mine["sweep_index"], baseline_end_s=b_end,
-                           intensity_uA=uA_all[mine["sweep_index"]], baseline_from_s=b_from)
+                           intensity_uA=uA_all[mine["sweep_index"]],
+                           baseline_from_s=last_windows_change_s(rec, b_end, pw))
         if lost.get(pw):
             r = replace(r, warnings=(*r.warnings, f"{lost[pw]} damaged sweeps (CRC-32 fails) left out"))
         out[pw] = replace(r, magnitude_percent=None, reason=nothing) if nothing else r

@@ -39,6 +39,7 @@ def analysis_used(rec: Recording) -> dict:
     """Which analysis version a result comes from (``analysis`` in the JSON of summary, report, export)."""
     a = rec.analysis_info
     return {"version": rec.analysis, "source": a["source"], "method": a["method"], "windows": a["windows"],
+            "pathway_windows": a.get("pathway_windows") or {},
             "time_s": a["time_s"], "versions": len(rec.analyses), "newest": rec.analysis == rec.analyses[-1]["version"]}
 
 
@@ -46,6 +47,10 @@ def analysis_line(a: dict) -> str:
     """One line naming the analysis version a result comes from."""
     w = a["windows"].get("slope") if isinstance(a.get("windows"), dict) else None
     sw = f", slope window {w[0]:g}–{w[1]:g} ms" if isinstance(w, list) and len(w) == 2 else ""
+    own = [(int(p), d["slope"]) for p, d in (a.get("pathway_windows") or {}).items()
+           if str(p).isdigit() and isinstance(d, dict) and isinstance(d.get("slope"), list) and len(d["slope"]) == 2]
+    if sw and own:  # the pathways with their own slope window
+        sw += " (" + ", ".join(f"S{p + 1} {v[0]:g}–{v[1]:g}" for p, v in sorted(own)) + ")"
     return (f"analysis      version {a['version']} of 0–{a['versions'] - 1} ({a['source']}, {a['method']}{sw})"
             + ("" if a["newest"] else "  [not the newest]"))
 
@@ -64,16 +69,17 @@ def sweep_delivery(rec: Recording) -> dict | None:
     return out
 
 
-def pathway_results(rec: Recording, slope_field: str | None = None) -> dict[int, dict]:
+def pathway_results(rec: Recording, slope_field: str | None = None, averaged: bool = False) -> dict[int, dict]:
     """Per pathway: baseline mean slope (mV/ms), % of baseline over the last 10 min and the sweep
-    counts behind them (:mod:`rig.analysis.results`), from the recording's analysis version."""
-    res = results.compute(rec, results.Settings(field=slope_field or slope_field_of(rec)))
+    counts behind them (:mod:`rig.analysis.results`), from the recording's analysis version (its
+    single sweeps; ``averaged``: its averaged measurements instead)."""
+    res = results.compute(rec, results.Settings(field=slope_field or slope_field_of(rec)), averaged=averaged)
     return {pw: r.to_dict() for pw, r in res.pathways.items()}
 
 
-def summarize(rec: Recording) -> dict:
-    """The `rig summary --json` document."""
-    per = pathway_results(rec)
+def summarize(rec: Recording, averaged: bool = False) -> dict:
+    """The `rig summary --json` document (``averaged``: the result from the averaged measurements)."""
+    per = pathway_results(rec, averaged=averaged)
     fs = rec.sample_rate_hz
     events = rec.typed_events
     induced = [e for e in events if isinstance(e, ev.Induction)]
@@ -84,6 +90,7 @@ def summarize(rec: Recording) -> dict:
     return {
         "file": str(rec.path),
         "format_version": str(rec.attrs.get("format_version", "")),
+        "measured_from": "averaged measurements" if averaged else "single sweeps",
         "analysis": analysis_used(rec),
         "analyses": [{k: a[k] for k in ("version", "source", "method", "time_s", "remeasured", "text")}
                      for a in rec.analyses],
@@ -120,7 +127,7 @@ def summarize(rec: Recording) -> dict:
                               for e in events if isinstance(e, ev.IntensitySet) and e.changed],
         "operator": {"commands": len(ops), "refused": sum(not e.accepted for e in ops),
                      "marks": [{"time_s": e.sample / fs, "text": e.note} for e in ops if e.cmd == "mark"]},
-        "averages": _averages(events, per, fs),
+        "averages": _averages(rec, events, per, fs),
         "windows_changes": [{"time_s": e.sample / fs, "source": e.source or "operator", "text": e.text}
                             for e in events if isinstance(e, ev.WindowsChanged)],
         "windows_uncertain": [e.text for e in events if isinstance(e, ev.WindowsUncertain)],
@@ -139,19 +146,31 @@ def _end_state(s: dict) -> str:
     return "complete: completed" if s["stop_reason"] == "completed" else f"NOT COMPLETED: {s['stop_reason']}"
 
 
-def _averages(events: list, per: dict[int, dict], fs: float) -> dict[str, list[dict]]:
-    """Per pathway: the averaged measurements made online (``average_measured``), with the slope as
-    % of the pathway's baseline mean (of the single sweeps)."""
+def _averages(rec: Recording, events: list, per: dict[int, dict], fs: float) -> dict[str, list[dict]]:
+    """Per pathway: the averaged measurements (format ≥ 1.4: the rows with ``averaged_n`` of the analysis
+    version in use, :attr:`Recording.averaged`; 1.3: the ``average_measured`` events), with the slope
+    as % of the pathway's baseline mean of the single sweeps (averages never enter the result)."""
     out: dict[str, list[dict]] = {}
+
+    def add(pw: int, t_s: float, first: int, last: int, n: int, slope, amp, flags: int) -> None:
+        base = per.get(pw, {}).get("baseline_slope_mV_per_ms")
+        pct = slope / base * 100.0 if slope is not None and base else None
+        out.setdefault(str(pw), []).append(
+            {"time_s": t_s, "first_sweep": first, "last_sweep": last, "sweeps": n, "slope_mV_per_ms": slope,
+             "percent_of_baseline": pct, "amplitude_mV": amp, "flags": flags})
+
+    if "averaged_n" in (rec.all_measurements.dtype.names or ()):
+        field = slope_field_of(rec)
+        num = lambda v: float(v) if np.isfinite(v) else None  # noqa: E731
+        for r in rec.averaged[rec.averaged["pulse"] == 0]:
+            add(int(r["pathway"]), float(r["sample"]) / fs, int(r["first_sweep"]), int(r["sweep_index"]),
+                int(r["averaged_n"]), num(r[field]), num(r["amplitude_mV"]), int(r["flags"]))
+        return out
     for e in events:
         if isinstance(e, ev.AverageMeasured):
-            slope = (e.values or {}).get("slope_mV_per_ms")
-            base = per.get(e.pathway, {}).get("baseline_slope_mV_per_ms")
-            pct = slope / base * 100.0 if slope is not None and base else None
-            out.setdefault(str(e.pathway), []).append(
-                {"time_s": e.sample / fs, "first_sweep": e.first_sweep, "last_sweep": e.last_sweep,
-                 "sweeps": e.sweeps, "slope_mV_per_ms": slope, "percent_of_baseline": pct,
-                 "amplitude_mV": (e.values or {}).get("amplitude_mV"), "flags": e.flags})
+            v = e.values or {}
+            add(e.pathway, e.sample / fs, e.first_sweep, e.last_sweep, e.sweeps, v.get("slope_mV_per_ms"),
+                v.get("amplitude_mV"), e.flags)
     return out
 
 
@@ -220,7 +239,9 @@ def format_summary(s: dict) -> str:
         lines.append(f"PPR S{int(pw) + 1}        paired pulses {d['interval_ms']:g} ms apart, {d['n']} sweeps: "
                      f"baseline {f(d['baseline_mean'])}, last 10 min {f(d['last_10min_mean'])}")
     if s["ltp_percent"] is not None:
-        lines.append(f"RESULT        {s['ltp_percent']:.1f} % of baseline (mean normalized fEPSP slope, last 10 min)")
+        of = " of the averaged measurements" if s.get("measured_from") == "averaged measurements" else ""
+        lines.append(f"RESULT        {s['ltp_percent']:.1f} % of baseline (mean normalized fEPSP slope{of}, "
+                     "last 10 min)")
     elif s.get("reason"):
         lines.append(f"NO RESULT     {s['reason']}")
     return "\n".join(lines)

@@ -97,7 +97,7 @@ class Controller(OperatorCommands, Lookahead, AutoWindowsMixin, BaselineGate):
         self.tracker = IntensityTracker(cl.get("tracking"))
         self.alarm_log: list[dict] = []
         self.last_gate: dict = {}  # the latest baseline verdict (for status)
-        self.windows_changes: list[tuple[str | None, tuple[float, float], str]] = []  # for Engine.set_windows
+        self.windows_changes: list[tuple] = []  # (window, (a, b) ms, source, pathway) for Engine.set_windows
         self.status: dict[str, Any] = {}
         self._now = 0
         self._entered = False

@@ -141,8 +141,14 @@ class OperatorCommands:
                 ms = (float(new[0]), float(new[1]))
             except (TypeError, ValueError):
                 return False, "refused: new_ms must be two numbers (ms)"
-            self.windows_changes.append((w, ms, "set_windows"))
-            return True, f"{w} window {ms[0]:g}–{ms[1]:g} ms: a new analysis version (recorded sweeps re-measured)"
+            pw = c.get("pathway")  # None: every pathway
+            if pw is not None and (isinstance(pw, bool) or not isinstance(pw, int)
+                                   or not 0 <= pw < len(self.intensity_uA)):
+                raise CommandRefused(f"pathway {pw!r} is not a wired pathway (0…{len(self.intensity_uA) - 1})")
+            self.windows_changes.append((w, ms, "set_windows", pw))
+            who = "every pathway" if pw is None else f"S{pw + 1}"
+            return True, (f"{w} window {ms[0]:g}–{ms[1]:g} ms for {who}: a new analysis version "
+                          "(recorded sweeps re-measured)")
         if name == "reanalyse":
             return self._reanalyse(c.get("data") or {})
         if name == "intensity":
@@ -155,12 +161,19 @@ class OperatorCommands:
         w = data.get("windows_ms") if isinstance(data, dict) else None
         if w is not None and not isinstance(w, dict):
             raise CommandRefused("windows_ms must be an object {window: [start_ms, end_ms]}")
+        own = data.get("pathway_windows_ms") if isinstance(data, dict) else None  # per pathway: {"0": {…}}
+        if own is not None and not isinstance(own, dict):
+            raise CommandRefused("pathway_windows_ms must be an object {pathway: {window: [start_ms, end_ms]}}")
         changes = []
-        for k, v in (w or {}).items():
-            if not isinstance(v, (list, tuple)) or len(v) != 2:
-                raise CommandRefused(f"windows_ms.{k} must be [start_ms, end_ms]")
-            changes.append((str(k), (finite_number(v[0], k, -1e3, 1e4), finite_number(v[1], k, -1e3, 1e4)),
-                            "reanalyse"))
+        for pw, ws in [(None, w or {}), *((p, x) for p, x in (own or {}).items())]:
+            if pw is not None and (not str(pw).isdigit() or int(pw) >= len(self.intensity_uA)
+                                   or not isinstance(ws, dict)):
+                raise CommandRefused(f"pathway_windows_ms.{pw}: not a wired pathway's windows")
+            for k, v in ws.items():
+                if not isinstance(v, (list, tuple)) or len(v) != 2:
+                    raise CommandRefused(f"windows_ms.{k} must be [start_ms, end_ms]")
+                changes.append((str(k), (finite_number(v[0], k, -1e3, 1e4), finite_number(v[1], k, -1e3, 1e4)),
+                                "reanalyse", None if pw is None else int(pw)))
         self.windows_changes.extend(changes or [(None, (0.0, 0.0), "reanalyse")])
         n = data.get("sweeps") if isinstance(data, dict) else None
         return True, (f"{n} sweeps re-measured by the window; " if isinstance(n, int) else "") + \
@@ -228,9 +241,10 @@ class OperatorCommands:
         self.phase_start += samples
         self.phase_end += samples
 
-    def take_windows_changes(self) -> list[tuple[str | None, tuple[float, float], str]]:
+    def take_windows_changes(self) -> list[tuple]:
         """Engine hook: detector window changes asked for since the last call: (window, (start, end) ms,
-        source); window None: no change, a new analysis version with the windows in use (Re-analyse)."""
+        source[, pathway]) — pathway None or absent: every pathway; window None: no change, a new
+        analysis version with the windows in use (Re-analyse)."""
         out, self.windows_changes = self.windows_changes, []
         return out
 

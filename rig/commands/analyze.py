@@ -22,6 +22,7 @@ from rig import detector
 from rig.analysis.abf_input import SweepSource, open_input
 from rig.analysis.results import is_valid
 from rig.core.errors import UserError
+from rig.detector.online import sweep_blocks
 from rig.detector.proposal import average_sweeps, propose_windows
 
 METHODS = tuple(detector.SLOPE_FIELD)
@@ -75,39 +76,43 @@ def resolve_windows(src: SweepSource, overrides: list[str], auto: int | None,
     windows, the placement (landmarks, confidence, reasons) and notes."""
     notes: list[str] = []
     pw_of = np.zeros(src.n_sweeps, np.int64) if pw_of is None else pw_of
-    base = detector.Windows()
+    stored = detector.PathwayWindows()
     if src.windows:
-        try:
-            base = detector.Windows.from_dict(src.windows)
+        try:  # the recording's windows: every pathway's and each pathway's own (format ≥ 1.4)
+            stored = detector.PathwayWindows.from_dicts(src.windows, src.pathway_windows)
             notes.append("windows stored with the recording" + (" (fallback)" if auto else ""))
         except (TypeError, ValueError) as exc:
             notes.append(f"stored windows ignored ({exc})")
-    manual = any(o.partition("=")[0].strip() == "slope" for o in overrides)
-    manual = manual or (auto is None and bool(src.windows))  # measured online with these
+    base = stored.default
+    given = any(o.partition("=")[0].strip() == "slope" for o in overrides)
+    manual = given or (auto is None and bool(src.windows))  # measured online with these
+    source = "--window" if given else "stored with the recording" if manual else "placed from landmarks"
     for spec in overrides:  # the baseline / artifact overrides also guide the placement
         try:
             base.override(spec)
         except ValueError as exc:
             raise UserError(f"--window {exc}") from None
-    guide = base
-    for spec in overrides:
-        if spec.partition("=")[0].strip() in ("baseline", "artifact"):
-            guide = guide.override(spec)
     out: dict[int, detector.Windows] = {}
     placed: dict[int, dict] = {}
     for pw in sorted({int(p) for p in pw_of}):
+        guide = stored.of(pw)
+        for spec in overrides:
+            if spec.partition("=")[0].strip() in ("baseline", "artifact"):
+                guide = guide.override(spec)
         w = guide
         sel = np.flatnonzero(pw_of == pw)[: auto or 10]
-        if not manual and sel.size and np.size(src.get_pulses(int(sel[0]))):
+        placed[pw] = {"windows_source": source, "ok": True, "message": f"windows {source}"}
+        if sel.size and np.size(src.get_pulses(int(sel[0]))):  # the landmarks, also of windows not placed
             avg, stim = average_sweeps([src.get_sweep(int(i)) for i in sel],
                                        [int(src.get_pulses(int(i))[0]) for i in sel], sel.size)
             prop = propose_windows(avg, stim, src.sample_rate_hz, guide)
-            placed[pw] = {"sweeps_averaged": int(sel.size), "ok": prop.ok, "message": prop.message,
-                          "landmarks_ms": prop.landmarks_ms, "confidence": prop.confidence,
-                          "reasons": prop.reasons}
-            w = prop.windows
-            if not prop.ok:
-                notes.append(f"warning: pathway {pw}: {prop.message}")
+            placed[pw].update({"sweeps_averaged": int(sel.size), "landmarks_ms": prop.landmarks_ms})
+            if not manual:
+                placed[pw].update({"ok": prop.ok, "message": prop.message, "confidence": prop.confidence,
+                                   "reasons": prop.reasons})
+                w = prop.windows
+                if not prop.ok:
+                    notes.append(f"warning: pathway {pw}: {prop.message}")
         for spec in overrides:
             w = w.override(spec)
         out[pw] = w
@@ -123,13 +128,7 @@ def analyze(src: SweepSource, windows: dict[int, detector.Windows] | detector.Wi
     field = detector.SLOPE_FIELD[method]
     detector.warm_up()
     pw_of = _pathway_of(src, pathways)
-    groups = [[i] for i in range(src.n_sweeps)]
-    if average_n > 1:
-        groups = []
-        for pw in sorted(set(pw_of.tolist())):
-            idx = np.flatnonzero(pw_of == pw)
-            groups += [list(idx[j : j + average_n]) for j in range(0, idx.size, average_n)]
-        groups.sort(key=lambda g: g[0])
+    groups = sweep_blocks(pw_of, average_n, src.kinds)
     rows = []
     for g in groups:
         i = int(g[0])
@@ -169,7 +168,8 @@ def pathway_stats(rows: list[dict]) -> dict[int, dict]:
         mine = [r for r in rows if r["pathway"] == pw]
         good = [r for r in mine if is_valid(r["flags"], r["slope_mV_per_ms"] if r["slope_mV_per_ms"] is not None
                                              else math.nan)]
-        stats: dict = {"sweeps": len(mine), "flagged": len(mine) - len(good)}
+        stats: dict = {"sweeps": len(mine), "flagged": len(mine) - len(good),
+                       "flag_counts": _flag_counts(mine)}
         for key in ("slope_mV_per_ms", "amplitude_mV"):
             v = np.array([r[key] for r in good if r[key] is not None], dtype=float)
             stats[key] = {
@@ -179,6 +179,15 @@ def pathway_stats(rows: list[dict]) -> dict[int, dict]:
             }
         out[pw] = stats
     return out
+
+
+def _flag_counts(rows: list[dict]) -> dict[str, int]:
+    """How many of the rows carry each flag (invalid ones and warnings alike), by flag name."""
+    out: dict[str, int] = {}
+    for r in rows:
+        for n in detector.flag_names(r["flags"]):
+            out[n] = out.get(n, 0) + 1
+    return dict(sorted(out.items()))
 
 
 def _fmt(v: float | None, spec: str = "8.4f") -> str:
@@ -213,8 +222,9 @@ def format_text(doc: dict, stats: dict[int, dict]) -> str:
             lm = s["landmarks_ms"]
             keys = ("artifact_end", "volley", "rebound", "onset", "t20", "t60", "trough", "pop_spike")
             lines.append("  landmarks (ms): " + ", ".join(f"{k} {lm[k]:g}" for k in keys if k in lm)
-                         + f"; slope window {s['windows']['slope'][0]:g}–{s['windows']['slope'][1]:g} ms, "
-                         f"confidence {s['confidence'].get('slope', 0):.2f}")
+                         + f"; slope window {s['windows']['slope'][0]:g}–{s['windows']['slope'][1]:g} ms "
+                         + (f"(confidence {s['confidence'].get('slope', 0):.2f})" if "confidence" in s
+                            else f"({s.get('windows_source', '')})"))
     return "\n".join(lines)
 
 
@@ -227,8 +237,6 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--average {args.average}: must be >= 1")
     if not 0.0 <= args.double_edge_ms <= 1000.0:
         raise UserError(f"--double-edge-ms {args.double_edge_ms}: must be 0 … 1000 ms")
-    if args.save and args.average != 1:
-        raise UserError(f"--save stores single sweeps: drop --average {args.average}")
     src = open_input(args.input, args.channel, args.stim_ms, args.double_edge_ms)
     if args.save and src.kind != "ltp-rig":
         src.close()
@@ -254,13 +262,14 @@ def run(args: argparse.Namespace) -> int:
     if args.save:
         from rig.storage.save_analysis import save_version
 
-        doc["saved"] = save_version(args.input, windows, args.method)
-        print(f"rig analyze: saved analysis version {doc['saved']['version']} ({doc['saved']['sweeps']} sweeps) "
-              f"to {args.input}", file=sys.stderr)
+        doc["saved"] = save_version(args.input, windows, args.method, average_n=args.average)
+        avg = f", {doc['saved']['averaged_rows']} averaged rows" if args.average > 1 else ""
+        print(f"rig analyze: saved analysis version {doc['saved']['version']} ({doc['saved']['sweeps']} sweeps"
+              f"{avg}) to {args.input}", file=sys.stderr)
     stats = pathway_stats(rows)
     for pw, st in stats.items():
         st["windows"] = windows[pw].to_dict()
-        st.update(placed.get(pw, {"ok": True, "message": "windows given with --window"}))
+        st.update(placed.get(pw, {"windows_source": "--window", "ok": True, "message": "windows given with --window"}))
     bad = [pw for pw, st in stats.items() if st["flagged"] * 2 > st["sweeps"]]
     if args.json:
         doc["pathways"] = {str(k): v for k, v in stats.items()}
@@ -278,9 +287,5 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _common_flags(rows: list[dict], pw: int) -> str:
-    names: dict[str, int] = {}
-    for r in rows:
-        if r["pathway"] == pw:
-            for n in detector.flag_names(r["flags"]):
-                names[n] = names.get(n, 0) + 1
+    names = _flag_counts([r for r in rows if r["pathway"] == pw])
     return ", ".join(f"{k} ×{v}" for k, v in sorted(names.items(), key=lambda kv: -kv[1])) or "none"

@@ -1,7 +1,9 @@
 """`rig ctl`: steer a running experiment through its local control endpoint.
 
 Examples: ``rig ctl mark "washout started"``, ``rig ctl status --json``, ``rig ctl pause``,
-``rig ctl induce-now``, ``rig ctl extend-baseline --minutes 5``, ``rig ctl intensity S1 +10``.
+``rig ctl induce-now``, ``rig ctl extend-baseline --minutes 5``, ``rig ctl intensity S1 +10``,
+``rig ctl set-windows slope 3.2 4.4 --pathway S2`` (one pathway's window; without ``--pathway``:
+every pathway's; a new analysis version).
 The endpoint file (``<recording>.ctl.json``, mode 0600) is found with ``--endpoint``, the
 ``RIG_CTL_ENDPOINT`` variable, or as the newest one under ``./recordings``. In a multi-site run
 ``--site NAME`` steers one site (``rig ctl --site A pause``), found through the run index.
@@ -20,13 +22,16 @@ from pathlib import Path
 
 from rig.core.errors import RunFailure, UserError
 
-ACTIONS = ("status", "mark", "pause", "resume", "stop", "induce-now", "extend-baseline", "intensity")
+ACTIONS = ("status", "mark", "pause", "resume", "stop", "induce-now", "extend-baseline", "intensity", "set-windows")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ctl", help="steer a running experiment (local control endpoint)")
     p.add_argument("action", choices=ACTIONS, help="what to do")
-    p.add_argument("args", nargs="*", help="mark: TEXT; intensity: PATHWAY (S1|1) DELTA_UA (e.g. +10)")
+    p.add_argument("args", nargs="*", help="mark: TEXT; intensity: PATHWAY (S1|1) DELTA_UA (e.g. +10); "
+                                           "set-windows: WINDOW START_MS END_MS (e.g. slope 3.2 4.4)")
+    p.add_argument("--pathway", default=None, metavar="S1",
+                   help="set-windows: only this pathway's window (default: every pathway's)")
     p.add_argument("--endpoint", type=Path, default=None, help="endpoint file <recording>.ctl.json")
     p.add_argument("--site", default=None, metavar="NAME",
                    help="multi-site run: steer site NAME (its endpoint is found through the run index)")
@@ -86,11 +91,33 @@ def load_endpoint(path: Path) -> dict:
     return ep
 
 
-def _pathway(text: str) -> int:
+def _pathway(text: str, what: str = "intensity") -> int:
     m = re.fullmatch(r"[Ss]?(\d+)", text)
     if not m or int(m.group(1)) < 1:
-        raise UserError(f"intensity: pathway {text!r} is not S1, S2, … (or 1, 2, …)")
+        raise UserError(f"{what}: pathway {text!r} is not S1, S2, … (or 1, 2, …)")
     return int(m.group(1)) - 1
+
+
+def _set_windows(args: argparse.Namespace) -> dict:
+    from rig.detector.windows import MAX_WINDOW_MS, WINDOW_NAMES
+
+    if len(args.args) != 3:
+        raise UserError("set-windows: give WINDOW START_MS END_MS, e.g. rig ctl set-windows slope 3.2 4.4")
+    name = args.args[0]
+    if name not in WINDOW_NAMES:
+        raise UserError(f"set-windows: window {name!r} is not one of {', '.join(WINDOW_NAMES)}")
+    try:
+        a, b = float(args.args[1]), float(args.args[2])
+    except ValueError:
+        raise UserError(f"set-windows: {args.args[1]!r} {args.args[2]!r}: START_MS and END_MS must be "
+                        "numbers") from None
+    if not (math.isfinite(a) and math.isfinite(b) and a < b and max(abs(a), abs(b)) <= MAX_WINDOW_MS):
+        raise UserError(f"set-windows: {name} {a:g}–{b:g} ms: need finite START_MS < END_MS within "
+                        f"±{MAX_WINDOW_MS:g} ms of the pulse")
+    req = {"cmd": "set_windows", "data": {"window": name, "new_ms": [a, b]}}
+    if args.pathway is not None:
+        req["pathway"] = _pathway(args.pathway, "--pathway")
+    return req
 
 
 def build_request(args: argparse.Namespace) -> dict:
@@ -109,6 +136,10 @@ def build_request(args: argparse.Namespace) -> dict:
         if not math.isfinite(delta) or abs(delta) > 10_000:
             raise UserError(f"intensity: DELTA_UA {args.args[1]!r} must be a finite number in [-10000, 10000] µA")
         return {"cmd": "intensity", "pathway": _pathway(args.args[0]), "delta_uA": delta}
+    if a == "set-windows":
+        return _set_windows(args)
+    if args.pathway is not None:
+        raise UserError(f"{a}: --pathway is for set-windows")
     if args.args:
         raise UserError(f"{a}: takes no arguments")
     if a == "extend-baseline":

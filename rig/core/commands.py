@@ -16,7 +16,8 @@ Vocabulary (``cmd``), with the fields each one uses:
 ``extend_baseline`` extend the current (gated) baseline phase
 ``intensity``       change a pathway's test intensity; ``pathway``, ``delta_uA`` (µA, signed)
 ``set_windows``     move one detector window; ``data = {"window": name, "old_ms": [a, b],
-                    "new_ms": [c, d]}`` — ms relative to the stimulus onset
+                    "new_ms": [c, d]}`` — ms relative to the stimulus onset; ``pathway``: that
+                    pathway's window only (None: every pathway's)
 ``reanalyse``       the window re-measured the sweeps it holds with the windows drawn; ``text`` =
                     its report, ``data = {"windows_ms": {…}, "sweeps": n}`` (recorded in the file)
 ==================  =========================================================================

@@ -79,6 +79,13 @@ class Measured:
     analysis: int = 0
     remeasure: bool = False
 
+    @property
+    def averaged_n(self) -> int:
+        """> 0: the rows of an averaged measurement (``averaged_n`` sweeps of the pathway, from the
+        records' ``first_sweep`` to ``sweep_index``), stored besides the single sweeps' rows."""
+        names = self.records.dtype.names or ()
+        return int(self.records["averaged_n"][0]) if "averaged_n" in names and len(self.records) else 0
+
 
 @dataclass(frozen=True)
 class Progress:

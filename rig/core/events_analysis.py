@@ -13,11 +13,13 @@ from rig.core.event_base import Event
 
 @dataclass(frozen=True, kw_only=True)
 class WindowsChanged(Event):
-    """Detector windows in use from ``sample`` on: ``windows`` = ``Windows.to_dict()`` (ms)."""
+    """Detector windows in use from ``sample`` on: ``windows`` = ``Windows.to_dict()`` (ms) of
+    ``pathway`` (None: of every pathway)."""
 
     KIND: ClassVar[str] = "windows"
     windows: dict[str, Any] = field(default_factory=dict)
     source: str = ""  # "operator" or "auto" (a proposal applied before the baseline counts)
+    pathway: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,7 +27,9 @@ class AnalysisVersion(Event):
     """A new analysis version: measurements from ``windows`` (ms) and slope ``method``, made by ``source``
     (window_change, reanalyse, set_windows, rig analyze); rows of ``/measurements`` carry its
     ``version``; ``remeasured`` earlier sweeps were measured again from the raw samples, sweeps from
-    ``first_sweep`` on are measured online with it (−1: an offline version)."""
+    ``first_sweep`` on are measured online with it (−1: an offline version). ``windows`` is the
+    default set, ``pathway_windows`` the pathways with their own (pathway index → the entries that
+    differ); ``pathway``: the pathway whose windows changed (None: every pathway)."""
 
     KIND: ClassVar[str] = "analysis"
     version: int = 0
@@ -34,6 +38,8 @@ class AnalysisVersion(Event):
     windows: dict[str, Any] = field(default_factory=dict)
     remeasured: int = 0
     first_sweep: int = -1
+    pathway: int | None = None
+    pathway_windows: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)

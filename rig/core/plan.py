@@ -188,6 +188,9 @@ class Plan:
     closed_loop: dict = field(default_factory=dict, compare=False)
     # detector window overrides from the protocol's [analysis] table (rig.detector.measurement.Windows.from_dict)
     analysis_windows: dict = field(default_factory=dict, compare=False)
+    # each pathway's own detector windows (rig pathway index → overrides on top of analysis_windows), from
+    # the protocol's [analysis.pathways.NAME.windows] tables (rig.detector.windows.PathwayWindows)
+    pathway_windows: dict = field(default_factory=dict, compare=False)
     # names of the rig's pathways, indexed like Stimulus.pathway (e.g. ("S1", "S2")); may be empty
     pathway_names: tuple[str, ...] = ()
 

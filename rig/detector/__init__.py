@@ -41,6 +41,7 @@ from rig.detector.measurement import (  # noqa: F401
     WINDOW_NAMES,
     WINDOW_OUTSIDE,
     WMS,
+    PathwayWindows,
     Windows,
     flag_names,
     measure,

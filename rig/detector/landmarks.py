@@ -98,9 +98,11 @@ def _fail(base: Windows, message: str, lm: dict, conf: float = 0.0) -> Placement
 
 
 def place_windows(trace_mV: np.ndarray, stim_index: int, fs_hz: float, base: Windows | None = None,
-                  rise_fraction: float = 0.6) -> Placement:
+                  rise_fraction: float = 0.6, from_onset: bool = False) -> Placement:
     """Find the landmarks on ``trace_mV`` (an average) and place the windows; ``base`` supplies
-    what is not placed (smoothing widths) and the fallback when nothing can be placed."""
+    what is not placed (smoothing widths) and the fallback when nothing can be placed. The slope
+    window ends at ``rise_fraction`` of the rise and starts after the rebound at the 20 % point, or
+    (``from_onset``, online) at the fEPSP onset (the 10 % point after the rebound)."""
     base = base or Windows()
     y = np.asarray(trace_mV, dtype=np.float64).ravel()
     k = float(fs_hz) / 1000.0
@@ -219,7 +221,7 @@ def place_windows(trace_mV: np.ndarray, stim_index: int, fs_hz: float, base: Win
 
     # the slope window
     conf, why = min(1.0, snr / 15.0) * conf_v, why_v
-    s0 = max(reb + int(round(0.1 * k)), c20)
+    s0 = max(reb + int(round(0.1 * k)), onset if from_onset else c20)
     s1 = c60
     min_len = max(4, int(round(0.4 * k)))
     if s1 - s0 < min_len:
@@ -251,7 +253,8 @@ def place_windows(trace_mV: np.ndarray, stim_index: int, fs_hz: float, base: Win
                   "pop_spike": round(min(1.0, snr / 10.0), 2), "slope_placement": round(placed, 2)}
     reasons = {"baseline": f"{(s - b0) / k:.2f} ms before the stimulus",
                "artifact": "last large deviation or step + 0.1 ms",
-               "volley": why_v, "slope": f"rebound/onset → {rise_fraction:.0%} of the rise; {why}",
+               "volley": why_v, "slope": f"rebound/{'onset' if from_onset else '20 %'} → {rise_fraction:.0%} "
+                                         f"of the rise; {why}",
                "peak": "slope start → trough + 2 × (trough − slope start)", "pop_spike": "as the peak window"}
     try:
         w = base.replace(

@@ -147,6 +147,7 @@ from rig.detector.windows import (  # noqa: E402,F401 - part of this API
     MAX_WINDOW_MS,
     PARAM_NAMES,
     WINDOW_NAMES,
+    PathwayWindows,
     Windows,
 )
 
@@ -166,9 +167,12 @@ def _offsets_cached(windows: Windows, fs_hz: float) -> np.ndarray:
     return o
 
 
-def tail_samples(windows: Windows, fs_hz: float) -> int:
+def tail_samples(windows: Windows | PathwayWindows, fs_hz: float) -> int:
     """Samples after a pulse onset that its measurement reads: the latest window end plus the
-    widest smoothing plus 0.5 ms (+1), memoised on the (immutable) Windows instance."""
+    widest smoothing plus 0.5 ms (+1), memoised on the (immutable) Windows instance; of windows
+    per pathway, the longest."""
+    if isinstance(windows, PathwayWindows):
+        return max(tail_samples(w, fs_hz) for w in windows.sets())
     cache = windows.__dict__.get("_tail_by_fs")
     if cache is None:
         cache = {}

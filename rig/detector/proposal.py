@@ -45,8 +45,9 @@ def propose_windows(
     fs_hz: float,
     base: Windows | None = None,
     slope_rise_fraction: float = 0.6,
+    from_onset: bool = False,
 ) -> AutoWindows:
     """Windows for an (averaged) sweep from its landmarks (:func:`rig.detector.landmarks.place_windows`);
     ``ok=False`` (keep ``base``, or warn) when a window cannot be placed with confidence."""
-    pl = place_windows(trace_mV, stim_index, fs_hz, base, slope_rise_fraction)
+    pl = place_windows(trace_mV, stim_index, fs_hz, base, slope_rise_fraction, from_onset)
     return AutoWindows(pl.windows, pl.ok, pl.message, pl.landmarks_ms, pl.confidence, pl.reasons)

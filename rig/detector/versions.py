@@ -2,9 +2,11 @@
 
 The raw samples are the truth; measurements are an analysis of them. The engine keeps the field
 channel of every sweep it recorded (int16 counts, ~4 kB per 100 ms test sweep at 20 kHz) and, when
-the windows change (a window drag, ``rig ctl set_windows``, the window's Re-analyse, windows applied
-from a proposal), :meth:`AnalysisVersions.apply` opens version *k + 1*: every kept sweep measured
-again with the new windows (``Measured(remeasure=True, analysis=k + 1)``), then one
+the windows change (a window drag, ``rig ctl set-windows``, the window's Re-analyse, windows applied
+from a proposal), :meth:`AnalysisVersions.apply` opens version *k + 1* — one per pathway changed
+(each pathway has its own windows, :class:`~rig.detector.windows.PathwayWindows`): every kept sweep of
+that pathway (of every pathway for a change without one) measured again with its new windows
+(``Measured(remeasure=True, analysis=k + 1)``), then one
 :class:`~rig.core.events.AnalysisVersion` event (written last: a version whose event is in the
 file has all its rows), so the time course of the new version is
 measured with one set of windows from its first sweep. Sweeps recorded afterwards carry the new
@@ -24,10 +26,11 @@ import numpy as np
 
 from rig.core import events as ev
 from rig.core.documents import Measured, Sweep
-from rig.detector.measurement import Windows, measure_pulses
+from rig.detector.measurement import PathwayWindows, Windows, measure_pulses
 
 KEEP_BUDGET_SAMPLES = 64_000_000  # int16: 128 MB; a 4 h two-pathway recording of test sweeps is ~10 MB
 LONG_SWEEP_SAMPLES = 200_000  # a sweep longer than this (an induction train) is dropped first
+EVENT_DATA_BYTES = 1000  # a stored event's JSON data holds 1024 bytes
 
 
 @dataclass(frozen=True)
@@ -79,76 +82,114 @@ class AnalysisVersions:
     def kept_sweeps(self) -> int:
         return len(self._kept)
 
-    def remeasure(self, windows: Windows) -> list[tuple[str, Measured]]:
-        """Every kept sweep measured with ``windows``: (sweep kind, Measured of the current version)."""
+    def remeasure(self, windows: PathwayWindows, pathways: set[int] | None = None) -> list[tuple[str, Measured]]:
+        """Every kept sweep (of ``pathways``; None: all) measured with its pathway's windows: (sweep
+        kind, Measured of the current version)."""
         out = []
         for k in self._kept:
-            rec = _measure(k.counts, k.mV_per_count, k.pulses, self.fs, windows)
+            if pathways is not None and k.pathway not in pathways:
+                continue
+            rec = _measure(k.counts, k.mV_per_count, k.pulses, self.fs, windows.of(k.pathway))
             out.append((k.kind, Measured(k.index, k.pathway, k.phase, k.sample, rec, analysis=self.version,
                                          remeasure=True)))
         return out
 
-    def change(self, windows: Windows, sample: int, source: str, next_sweep: int,
-               method: str = "regression") -> tuple[ev.AnalysisVersion, list[tuple[str, Measured]]]:
-        """Open the next version (windows in use from ``sample``, online from sweep ``next_sweep``):
-        its event and the re-measured sweeps."""
+    def change(self, windows: PathwayWindows | Windows, sample: int, source: str, next_sweep: int,
+               method: str = "regression", pathway: int | None = None
+               ) -> tuple[ev.AnalysisVersion, list[tuple[str, Measured]]]:
+        """Open the next version (windows in use from ``sample``, online from sweep ``next_sweep``;
+        ``pathway``: the pathway whose windows changed, whose kept sweeps are re-measured — None:
+        every pathway): its event and the re-measured sweeps."""
+        windows = PathwayWindows.of_any(windows)
         self.version += 1
-        again = self.remeasure(windows)
-        e = ev.AnalysisVersion(
-            sample=int(sample), version=self.version, source=source, method=method, windows=windows.to_dict(),
-            remeasured=len(again), first_sweep=int(next_sweep),
-            text=f"analysis version {self.version} ({source}): {len(again)} recorded sweeps re-measured"
-                 + (f", {self.not_kept} not kept" if self.not_kept else ""),
-            extra={"not_kept": self.not_kept} if self.not_kept else {})
+        again = self.remeasure(windows, None if pathway is None else {pathway})
+        who = "" if pathway is None else f" S{pathway + 1}"
+        e = version_event(self.version, source, method, windows, pathway, sample, len(again), int(next_sweep),
+                          f"analysis version {self.version} ({source}{who}): {len(again)} recorded sweeps "
+                          "re-measured" + (f", {self.not_kept} not kept" if self.not_kept else ""),
+                          {"not_kept": self.not_kept} if self.not_kept else {})
         return e, again
 
     def tag(self, m: Measured) -> Measured:
         """An online measurement of the current version."""
         return replace(m, analysis=self.version) if m.analysis != self.version else m
 
-    def apply(self, changes: list, windows: Windows, sample: int, next_sweep: int,
-              undecided: list[tuple[np.ndarray, float, np.ndarray]] = (),
-              controller: object = None) -> tuple[Windows, list, list]:
-        """Apply window changes ``(name, (start, end) ms[, source])`` at ``sample`` as one version.
+    def apply(self, changes: list, windows: PathwayWindows | Windows, sample: int, next_sweep: int,
+              undecided: list[tuple[int, np.ndarray, float, np.ndarray]] = (),
+              controller: object = None) -> tuple[PathwayWindows, list, list]:
+        """Apply window changes ``(name, (start, end) ms, source[, pathway])`` at ``sample``: one
+        version per pathway changed (pathway None or absent: every pathway).
 
         Returns the windows now in use, the documents (``windows`` / ``windows_refused`` events,
-        then the version's event and its re-measured sweeps; none when every change was refused) and
-        the records of ``undecided`` sweeps (measured but not yet
-        stored: (field counts, mV per count, pulse indices)) measured with the new windows. A
-        ``controller`` with ``on_remeasured(list of (kind, Measured))`` gets the re-measured sweeps
-        (its closed-loop state follows the version) and may answer with documents."""
+        then each version's event after its re-measured sweeps; none when every change was refused)
+        and the records of ``undecided`` sweeps (measured but not yet stored: (pathway, field counts,
+        mV per count, pulse indices)) measured with the new windows. A ``controller`` with
+        ``on_remeasured(list of (kind, Measured))`` gets the re-measured sweeps (its closed-loop
+        state follows the version) and may answer with documents."""
+        windows = PathwayWindows.of_any(windows)
         docs: list = []
+        groups: dict[int | None, list] = {}
+        for ch in changes:  # one analysis version per pathway changed, in the order first asked
+            groups.setdefault(ch[3] if len(ch) > 3 else None, []).append(ch)
+        self.last_remeasured = []
+        for pathway, group in groups.items():
+            windows = self._apply_one(group, windows, pathway, sample, next_sweep, docs, controller)
+        return windows, docs, [_measure(c, s, p, self.fs, windows.of(pw)) for pw, c, s, p in undecided]
+
+    def _apply_one(self, changes: list, windows: PathwayWindows, pathway: int | None, sample: int,
+                   next_sweep: int, docs: list, controller: object) -> PathwayWindows:
         source, applied, said = "set_windows", False, []
-        if not changes:
-            return windows, docs, []
+        who = "" if pathway is None else f"S{pathway + 1} "
         for ch in changes:
             name, ms = ch[0], (float(ch[1][0]), float(ch[1][1]))
             source = str(ch[2]) if len(ch) > 2 else source
             if name is None:  # a new version with the windows in use (the window's Re-analyse)
                 continue
             try:
-                windows = windows.replace(**{name: ms})
+                windows = windows.replace(pathway, **{name: ms})
             except (TypeError, ValueError) as exc:
-                docs.append(ev.WindowsRefused(sample=sample, text=str(exc)[:200], window=str(name)))
+                docs.append(ev.WindowsRefused(sample=sample, text=f"{who}{exc}"[:200], window=str(name)))
                 continue
             applied = True
             said.append(f"{name} {ms[0]:g}–{ms[1]:g}")
             if source != "auto":  # an auto proposal is one event for the whole set
-                docs.append(ev.WindowsChanged(sample=sample, text=f"{name} window {ms[0]:g}–{ms[1]:g} ms",
-                                              windows=windows.to_dict(), source="operator"))
+                docs.append(ev.WindowsChanged(sample=sample, text=f"{who}{name} window {ms[0]:g}–{ms[1]:g} ms",
+                                              windows=_of(windows, pathway), source="operator", pathway=pathway))
         if applied and source == "auto":
-            docs.append(ev.WindowsChanged(sample=sample, text=f"windows from landmarks: {', '.join(said)} ms"[:250],
-                                          windows=windows.to_dict(), source="auto"))
+            text = f"{who}windows from landmarks: {', '.join(said)} ms"[:250]
+            docs.append(ev.WindowsChanged(sample=sample, text=text, windows=_of(windows, pathway), source="auto",
+                                          pathway=pathway))
         if not applied and source != "reanalyse":
-            return windows, docs, []
-        e, again = self.change(windows, sample, source, next_sweep)
+            return windows
+        e, again = self.change(windows, sample, source, next_sweep, pathway=pathway)
         docs.extend(m for _, m in again)
         docs.append(e)  # after its rows: a version whose event is in the file is complete
         self.last_remeasured = again
         hook = getattr(controller, "on_remeasured", None)
         if hook is not None:
             docs.extend(hook(again))
-        return windows, docs, [_measure(c, s, p, self.fs, windows) for c, s, p in undecided]
+        return windows
+
+
+def _of(windows: PathwayWindows, pathway: int | None) -> dict:
+    return (windows.default if pathway is None else windows.of(pathway)).to_dict()
+
+
+def version_event(version: int, source: str, method: str, windows: PathwayWindows, pathway: int | None,
+                  sample: int, remeasured: int, first_sweep: int, text: str, extra: dict) -> ev.AnalysisVersion:
+    """The ``analysis`` event of a version (online and ``rig analyze --save``): the default windows
+    and each pathway's own; when that does not fit a stored event (≥ 4 pathways with their own
+    windows), only the changed pathway's own (``extra.pathway_windows_incomplete``, said in the text:
+    readers carry the others over from the version before, :func:`rig.storage.analyses.versions`)."""
+    per = windows.pathway_dict()
+    kw = dict(sample=int(sample), version=version, source=source, method=method, windows=windows.to_dict(),
+              remeasured=int(remeasured), first_sweep=int(first_sweep), pathway=pathway)
+    e = ev.AnalysisVersion(text=text, pathway_windows=per, extra=extra, **kw)
+    if len(ev.to_stored(e)[3].encode()) > EVENT_DATA_BYTES and len(per) > 1:
+        mine = {} if pathway is None else {str(pathway): per.get(str(pathway), {})}  # {}: back to the default
+        e = ev.AnalysisVersion(text=(text + "; the other pathways' own windows are in earlier versions")[:250],
+                               pathway_windows=mine, extra={**extra, "pathway_windows_incomplete": True}, **kw)
+    return e
 
 
 def _measure(counts: np.ndarray, mV_per_count: float, pulses: np.ndarray, fs: float, windows: Windows) -> np.ndarray:

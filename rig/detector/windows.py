@@ -116,3 +116,112 @@ class Windows:
                 raise ValueError(f"{spec!r}: value must be a number") from None
         known = ", ".join(WINDOW_NAMES + PARAM_NAMES)
         raise ValueError(f"{spec!r}: unknown window {name!r} (known: {known})")
+
+
+# -- windows per pathway -----------------------------------------------------------------------
+def _diff(a: Windows, b: Windows) -> dict:
+    """The entries of ``b.to_dict()`` that differ from ``a``'s (what to replace in ``a`` to get ``b``)."""
+    da, db = a.to_dict(), b.to_dict()
+    return {k: v for k, v in db.items() if da[k] != v}
+
+
+def _from_diff(base: Windows, diff: dict) -> Windows:
+    """``base`` with the entries of ``diff`` (a ``to_dict()`` or part of one) replaced."""
+    known = set(WINDOW_NAMES + PARAM_NAMES)
+    unknown = set(diff) - known
+    if unknown:
+        raise ValueError(f"unknown window(s): {', '.join(sorted(unknown))}")
+    return base.replace(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in diff.items()})
+
+
+@dataclass(frozen=True)
+class PathwayWindows:
+    """The windows of every pathway: ``default`` for each pathway without its own set in ``own``
+    (pathway index → :class:`Windows`). Online (engine) and offline (``rig analyze``) share it.
+
+    Stored (root attributes, ``analysis`` events) as :meth:`to_dict` (the default set: what readers
+    of one window set read) plus :meth:`pathway_dict` (per pathway index, only the entries that differ
+    from the default); :meth:`from_dicts` reads both back."""
+
+    default: Windows = Windows()
+    own: tuple[tuple[int, Windows], ...] = ()  # sorted by pathway; none equal to ``default``
+
+    def __post_init__(self) -> None:
+        own = {}
+        for pw, w in self.own:
+            if not isinstance(pw, int) or isinstance(pw, bool) or pw < 0:
+                raise ValueError(f"pathway {pw!r}: need an index 0, 1, …")
+            if w != self.default:
+                own[pw] = w
+        object.__setattr__(self, "own", tuple(sorted(own.items())))
+
+    @classmethod
+    def of_any(cls, w: PathwayWindows | Windows | dict | None) -> PathwayWindows:
+        """From a window set shared by every pathway, a dict pathway → Windows, or None (defaults)."""
+        if isinstance(w, PathwayWindows):
+            return w
+        if isinstance(w, Windows):
+            return cls(w)
+        if not w:
+            return cls()
+        first = w[min(w)]
+        return cls(first, tuple((int(k), v) for k, v in w.items()))
+
+    def of(self, pathway: int) -> Windows:
+        """The windows of ``pathway``."""
+        for pw, w in self.own:
+            if pw == pathway:
+                return w
+        return self.default
+
+    def sets(self) -> list[Windows]:
+        """Every distinct window set in use (the default first)."""
+        return [self.default, *(w for _, w in self.own)]
+
+    def with_pathway(self, pathway: int | None, windows: Windows) -> PathwayWindows:
+        """``windows`` for ``pathway`` (None: the default and every pathway)."""
+        if pathway is None:
+            return PathwayWindows(windows)
+        return PathwayWindows(self.default, (*((p, w) for p, w in self.own if p != pathway), (int(pathway), windows)))
+
+    def replace(self, pathway: int | None = None, **changes) -> PathwayWindows:
+        """Some windows replaced for ``pathway``, or (None) for the default and every pathway's own set."""
+        if pathway is not None:
+            return self.with_pathway(pathway, self.of(pathway).replace(**changes))
+        return PathwayWindows(self.default.replace(**changes),
+                              tuple((p, w.replace(**changes)) for p, w in self.own))
+
+    def override(self, spec: str) -> PathwayWindows:
+        """One ``NAME=START:END`` / ``NAME=VALUE`` override for every pathway (:meth:`Windows.override`)."""
+        return PathwayWindows(self.default.override(spec), tuple((p, w.override(spec)) for p, w in self.own))
+
+    def outside(self, pre_ms: float, post_ms: float) -> str:
+        """Why a pathway's windows do not fit the sweep ('' when every set does)."""
+        for pw, w in ((None, self.default), *self.own):
+            why = w.outside(pre_ms, post_ms)
+            if why:
+                return why if pw is None else f"pathway S{pw + 1}: {why}"
+        return ""
+
+    def to_dict(self) -> dict:
+        """The default set (:meth:`Windows.to_dict`)."""
+        return self.default.to_dict()
+
+    def pathway_dict(self) -> dict[str, dict]:
+        """Per pathway index (as text) with its own windows: the entries that differ from the default."""
+        return {str(p): _diff(self.default, w) for p, w in self.own}
+
+    @classmethod
+    def from_dicts(cls, default: dict | None, per_pathway: dict | None = None) -> PathwayWindows:
+        """Inverse of :meth:`to_dict` + :meth:`pathway_dict` (ValueError naming what is wrong)."""
+        base = Windows.from_dict(dict(default or {}))
+        own = []
+        for k, d in dict(per_pathway or {}).items():
+            try:
+                pw = int(k)
+            except (TypeError, ValueError):
+                raise ValueError(f"pathway {k!r}: need a pathway index") from None
+            if not isinstance(d, dict):
+                raise ValueError(f"pathway {k}: need an object of windows")
+            own.append((pw, _from_diff(base, d)))
+        return cls(base, tuple(own))

@@ -11,6 +11,7 @@ import pyqtgraph as pg
 from PySide6 import QtGui, QtWidgets
 
 from rig.core.commands import Command, post
+from rig.display.panels import shown_windows_ms
 from rig.display.reanalyse import reanalyse
 
 # (action name, button text, shortcut, tooltip)
@@ -104,8 +105,11 @@ class WindowActions:
             return
         report = reanalyse(self.model, self.windows_ms)
         self.redraw()
+        own = self.__dict__.get("pathway_windows_ms", {})  # windows dragged on one pathway's plot
         self.send(Command("reanalyse", text=report.text(), data={
-            "windows_ms": {k: list(v) for k, v in self.windows_ms.items()}, "sweeps": report.n_sweeps}))
+            "windows_ms": {k: list(v) for k, v in self.windows_ms.items()}, "sweeps": report.n_sweeps,
+            **({"pathway_windows_ms": {str(p): {k: list(v) for k, v in w.items()} for p, w in own.items()}}
+               if own else {})}))
         self.message.setText(report.text())  # the controller's answer follows, with the same text
         self.windows_changed = False
 
@@ -131,23 +135,34 @@ class WindowActions:
     def _on_step_box(self, value: float) -> None:
         self.intensity_step_uA = float(value)
 
-    def _on_window_moved(self, name: str, region: pg.LinearRegionItem) -> None:
-        """A measurement window was dragged: sync the other plots, send ``set_windows``."""
+    def _on_window_moved(self, name: str, region: pg.LinearRegionItem, pathway: int | None = None) -> None:
+        """A measurement window of ``pathway``'s plot was dragged: send ``set_windows`` for that
+        pathway (its own window; the other pathways keep theirs)."""
         a, b = (float(v) for v in region.getRegion())
-        old = self.windows_ms.get(name)
+        wins = self._windows_of(pathway)
+        old = wins.get(name)
         if old is not None and math.isclose(old[0], a) and math.isclose(old[1], b):
             return
-        self.windows_ms[name] = (a, b)
-        for sp in self.sweep_plots.values():
-            sp.set_windows({name: (a, b)})
-            sp.version = -1  # markers depend on the windows
+        if pathway is None:
+            self.windows_ms[name] = (a, b)
+        else:
+            self.__dict__.setdefault("pathway_windows_ms", {})[pathway] = {**wins, name: (a, b)}
+        for p, sp in self.sweep_plots.items():
+            if pathway is None or p == pathway:
+                sp.set_windows({name: (a, b)})
+                sp.version = -1  # markers depend on the windows
         self.windows_changed = True
-        self.send(Command("set_windows", data={
+        self.send(Command("set_windows", pathway=pathway, data={
             "window": name, "old_ms": list(old) if old else None, "new_ms": [a, b]}))
         if not self.read_only:
+            who = "" if pathway is None else f"S{pathway + 1} "
             self.message.setText(
-                f"{name} window {a:.2f}–{b:.2f} ms: applies to the next sweeps. "
+                f"{who}{name} window {a:.2f}–{b:.2f} ms: applies to the next sweeps. "
                 "Re-analyse the recorded ones? [Ctrl+R]")
+
+    def _windows_of(self, pathway: int | None) -> dict[str, tuple[float, float]]:
+        """The windows drawn on ``pathway``'s plot (its own once dragged or set, else the shared ones)."""
+        return self.__dict__.get("pathway_windows_ms", {}).get(pathway, self.windows_ms)
 
     def set_windows(self, windows_ms: dict[str, tuple[float, float]]) -> None:
         """Set the windows programmatically (no command is sent)."""
@@ -155,6 +170,15 @@ class WindowActions:
         for sp in self.sweep_plots.values():
             sp.set_windows(windows_ms)
             sp.version = -1
+
+    def sync_windows(self, model: object) -> None:
+        """The windows in use from the model: every pathway's, then each pathway's own set."""
+        self.set_windows(shown_windows_ms(model.windows))
+        own = {p: shown_windows_ms(model.windows_of(p)) for p in getattr(model, "pathway_windows", {})}
+        self.__dict__["pathway_windows_ms"] = {p: {**self.windows_ms, **w} for p, w in own.items()}
+        for p, w in own.items():
+            if p in self.sweep_plots:
+                self.sweep_plots[p].set_windows(w)
 
     # ------------------------------------------------------------------ dialogs, closing
     def _confirm_dialog(self, question: str) -> bool:

@@ -130,22 +130,38 @@ class EventHandlers:
         self.intensity_uA[int(e.pathway)] = float(e.intensity_uA)
 
     def _on_windows(self, e: ev.WindowsChanged) -> None:
-        self.__dict__.setdefault("windows_changes_s", []).append(e.sample / self.fs)
-        self._set_windows(e.windows)
+        self.__dict__.setdefault("windows_changes_s", []).append((e.sample / self.fs, e.pathway))
+        self._set_windows(e.windows, e.pathway)
 
-    def _baseline_from_s(self, ref: int | None) -> float | None:
-        """The result's rule: the baseline counts only after the last windows change before its end."""
+    def _baseline_from_s(self, ref: int | None, pathway: int | None = None) -> float | None:
+        """The result's rule: the baseline counts only after the last change of the pathway's windows
+        before its end."""
         if ref is None:
             return None
         later = [ph.start_s for ph in self.phases if ph.index > ref]
         end = min(later) if later else float("inf")
-        t = [x for x in self.__dict__.get("windows_changes_s", []) if x < end]
+        t = [x for x, pw in self.__dict__.get("windows_changes_s", [])
+             if x < end and (pathway is None or pw is None or pw == pathway)]
         return max(t) if t else None
 
-    def _set_windows(self, windows: dict) -> None:
-        if windows:
+    def _set_windows(self, windows: dict, pathway: int | None = None) -> None:
+        """The windows in use: every pathway's (``pathway`` None) or one pathway's own set
+        (``pathway_windows``: pathway → ``Windows.to_dict()``)."""
+        if not windows:
+            return
+        own = self.__dict__.setdefault("pathway_windows", {})
+        if pathway is not None:
+            own[int(pathway)] = dict(windows)
+        else:  # a change for every pathway: each pathway's own set takes the entries that changed
+            changed = {k: v for k, v in windows.items() if self.windows.get(k) != v}
+            for w in own.values():
+                w.update(changed)
             self.windows = dict(windows)
-            self.v_windows += 1
+        self.v_windows += 1
+
+    def windows_of(self, pathway: int) -> dict:
+        """The windows (``Windows.to_dict()``) of ``pathway``: its own set, else every pathway's."""
+        return self.__dict__.get("pathway_windows", {}).get(pathway, self.windows)
 
     def _on_analysis(self, e: ev.AnalysisVersion) -> None:
         self.analysis_version = int(e.version)

@@ -210,7 +210,10 @@ class DisplayModel(EventHandlers):
         self.fs = float(rs.sample_rate_hz)
         self.pathways = tuple(rs.pathways)
         self.planned_samples = rs.planned_samples
-        self._set_windows((rs.provenance or {}).get("windows") or {})
+        prov = rs.provenance or {}
+        self._set_windows(prov.get("windows") or {})
+        for pw, own in (prov.get("pathway_windows") or {}).items():  # each pathway's own windows (1.4)
+            self._set_windows({**self.windows, **own}, int(pw))
         for p in self.pathways:
             self._ensure_pathway(p)
 
@@ -298,7 +301,7 @@ class DisplayModel(EventHandlers):
     def _on_measured(self, m: Measured) -> None:
         self._ensure_pathway(m.pathway)
         self._advance(m.sample)
-        if m.records is None or len(m.records) == 0:
+        if m.records is None or len(m.records) == 0 or m.averaged_n:  # the time course shows single sweeps
             return
         if m.remeasure:  # a new analysis version (rig.detector.versions)
             return self._remeasured(m)
@@ -334,7 +337,7 @@ class DisplayModel(EventHandlers):
         time-course field (slope, amplitude, volley); cached until a point or a phase arrives."""
         tc = self.time_course[pathway]
         ref = self.baseline_phase()
-        key = (tc.n, ref, len(self.phases), self._baseline_from_s(ref))
+        key = (tc.n, ref, len(self.phases), self._baseline_from_s(ref, pathway))
         cached = self._result_cache.get((pathway, field_name))
         if cached is not None and cached[0] == key:
             return cached[1]

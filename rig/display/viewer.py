@@ -49,7 +49,7 @@ class RecordingSource:
             pathways=tuple(int(p) for p in np.atleast_1d(pathways)),
             plan_name=_s(attrs.get("plan_name", "")),
             planned_samples=int(attrs.get("planned_samples", 0)), wall_time=0.0,
-            provenance={"windows": rec.windows}))
+            provenance={"windows": rec.windows, "pathway_windows": rec.pathway_windows}))
         self._baseline_cache: dict[int, tuple[int, np.ndarray | None]] = {}
         self.refresh(reload=False)
 

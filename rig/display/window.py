@@ -15,6 +15,7 @@ Left/Right previous/next sweep (viewer).
 
 from __future__ import annotations
 
+import functools
 import math
 import queue
 import time
@@ -37,7 +38,6 @@ from rig.display.panels import (
     TimeCoursePanel,
     detector_artifact_ms,
     detector_windows_ms,
-    shown_windows_ms,
 )
 from rig.display.status import status_text
 from rig.display.theme import THEMES, Theme
@@ -312,11 +312,11 @@ class RigWindow(WindowActions, QtWidgets.QMainWindow):
         m = self.model
         if m.v_windows != self._v_windows:  # the windows in use (run start, `windows` events)
             self._v_windows = m.v_windows
-            self.set_windows(shown_windows_ms(m.windows))
+            self.sync_windows(m)  # every pathway's, then each pathway's own
         for pos, p in enumerate(m.pathways):
             if p not in self.sweep_plots:
                 self._add_sweep_plot(pos, p)
-            self.sweep_plots[p].update(m, p, self.windows_ms)
+            self.sweep_plots[p].update(m, p, self._windows_of(p))
         self.time_course.update(m)
         if m.v_io and not self.io_widget.isVisible():
             self.io_widget.setVisible(True)
@@ -330,8 +330,8 @@ class RigWindow(WindowActions, QtWidgets.QMainWindow):
 
     def _add_sweep_plot(self, pos: int, p: int) -> None:
         plot = self.sweep_widget.addPlot(row=pos, col=0)
-        sp = SweepPlot(plot, f"S{p + 1}", self.windows_ms, self.artifact_ms,
-                       movable=not self.read_only, on_window_moved=self._on_window_moved)
+        sp = SweepPlot(plot, f"S{p + 1}", self._windows_of(p), self.artifact_ms,
+                       movable=not self.read_only, on_window_moved=functools.partial(self._on_window_moved, pathway=p))
         sp.apply_theme(self.theme)
         if self.sweep_plots:
             plot.setXLink(next(iter(self.sweep_plots.values())).plot)

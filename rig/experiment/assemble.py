@@ -22,7 +22,7 @@ from rig.closed_loop.controller import Controller
 from rig.core.errors import RunFailure, UserError
 from rig.core.plan import Plan
 from rig.core.scheduler import Scheduler
-from rig.detector.measurement import Windows
+from rig.detector.measurement import PathwayWindows, Windows
 from rig.engine import ChannelScaling, Engine
 from rig.experiment.session import make_controller
 from rig.experiment.wired_sim import n_field_channels, needs_wiring, wire_slice, with_slice_faults
@@ -183,7 +183,7 @@ def assemble_run(
     critical: Sequence[Subscriber] = (),
     observers: Sequence[Subscriber] = (),
     commands: queue.Queue | None = None,
-    windows: Windows | None = None,
+    windows: Windows | PathwayWindows | None = None,
     provenance: dict | None = None,
     slice_model: object | None = None,
     block: int | None = None,

@@ -26,7 +26,7 @@ from rig import __version__
 from rig.core.documents import RunStop
 from rig.core.errors import UserError
 from rig.core.plan import Plan
-from rig.detector.measurement import Windows
+from rig.detector.measurement import PathwayWindows
 from rig.engine import Engine
 from rig.experiment.assemble import assemble_run
 from rig.experiment.front_panel import front_panel
@@ -123,9 +123,10 @@ def warn_silent_faults(faults: tuple, plan: Plan) -> None:
 FAULT_ALARMS = {"slice-death": "response_lost", "noise": "noise", "electrode-shift": "volley_change"}
 
 
-def analysis_windows(plan: Plan, overrides: list[str]) -> Windows:
-    """Detector windows: defaults, then the protocol's [analysis] table, then --window overrides."""
-    w = Windows.from_dict(plan.analysis_windows)
+def analysis_windows(plan: Plan, overrides: list[str]) -> PathwayWindows:
+    """Detector windows per pathway: defaults, then the protocol's [analysis] table and each pathway's
+    own ([analysis.pathways.S2.windows]), then --window overrides (for every pathway)."""
+    w = PathwayWindows.from_dicts(plan.analysis_windows, plan.pathway_windows)
     fs = float(plan.sample_rate_hz)
     for spec in overrides:
         try:

@@ -336,7 +336,7 @@ def expand_checked(proto: Protocol, rig: RigConfig, name: str, text: str = "") -
     """Expand ``proto`` for ``rig``; raise :class:`InvalidFile` listing every problem found."""
     ctx = _Ctx(proto, rig, rig.sample_rate_hz)
     _stimulation(ctx)
-    ctx.windows_fit()
+    own_windows = ctx.windows_fit()
     check_ttl_only(ctx)
     if rig.backend == "sim" and rig.sim.genotype is None and proto.metadata.genotype not in (*SIM_GENOTYPES, "unknown"):
         ctx.add(("metadata", "genotype"), f"{proto.metadata.genotype!r}: the simulated slice knows "
@@ -375,6 +375,7 @@ def expand_checked(proto: Protocol, rig: RigConfig, name: str, text: str = "") -
         closed_loop=_closed_loop(proto),
         pathway_names=tuple(rig.pathway_names()),
         analysis_windows={k: (list(v) if isinstance(v, tuple) else v) for k, v in proto.analysis.windows.items()},
+        pathway_windows=own_windows,
     )
 
 

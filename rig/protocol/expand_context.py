@@ -110,17 +110,37 @@ class _Ctx:
     def max_test_uA(self, pathway: int) -> float:
         return self.bound_uA[pathway]
 
-    def windows_fit(self) -> None:
-        """The protocol's detector windows lie inside every sweep (``sweep_pre_ms``/``sweep_post_ms``)."""
+    def windows_fit(self) -> dict[int, dict]:
+        """The protocol's detector windows — ``[analysis] windows`` and each pathway's own
+        (``[analysis.pathways.S2.windows]``) — lie inside every sweep (``sweep_pre_ms``/``sweep_post_ms``)
+        and name stimulated pathways. Returns the pathways' own windows by rig pathway index."""
         from rig.detector.windows import WINDOW_NAMES, Windows
 
         given = dict(self.proto.analysis.windows)
         try:
             w = Windows.from_dict(given)
         except ValueError:  # the model said why already
-            return
+            return {}
         pre_ms, post_ms = self.pre / self.fs * 1e3, self.post / self.fs * 1e3
         for name in WINDOW_NAMES:
             problem = Windows.outside(w, pre_ms, post_ms) if name in given else ""
             if problem and problem.startswith(f"window {name} "):
                 self.add(("analysis", "windows", name), problem)
+        names, tested = self.rig.pathway_names(), list(self.proto.stimulation.pathways)
+        out: dict[int, dict] = {}
+        for pw, pa in self.proto.analysis.pathways.items():
+            own = dict(pa.windows)
+            if pw not in tested or pw not in names:
+                self.add(("analysis", "pathways", pw), f"{pw!r} is not a stimulated pathway "
+                                                       f"(stimulation.pathways: {', '.join(tested)})")
+                continue
+            try:
+                wp = Windows.from_dict({**w.to_dict(), **own})
+            except ValueError:  # the model said why already
+                continue
+            for name in WINDOW_NAMES:
+                problem = Windows.outside(wp, pre_ms, post_ms) if name in own else ""
+                if problem and problem.startswith(f"window {name} "):
+                    self.add(("analysis", "pathways", pw, "windows", name), problem)
+            out[names.index(pw)] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in own.items()}
+        return out

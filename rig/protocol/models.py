@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, model_validator
 
 from rig.protocol import problems as validation
+from rig.protocol.analysis_model import Analysis
+from rig.protocol.model_base import Pair, PathwayName, _Strict  # noqa: F401 - re-exported
 
 Minutes = Annotated[float, Field(gt=0, le=24 * 60, description="minutes")]
 Seconds = Annotated[float, Field(gt=0, le=3600, description="seconds")]
@@ -24,17 +26,6 @@ Action = Literal["continue", "pause", "stop"]
 Genotype = Annotated[str, Field(max_length=40, description="e.g. WT, Fmr1-KO, mGluR5-KO")]
 DrugName = Annotated[str, Field(min_length=1, max_length=40, description="e.g. basimglurant, MPEP, DHPG")]
 Concentration = Annotated[float, Field(gt=0, le=100_000, description="µM")]
-PathwayName = Annotated[str, Field(min_length=1, max_length=16, description="a pathway of the rig file, e.g. S1")]
-
-
-class _Strict(BaseModel):
-    """Strict types: "150" or true is not a number, 1.5 or 2.0 not a count, "yes" not a boolean
-    (a TOML integer is a valid float). Pairs are 2-item lists, as TOML writes them."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
-
-
-Pair = Annotated[list[float], Field(min_length=2, max_length=2, description="[start, end]")]
 
 
 class Experiment(_Strict):
@@ -362,28 +353,6 @@ class Tracking(_Strict):
     deadband_percent: float = Field(5.0, ge=0, le=100, description="no change while within this % of the target")
     target_slope_mV_per_ms: float | None = Field(
         None, lt=0, description="target fEPSP slope (negative); default: the mean of the first sweeps")
-
-
-class Analysis(_Strict):
-    """Online analysis settings: detector windows (ms from the pulse onset) overriding the defaults."""
-
-    windows: dict[str, Pair | float] = Field(
-        default_factory=dict,
-        description="e.g. {slope = [2.8, 4.2], baseline = [-5, -0.5], max_slope_width_ms = 0.8}")
-    auto_windows: bool = Field(False, description="place the windows from the landmarks of the first "
-                               "settle_sweeps baseline sweeps of each pathway and apply them before the baseline "
-                               "counts (windows given in `windows` or by --window stay as given)")
-    settle_sweeps: int = Field(10, ge=2, le=100, description="baseline test sweeps per pathway averaged for the "
-                               "window proposal; with auto_windows they do not count in the baseline")
-    average: int = Field(1, ge=1, le=100, description="also measure the average of every N consecutive test "
-                         "sweeps of each pathway (1: off)")
-
-    @model_validator(mode="after")
-    def _windows_valid(self) -> Analysis:
-        from rig.detector.measurement import Windows
-
-        Windows.from_dict(dict(self.windows))  # raises ValueError naming the window
-        return self
 
 
 class Protocol(_Strict):

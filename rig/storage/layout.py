@@ -14,8 +14,9 @@ import h5py
 import numpy as np
 
 from rig.core import events as ev
+from rig.detector.online import AVERAGED_KEYS
 
-FORMAT_VERSION = "1.3"
+FORMAT_VERSION = "1.4"
 LIBVER = ("v110", "v110")
 
 SWEEP_DTYPE = np.dtype(
@@ -56,7 +57,10 @@ EVENT_DTYPE = np.dtype(
 PHASE_DTYPE = np.dtype([("index", "i4"), ("name", "S64"), ("kind", "S32"), ("start_sample", "i8")])
 
 MEASUREMENT_KEY_DTYPE = [("sweep_index", "i8"), ("pulse", "i4"), ("pathway", "i4"), ("phase", "i4"), ("sample", "i8"),
-                         ("analysis", "i4")]  # 1.3: the analysis version of the row (0: online, first windows)
+                         ("analysis", "i4"),  # 1.3: the analysis version of the row (0: online, first windows)
+                         # 1.4: an averaged measurement's row: averaged_n sweeps (0: a single sweep's row) of one
+                         # pathway, from first_sweep to sweep_index (rig.detector.online.averaged_records)
+                         *AVERAGED_KEYS]
 
 STATUS_DTYPE = np.dtype(
     [

@@ -53,6 +53,8 @@ class Recording:
         self.analysis = analyses.check_version(self.path, self.analyses, self.asked_analysis)
         #: the rows of the analysis version in use (:attr:`analysis`): what every result reads
         self.measurements = analyses.rows_of(self.all_measurements, self.analyses, self.analysis)
+        #: the averaged measurements of that version (format ≥ 1.4: rows with ``averaged_n`` > 0)
+        self.averaged = analyses.averaged_rows_of(self.all_measurements, self.analyses, self.analysis)
         self.phase_table = self.f["phases"][:]
         self._damaged: list[int] | None = None
 
@@ -99,6 +101,12 @@ class Recording:
             return json.loads(self.attrs.get("windows", "{}"))
         except ValueError:
             return {}
+
+    @property
+    def pathway_windows(self) -> dict:
+        """Each pathway's own windows at the start (format ≥ 1.4: pathway index → the entries that
+        differ from :attr:`windows`; {} when every pathway uses them)."""
+        return analyses._json_attr(self.attrs, "pathway_windows")
 
     @property
     def metadata(self) -> dict:

@@ -192,6 +192,9 @@ def _write_copy(rec: Recording, dst: Path, direct: bool) -> dict:
         status["stop_reason"] = b"recovered"
     meas = rec.all_measurements[np.isin(rec.all_measurements["sweep_index"], rows)].copy()  # every version
     meas["sweep_index"] = [new_index[int(i)] for i in meas["sweep_index"]]
+    if "averaged_n" in (meas.dtype.names or ()):  # 1.4: an averaged row's first sweep, renumbered too
+        avg = meas["averaged_n"] > 0
+        meas["first_sweep"][avg] = [new_index.get(int(i), -1) for i in meas["first_sweep"][avg]]
     report = {
         "source": str(rec.path), "output": str(dst), "opened_directly": direct,
         "format_version": rec.format_version, "was_complete": was_complete, "stop_reason": reason,

@@ -29,12 +29,13 @@ import numpy as np
 from rig.core import events as ev
 from rig.core.errors import UserError
 from rig.detector import measure_pulses
-from rig.detector.measurement import Windows
+from rig.detector.measurement import PathwayWindows, Windows
+from rig.detector.online import AVERAGED_KEYS, sweep_blocks
+from rig.detector.versions import version_event
 from rig.storage.layout import EVENT_DTYPE, LIBVER
 from rig.storage.reader import open_recording
 
 STALL_ENV = "RIG_SAVE_STALL"
-EVENT_DATA_BYTES = 1024
 
 
 def field_channel(attrs: dict) -> int:
@@ -46,21 +47,34 @@ def field_channel(attrs: dict) -> int:
         return 0
 
 
-def _measure_all(rec, windows: dict[int, Windows] | Windows, version: int, dtype: np.dtype) -> np.ndarray:
+def _measure_all(rec, windows: PathwayWindows, version: int, dtype: np.dtype, average_n: int = 1) -> np.ndarray:
+    """Every sweep measured with its pathway's windows; with ``average_n`` > 1 also the average of each
+    block of N consecutive sweeps of a pathway (rows with ``averaged_n``, format 1.4)."""
     ch = field_channel(rec.attrs)
     fs = rec.sample_rate_hz
+    table = rec.sweep_table
     out = []
-    for i in range(rec.n_sweeps):
-        r = rec.sweep_table[i]
-        w = windows.get(int(r["pathway"]), Windows()) if isinstance(windows, dict) else windows
-        scale = rec.sweep_scale(i, ch)
-        trace = rec.sweep_counts(i)[:, ch].astype(np.float64) * scale
-        pulses = np.asarray(rec.pulse_samples(i), dtype=np.int64) - int(r["start_sample"])
-        m = measure_pulses(trace, pulses, fs, w, 32767 * scale * 0.999)
+    blocks = [[i] for i in range(rec.n_sweeps)]
+    if average_n > 1:
+        blocks += [g for g in sweep_blocks(table["pathway"], average_n, table["kind"]) if len(g) > 1]
+    for g in blocks:
+        r = table[g[-1]]
+        traces = []
+        for i in g:
+            scale = rec.sweep_scale(i, ch)
+            traces.append(rec.sweep_counts(i)[:, ch].astype(np.float64) * scale)
+        scale = rec.sweep_scale(g[0], ch)
+        pulses = np.asarray(rec.pulse_samples(g[0]), dtype=np.int64) - int(table["start_sample"][g[0]])
+        if len(g) > 1 and len({t.size for t in traces}) > 1:
+            continue  # sweeps of different lengths are not averaged
+        trace = traces[0] if len(g) == 1 else np.mean(traces, axis=0)
+        m = measure_pulses(trace, pulses, fs, windows.of(int(r["pathway"])), 32767 * scale * 0.999)
         rows = np.zeros(len(m), dtype=dtype)
-        rows["sweep_index"], rows["pulse"] = i, np.arange(len(m))
+        rows["sweep_index"], rows["pulse"] = g[-1], np.arange(len(m))
         rows["pathway"], rows["phase"], rows["sample"] = r["pathway"], r["phase"], r["stim_sample"]
         rows["analysis"] = version
+        if len(g) > 1:
+            rows["averaged_n"], rows["first_sweep"] = len(g), g[0]
         for name in m.dtype.names:
             if name in dtype.names:
                 rows[name] = m[name]
@@ -68,28 +82,20 @@ def _measure_all(rec, windows: dict[int, Windows] | Windows, version: int, dtype
     return np.concatenate(out) if out else np.zeros(0, dtype=dtype)
 
 
-def _event_row(version: int, method: str, windows: dict[int, Windows] | Windows, n: int, fs: float,
-               source: str) -> np.ndarray:
-    per = windows if isinstance(windows, dict) else {0: windows}
-    first = per[min(per)] if per else Windows()
-    differ = {str(pw): w.to_dict() for pw, w in per.items() if w != first}
-    e = ev.AnalysisVersion(sample=0, version=version, source=source, method=method, windows=first.to_dict(),
-                           remeasured=n, first_sweep=-1, text=f"analysis version {version} ({source}, {method}): "
-                           f"{n} sweeps re-measured from the raw samples",
-                           extra={"pathway_windows": differ} if differ else {})
+def _event_row(version: int, method: str, windows: PathwayWindows, n: int, source: str) -> np.ndarray:
+    e = version_event(version, source, method, windows, None, 0, n, -1,
+                      f"analysis version {version} ({source}, {method}): {n} sweeps re-measured from the raw samples",
+                      {})
     _, kind, text, data = ev.to_stored(e)
-    if len(data.encode()) > EVENT_DATA_BYTES:
-        e = ev.AnalysisVersion(**{**{k: getattr(e, k) for k in ("sample", "version", "source", "method", "windows",
-                                                                 "remeasured", "first_sweep")},
-                                  "text": e.text + " (per-pathway windows too long to record)"})
-        _, kind, text, data = ev.to_stored(e)
     return np.array([(0, 0.0, time.time(), kind.encode(), text.encode()[:256], data.encode())], dtype=EVENT_DTYPE)
 
 
-def save_version(path: str | Path, windows: dict[int, Windows] | Windows, method: str = "regression",
-                 source: str = "rig analyze") -> dict:
-    """Add one analysis version to the recording at ``path``; returns what was added."""
+def save_version(path: str | Path, windows: PathwayWindows | dict[int, Windows] | Windows,
+                 method: str = "regression", source: str = "rig analyze", average_n: int = 1) -> dict:
+    """Add one analysis version to the recording at ``path`` (every sweep with its pathway's windows;
+    ``average_n`` > 1: also the averaged blocks); returns what was added."""
     p = Path(path)
+    windows = PathwayWindows.of_any(windows)
     with open_recording(p) as rec:
         if not rec.complete:
             raise UserError(f"{p}: not a finished recording (being recorded, or killed): `rig recover {p}` "
@@ -98,16 +104,17 @@ def save_version(path: str | Path, windows: dict[int, Windows] | Windows, method
             raise UserError(f"{p}: has damaged sweeps: `rig recover {p}` first")
         version = rec.analyses[-1]["version"] + 1
         old = rec.f["measurements"].dtype
-        dtype = old if "analysis" in (old.names or ()) else np.dtype(old.descr + [("analysis", "i4")])
-        rows = _measure_all(rec, windows, version, dtype)
-        event = _event_row(version, method, windows, rec.n_sweeps, rec.sample_rate_hz, source)
+        need = [("analysis", "i4")] + (list(AVERAGED_KEYS) if average_n > 1 else [])
+        dtype = np.dtype(old.descr + [(k, t) for k, t in need if k not in (old.names or ())])
+        rows = _measure_all(rec, windows, version, dtype, average_n)
+        event = _event_row(version, method, windows, rec.n_sweeps, source)
     tmp = p.with_name(f".{p.name}.analysis")
     tmp.unlink(missing_ok=True)  # a leftover of a save that was killed
     shutil.copy2(p, tmp)
     try:
         with h5py.File(tmp, "r+", libver=LIBVER) as f:
             m = f["measurements"]
-            if m.dtype != dtype:  # format < 1.3: the analysis column, 0 for the online rows
+            if m.dtype != dtype:  # format < 1.3 (< 1.4): the analysis (averaged) columns, 0 for the older rows
                 kept = m[:]
                 del f["measurements"]
                 m = f.create_dataset("measurements", shape=(0,), maxshape=(None,), dtype=dtype, chunks=(256,))
@@ -145,8 +152,9 @@ def save_version(path: str | Path, windows: dict[int, Windows] | Windows, method
         os.close(d)
     except OSError:
         pass
-    return {"file": str(p), "version": version, "method": method, "sweeps": int(rows["sweep_index"].max() + 1)
-            if len(rows) else 0, "rows": int(len(rows))}
+    single = rows[rows["averaged_n"] == 0] if "averaged_n" in dtype.names else rows
+    return {"file": str(p), "version": version, "method": method, "sweeps": int(single["sweep_index"].max() + 1)
+            if len(single) else 0, "rows": int(len(rows)), "averaged_rows": int(len(rows) - len(single))}
 
 
 def _stall_for_test() -> None:

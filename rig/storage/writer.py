@@ -333,6 +333,9 @@ class RecordingWriter:
     def _stop(self, doc: RunStop) -> None:
         if self._pending is not None:
             self._commit()
+        if self._rows["measurements"] > int(self.status["measurement_rows"][0]):  # rows after the last sweep
+            self._flush_data()  # (an averaged measurement, a version's re-measured rows): flushed, then committed
+            self.status["measurement_rows"] = self._rows["measurements"]
         self.status["samples"] = doc.sample
         self.status["complete"] = 1
         self.status["stop_reason"] = _bytes(doc.reason, 32)

@@ -166,13 +166,15 @@ def test_dragging_a_window_region_emits_set_windows_with_old_and_new(rig, qtbot)
     assert d["window"] == "slope" and d["old_ms"] == [a, b]
     assert d["new_ms"][0] == pytest.approx(a + 1.0, abs=0.15)
     assert d["new_ms"][1] - d["new_ms"][0] == pytest.approx(b - a)
-    # the other pathway's plot follows without a second command, the message offers re-analysis
-    assert win.sweep_plots[1].regions["slope"].getRegion() == pytest.approx(d["new_ms"])
+    # the drag is S1's window alone (each pathway has its own windows): S2's plot keeps its window
+    assert got[0].pathway == 0
+    assert win.sweep_plots[1].regions["slope"].getRegion() == pytest.approx((a, b))
     assert "Re-analyse" in win.message.text()
     qtbot.keyClick(win, QtCore.Qt.Key_R, QtCore.Qt.ControlModifier)
     re = drain(q)
     assert [c.cmd for c in re] == ["reanalyse"]
-    assert re[0].data["windows_ms"]["slope"] == pytest.approx(d["new_ms"])
+    assert re[0].data["pathway_windows_ms"]["0"]["slope"] == pytest.approx(d["new_ms"])  # S1's own window
+    assert re[0].data["windows_ms"]["slope"] == pytest.approx((a, b))  # every pathway's: as it was
 
 
 def test_theme_and_field_toggles_and_screenshot(rig, qtbot, tmp_path):

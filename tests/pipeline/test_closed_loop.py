@@ -379,5 +379,5 @@ def test_operator_moves_a_detector_window_for_the_following_sweeps():
     ctl.commands.put({"cmd": "set_windows", "source": "gui", "data": {"window": "slope", "new_ms": [3.5, 5.0]}})
     ctl.commands.put({"cmd": "set_windows", "source": "gui", "data": {"window": "nonsense", "new_ms": [1, 2]}})
     run = h.run(plan, quiet_slice(), controller=ctl)
-    assert run.engine.windows.slope == (3.5, 5.0)
+    assert run.engine.windows.of(0).slope == (3.5, 5.0) == run.engine.windows.default.slope  # every pathway
     assert len(run.events("windows")) == 1 and run.events("windows_refused")[0].data["window"] == "nonsense"

@@ -11,10 +11,9 @@ import numpy as np
 
 from rig.analysis import results
 from rig.cli import main
-from rig.closed_loop.auto_windows import combine
-from rig.detector.measurement import Windows
+from rig.closed_loop.auto_windows import proposed_changes
+from rig.detector.measurement import PathwayWindows, Windows
 from rig.detector.online import AUTO
-from rig.detector.proposal import AutoWindows
 from rig.detector.versions import AnalysisVersions
 from rig.storage import open_recording
 from tests.conftest import baseline_toml, write_short_tbs
@@ -84,16 +83,22 @@ def test_auto_windows_keep_a_window_given_in_the_protocol(tmp_path, capsys):
     assert changed and changed[0].windows["slope"] == [2.9, 3.9]
 
 
-def test_pathway_proposals_are_intersected_into_one_window_set():
+def test_pathway_proposals_each_apply_their_own_windows_not_an_intersection():
+    """Issue 15: the engine measured every pathway with one window set, so proposals were intersected
+    (two slope windows 2.0–2.6 and 2.5–3.4 ms had no common 0.4 ms: neither was applied). Now each
+    pathway has its own windows: each proposal is one version of that pathway alone."""
     def prop(slope):
-        w = Windows().replace(artifact=(0.0, 0.6), volley=(0.6, 1.8), slope=slope, peak=(slope[0], 12.0),
-                              pop_spike=(slope[0], 12.0))
-        return AutoWindows(w, True)
+        return Windows().replace(artifact=(0.0, 0.6), volley=(0.6, 1.8), slope=slope, peak=(slope[0], 12.0),
+                                 pop_spike=(slope[0], 12.0))
 
-    both, why = combine({0: prop((2.0, 3.0)), 1: prop((2.4, 3.4))})
-    assert why == "" and both["slope"] == (2.4, 3.0) and both["peak"][0] == 2.4
-    none, why = combine({0: prop((2.0, 2.6)), 1: prop((2.5, 3.4))})
-    assert none == {} and "do not overlap" in why
-    w, docs, _ = AnalysisVersions(20_000.0).apply([(n, v, AUTO) for n, v in both.items()], Windows(), 0, 0)
+    changes = [(n, v, AUTO, pw) for pw, w in ((0, prop((2.0, 2.6))), (1, prop((2.5, 3.4))))
+               for n, v in proposed_changes(w, Windows()).items()]
+    w, docs, _ = AnalysisVersions(20_000.0).apply(changes, Windows(), 0, 0)
+    assert w.of(0).slope == (2.0, 2.6) and w.of(1).slope == (2.5, 3.4) and w.of(2).slope == Windows().slope
     changed = [d for d in docs if d.kind == "windows"]
-    assert w.slope == (2.4, 3.0) and [d.source for d in changed] == ["auto"] and "slope 2.4–3" in changed[0].text
+    assert [(d.source, d.pathway) for d in changed] == [("auto", 0), ("auto", 1)]
+    assert changed[0].windows["slope"] == [2.0, 2.6] and "S1 windows from landmarks" in changed[0].text
+    versions = [d for d in docs if d.kind == "analysis"]
+    assert [(v.version, v.pathway) for v in versions] == [(1, 0), (2, 1)]
+    assert versions[1].pathway_windows["1"]["slope"] == [2.5, 3.4]
+    assert PathwayWindows.from_dicts(versions[1].windows, versions[1].pathway_windows) == w

@@ -188,7 +188,13 @@ def test_commands_are_recorded_with_source_and_refusals_are_explicit():
     assert not docs[0].data["accepted"]
     docs = c.handle_command({"cmd": "set_windows", "source": "gui",
                              "data": {"window": "slope", "old_ms": [3, 4.5], "new_ms": [2.8, 4.0]}})
-    assert docs[0].data["accepted"] and c.take_windows_changes() == [("slope", (2.8, 4.0), "set_windows")]
+    assert docs[0].data["accepted"] and c.take_windows_changes() == [("slope", (2.8, 4.0), "set_windows", None)]
+    docs = c.handle_command({"cmd": "set_windows", "source": "ctl", "pathway": 0,  # one pathway's window
+                             "data": {"window": "slope", "new_ms": [2.9, 4.1]}})
+    assert docs[0].data["accepted"] and c.take_windows_changes() == [("slope", (2.9, 4.1), "set_windows", 0)]
+    docs = c.handle_command({"cmd": "set_windows", "source": "ctl", "pathway": 7,
+                             "data": {"window": "slope", "new_ms": [2.9, 4.1]}})
+    assert not docs[0].data["accepted"] and "not a wired pathway" in docs[0].text
     assert c.take_windows_changes() == []
     docs = c.handle_command({"cmd": "reanalyse", "source": "gui", "data": {"sweeps": 12}})
     assert docs[0].data["accepted"] and "12 sweeps re-measured by the window" in docs[0].text
