@@ -141,8 +141,7 @@ class Engine(ReadAhead):
         while w < target:
             n = min(target - w, span or self.dev.block_samples)
             past = w + n <= self.acquired_until  # acquired already (a gap): zeros, in large read-only views
-            if past:  # over the quiet stretches of it; one block at a time where something is due
-                n = max(n, min(target, self.acquired_until, getattr(self.ctl, "quiet_until", int)(), w + 100 * n) - w)
+            n = self._catch_up(w, n, target) if past else n
             stims, valves, docs = self.ctl.schedule(w + n)
             for d in docs:
                 if isinstance(d, PhaseStart):
@@ -313,11 +312,11 @@ class Engine(ReadAhead):
                 self._test_sweep(p, counts, meas)
 
     def set_windows(self, changes: list) -> None:
-        """Window changes ``(name, (start, end) ms[, source[, pathway]])``, one new analysis version per pathway:
-        recorded sweeps and those decided but not yet cut are measured again (:mod:`rig.detector.versions`)."""
+        """Window changes ``(name, (a, b) ms[, source[, pathway]])``: a new analysis version per pathway, its
+        recorded and decided sweeps measured again (:mod:`rig.detector.versions`)."""
         early = [p for p in self._pending if p.early is not None and changes]
-        traces = [(p.stim.pathway, *self._field(p, self._slice(p.first, min(p.end, self.acquired_until))))
-                  for p in early]
+        now = self.acquired_until
+        traces = [(p.stim.pathway, *self._field(p, self._slice(p.first, min(p.end, now)))) for p in early]
         self.windows, docs, records = self.versions.apply(changes, self.windows, self.acquired_until,
                                                           self._sweep_index, traces, self.ctl)
         for p, rec in zip(early, records, strict=True):

@@ -46,6 +46,13 @@ class ReadAhead:
 
     def _write_ahead(self, target: int, span: int | None = None) -> None: ...
 
+    def _catch_up(self, w: int, n: int, target: int) -> int:
+        """Samples of the next output write from ``w`` when [w, w + n) was acquired already (a gap):
+        the quiet part of that stretch at once (up to 100 blocks, as read-only zero views), else ``n``."""
+        quiet = getattr(self.ctl, "quiet_until", None)
+        end = min(target, self.acquired_until, quiet() if quiet else 0, w + 100 * n)
+        return max(n, end - w)
+
     def _read(self) -> Any:
         """The next block, or (unpaced device) every block up to the first one after which the loop
         acts; the outputs of the blocks before that one are written first, in one scheduler call."""
