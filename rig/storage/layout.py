@@ -15,7 +15,7 @@ import numpy as np
 
 from rig.core import events as ev
 
-FORMAT_VERSION = "1.3"
+FORMAT_VERSION = "1.4"
 LIBVER = ("v110", "v110")
 
 SWEEP_DTYPE = np.dtype(
