@@ -7,7 +7,10 @@ import argparse
 import json
 from pathlib import Path
 
+from rig.analysis.mea_results import MapSettings
 from rig.analysis.summary import format_summary, summarize
+from rig.core.errors import UserError
+from rig.detector.measurement import SLOPE_FIELD
 from rig.storage import open_recording
 
 
@@ -17,7 +20,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.add_argument("--analysis", type=int, default=None, metavar="N",
                    help="use analysis version N (default: the newest; `rig summary` lists them)")
+    add_mea_options(p)
     p.set_defaults(func=run)
+
+
+def add_mea_options(p: argparse.ArgumentParser) -> None:
+    """MEA recordings: the thresholds of the per-electrode result (docs/mea.md)."""
+    d = MapSettings()
+    g = p.add_argument_group("MEA recordings (docs/mea.md)")
+    g.add_argument("--potentiated", type=float, default=d.potentiated_percent, metavar="PCT",
+                   help=f"an electrode potentiated above PCT %% of baseline (default {d.potentiated_percent:g})")
+    g.add_argument("--depressed", type=float, default=d.depressed_percent, metavar="PCT",
+                   help=f"an electrode depressed below PCT %% of baseline (default {d.depressed_percent:g})")
+    g.add_argument("--mea-method", choices=tuple(SLOPE_FIELD), default=d.method,
+                   help=f"slope method of the per-electrode result (default {d.method})")
+
+
+def mea_settings(args: argparse.Namespace) -> MapSettings:
+    try:
+        return MapSettings(potentiated_percent=args.potentiated, depressed_percent=args.depressed,
+                           method=args.mea_method)
+    except ValueError as exc:
+        raise UserError(f"--potentiated/--depressed: {exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
         s = summarize_index(args.file)
         print(json.dumps(s) if args.json else format_index_summary(s))
         return 0
+    settings = mea_settings(args)
     with open_recording(args.file, args.analysis) as rec:
-        s = summarize(rec)
+        s = summarize(rec, settings)
     print(json.dumps(s) if args.json else format_summary(s))
     return 0
