@@ -16,6 +16,7 @@ call once that set-up is done (loading and linking the detector's cached machine
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -169,7 +170,10 @@ def bench_sweep(n_calls: int = 1000, n_channels: int = 64) -> dict:
     return {
         "detector_us_per_sweep": round(float(np.median(t1)), 3),
         key: round(float(np.median(tn)), 2),
+        f"{key}_p10": round(float(np.percentile(tn, 10)), 2),
         f"{key}_p99": round(float(np.percentile(tn, 99)), 2),
+        "detector_us_per_sweep_p10": round(float(np.percentile(t1, 10)), 3),
+        "sweep_bench_load_avg": round(os.getloadavg()[0], 2),  # other processes on this machine meanwhile
         f"detector_us_per_channel_{n_channels}ch": round(float(np.median(tn)) / n_channels, 3),
         "mea_channels": n_channels,
         "mea_matches_single": bool(same),
