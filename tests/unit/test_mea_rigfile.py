@@ -128,3 +128,9 @@ def test_rig_schema_describes_the_shipped_mea_rig(capsys):
     bad["mea"]["field_electrod"] = 3
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(bad, schema)
+
+
+def test_rig_check_names_the_array(capsys):
+    assert main(["check", "--rig", "rigs/mea64.toml", "protocols/mea_tbs_ltp.toml"]) == 0
+    out = capsys.readouterr().out
+    assert "MEA: 64 electrodes (8×8, 200 µm), field electrode 29, stimulating S1 → 20" in out
