@@ -21,7 +21,7 @@ from PySide6 import QtCore, QtWidgets
 
 from rig.core.documents import PhaseStart, RunStart, RunStop
 from rig.core.mea import MEALayout, MEAMeasured
-from rig.display.ltp_map_model import LtpMapModel
+from rig.display.ltp_map_model import LIVE_MIN, LtpMapModel
 from rig.display.theme import Theme
 
 _KINDS = (MEAMeasured, PhaseStart, RunStart, RunStop)
@@ -127,7 +127,7 @@ class LtpMapPanel(QtWidgets.QDockWidget):
             val = m.value(r)
             self.labels[r.electrode].setText(f"{val:.0f}" if r.responding and math.isfinite(val) else "")
         c = m.counts()
-        when = "result (last 10 min)" if m.ended else f"last {2:g} min"
+        when = "result (last 10 min)" if m.ended else f"last {LIVE_MIN:g} min"
         if c["responding"]:
             frac = c["fraction_potentiated"]
             self.status.setText(

@@ -121,3 +121,11 @@ def test_the_live_window_of_an_mea_run_docks_the_map_and_updates_it(tmp_path):
     panel = seen["win"].ltp_map
     assert panel.model.ended and panel.model.series[0].n == 6 and panel.frames >= 1
     assert panel.model.counts()["responding"] >= 3  # electrodes near the stimulating one respond
+    from rig.experiment.windowed import open_viewer  # rig view: the same map from the file
+
+    viewer = open_viewer(tmp_path / "r.h5", offscreen=True)
+    try:
+        assert viewer.ltp_map.model.counts() == panel.model.counts()
+        assert np.array_equal(image_of(viewer.ltp_map), image_of(panel))
+    finally:
+        viewer.force_close()
