@@ -35,6 +35,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from rig.core.errors import UserError
+from rig.core.mea import MEALayout
 from rig.core.wiring import Monitor, Telegraph, WiringChecks
 from rig.protocol.mea import MEACfg, check_mea, with_mea_inputs
 from rig.protocol.problems import InvalidFile, Problem, decode_text, problems_from_validation
@@ -236,7 +237,7 @@ class RigConfig(_Strict):
     def pathway_names(self) -> list[str]:
         return [s.pathway for s in self.stim]
 
-    def mea_layout(self):
+    def mea_layout(self) -> MEALayout | None:
         """The MEA layout (:class:`rig.core.mea.MEALayout`), None without ``[mea]``."""
         return self.mea.layout(self.pathway_names()) if self.mea is not None else None
 
