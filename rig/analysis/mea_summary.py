@@ -43,8 +43,7 @@ def electrode_results(rec: Recording, pathway: int, settings: MapSettings = DEFA
         view.measurements = m[m["electrode"] == e]
         per = {f: results.compute(view, results.Settings(field=f), pathways=[pathway]).pathways[pathway]
                for f in (slope_field, "amplitude_mV", "noise_mV")}
-        out.append(classify(e, mea_store.role(lay, e), per[slope_field], per["amplitude_mV"], per["noise_mV"],
-                            settings))
+        out.append(classify(e, lay.role(e), per[slope_field], per["amplitude_mV"], per["noise_mV"], settings))
     return lay, out
 
 

@@ -71,6 +71,12 @@ class MEALayout:
     def stimulating(self) -> tuple[int, ...]:
         return tuple(sorted(set(self.stim_electrodes.values())))
 
+    def role(self, electrode: int) -> str:
+        """``stimulating``, ``field`` or ``recording``."""
+        if electrode in self.stim_electrodes.values():
+            return "stimulating"
+        return "field" if electrode == self.field_electrode else "recording"
+
     def to_dict(self) -> dict:
         return {"rows": self.rows, "cols": self.cols, "pitch_um": self.pitch_um,
                 "electrodes": list(self.electrodes), "field_electrode": self.field_electrode,

@@ -125,7 +125,6 @@ class LtpMapModel:
         lay = self.layout
         for e in sorted(lay.electrodes):
             c = lay.column(e)
-            role = "stimulating" if e in lay.stimulating else ("field" if e == lay.field_electrode else "recording")
             per = {}
             for f in _Series.FIELDS:
                 if s is None:
@@ -135,7 +134,7 @@ class LtpMapModel:
                     t, y, fl, ph, cnt = s["t_s"], s[f][:, c], s["flags"][:, c], s["phase"], s["is_test"]
                     end = float(t[-1]) if len(t) else 0.0
                 per[f] = results.pathway_result(self.pathway or 0, t, y, fl, ph, ref, end, counts=cnt)
-            out.append(classify(e, role, per["slope"], per["amplitude"], per["noise"], self.settings))
+            out.append(classify(e, lay.role(e), per["slope"], per["amplitude"], per["noise"], self.settings))
         self._cache = (self.version, out)
         return out
 

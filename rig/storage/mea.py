@@ -42,19 +42,13 @@ MEA_MEASUREMENT_DTYPE = np.dtype(_KEYS + [(n, detector.MEASUREMENT_DTYPE.fields[
                                           for n in detector.MEASUREMENT_DTYPE.names])
 
 
-def role(layout: MEALayout, electrode: int) -> str:
-    if electrode in layout.stimulating:
-        return "stimulating"
-    return "field" if electrode == layout.field_electrode else "recording"
-
-
 def electrode_table(layout: MEALayout) -> np.ndarray:
     t = np.zeros(layout.n, dtype=ELECTRODE_DTYPE)
     for k, e in enumerate(layout.electrodes):
         r, c = layout.position(e)
         x, y = layout.xy_um(e)
         ch = layout.channels[k] if k < len(layout.channels) else ""
-        t[k] = (k, e, r, c, x, y, ch.encode()[:32], role(layout, e).encode())
+        t[k] = (k, e, r, c, x, y, ch.encode()[:32], layout.role(e).encode())
     return t
 
 
