@@ -175,6 +175,9 @@ def open_viewer(path: Path, *, sweep: int | None = None, theme: str = "dark",
             if at_end:  # following the newest sweep
                 win.sweep_box.setValue(win.sweep_box.maximum())
             win.redraw()
+            if getattr(win, "ltp_map", None) is not None:  # a live MEA recording: the map grows too
+                win.ltp_map.model = viewer_map_model(rec, mea_store.read(rec))
+                win.ltp_map.redraw()
         if rec.complete:
             win.refresh_timer.stop()
 
