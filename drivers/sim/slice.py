@@ -100,16 +100,25 @@ class RealisticSlice:
         if self.response_scale is not None:
             f_epsp, f_fv = self.response_scale(el, onset / self.fs)
             epsp, fv = epsp * f_epsp, fv * f_fv
-        k = self.kernels
-        shape = fv * k.fv + epsp * k.epsp
         ps = self._pop_spike_mV(epsp / pw.epsp_max_mV)
+        notch = None
         if ps > 0.005:  # E–S coupling: the notch comes earlier the more the fEPSP exceeds threshold
             over = min(1.0, max(0.0, epsp / pw.epsp_max_mV / p.ps_threshold_frac - 1.0))
             lat = (p.ps_latency_ms - p.ps_latency_shift_ms * over
                    + p.ps_jitter_ms * self._ps_rng[el].standard_normal())
-            shape = shape + ps * pop_spike_notch(k.n, self.fs, max(4.0, lat), p.ps_width_ms)
-        self._active.append((onset, self._coupling[:, el:el + 1] * shape[None, :]))
+            notch = ps * pop_spike_notch(self.kernels.n, self.fs, max(4.0, lat), p.ps_width_ms)
+        self._active.append((onset, self._wave(el, fv, epsp, notch)))
         self.pulses_delivered += 1
+
+    def _wave(self, el: int, fv: float, epsp: float, notch: np.ndarray | None) -> np.ndarray:
+        """The evoked waveform (n_ai, n) of one pulse of pathway ``el`` from its volley and fEPSP
+        amplitudes (mV) and population-spike notch: every recording channel sees the same shape ×
+        its coupling (an MEA gives each electrode its own, :mod:`drivers.sim.mea`)."""
+        k = self.kernels
+        shape = fv * k.fv + epsp * k.epsp
+        if notch is not None:
+            shape = shape + notch
+        return self._coupling[:, el:el + 1] * shape[None, :]
 
     def _pop_spike_mV(self, rel: float) -> float:
         """Notch depth (mV) for an fEPSP of ``rel`` × the pathway's maximum (sigmoid E–S coupling)."""

@@ -99,6 +99,7 @@ class PathwayResult:
     n_other_intensity: int = 0  # sweeps of the magnitude window left out: not at the baseline intensity
     warnings: tuple[str, ...] = ()
     n_baseline_settling: int = 0  # baseline-phase sweeps before the last windows change: not used
+    baseline_sd: float | None = None  # SD (ddof 1) of the valid baseline values (None: fewer than 2)
 
     def to_dict(self) -> dict:
         """The JSON form used by ``rig summary`` (``baseline_slope_mV_per_ms``, ``ltp_percent`` …)."""
@@ -212,6 +213,7 @@ def pathway_result(pathway: int, t_s: np.ndarray, values: np.ndarray, flags: np.
     if nb == 0:
         return none(f"no valid baseline sweeps ({nbx} invalid)", None, nb, nbx)
     base = float(np.mean(y[in_base & ok]))
+    sd = float(np.std(y[in_base & ok], ddof=1)) if nb > 1 else None
     if base == 0.0 or not math.isfinite(base):
         return none("baseline mean is zero (no response)", base, nb, nbx)
     tt, pp = _average(t[ok], percent_of(y[ok], base), int(settings.average_n))
@@ -239,7 +241,7 @@ def pathway_result(pathway: int, t_s: np.ndarray, values: np.ndarray, flags: np.
         if n_other:
             reason += " at the baseline intensity"
     return PathwayResult(pathway, base, nb, nbx, tt / 60.0, pp, sw_tc, mag, nu, nx, n_sweeps, reason, n_other,
-                         tuple(warn), n_settle)
+                         tuple(warn), n_settle, sd)
 
 
 def undelivered_reason(rec: RecordingLike) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from rig.analysis import results
+from rig.analysis.mea_results import DEFAULT_SETTINGS, MapSettings
+from rig.analysis.mea_summary import format_mea, mea_summary
 from rig.analysis.ppr import ppr_course
 from rig.core import events as ev
 from rig.detector.measurement import SLOPE_FIELD
@@ -77,8 +79,9 @@ def pathway_results(rec: Recording, slope_field: str | None = None, averaged: bo
     return {pw: r.to_dict() for pw, r in res.pathways.items()}
 
 
-def summarize(rec: Recording, averaged: bool = False) -> dict:
-    """The `rig summary --json` document (``averaged``: the result from the averaged measurements)."""
+def summarize(rec: Recording, averaged: bool = False, mea_settings: MapSettings = DEFAULT_SETTINGS) -> dict:
+    """The `rig summary --json` document (``averaged``: the result from the averaged measurements;
+    with ``mea`` for an MEA recording: rig.analysis.mea_summary)."""
     per = pathway_results(rec, averaged=averaged)
     fs = rec.sample_rate_hz
     events = rec.typed_events
@@ -87,6 +90,7 @@ def summarize(rec: Recording, averaged: bool = False) -> dict:
     main = per.get(main_pw, {"baseline_slope_mV_per_ms": None, "ltp_percent": None})
     names = [p for p in np.asarray(rec.attrs.get("pathways", [0])).tolist()]
     ops = [e for e in events if isinstance(e, ev.Operator)]
+    mea = mea_summary(rec, int(main_pw), mea_settings)
     return {
         "file": str(rec.path),
         "format_version": str(rec.attrs.get("format_version", "")),
@@ -136,6 +140,7 @@ def summarize(rec: Recording, averaged: bool = False) -> dict:
         "lost_samples": int(rec.status["lost_samples"]),
         "late_writes": int(rec.status["late_writes"]),
         "stimuli_missed": sum(isinstance(e, ev.StimulusMissed) for e in events),  # scheduled, never delivered
+        **({"mea": mea} if mea is not None else {}),
     }
 
 
@@ -238,6 +243,8 @@ def format_summary(s: dict) -> str:
         f = lambda v: "–" if v is None else f"{v:.2f}"  # noqa: E731
         lines.append(f"PPR S{int(pw) + 1}        paired pulses {d['interval_ms']:g} ms apart, {d['n']} sweeps: "
                      f"baseline {f(d['baseline_mean'])}, last 10 min {f(d['last_10min_mean'])}")
+    if s.get("mea"):
+        lines += format_mea(s["mea"])
     if s["ltp_percent"] is not None:
         of = " of the averaged measurements" if s.get("measured_from") == "averaged measurements" else ""
         lines.append(f"RESULT        {s['ltp_percent']:.1f} % of baseline (mean normalized fEPSP slope{of}, "

@@ -86,5 +86,17 @@ def run(args: argparse.Namespace) -> int:
                 print(line, file=sys.stderr)
         return 2
     s = plan_summary(plan, rig)
-    print(json.dumps({"valid": True, "errors": [], **s}) if args.json else format_plan(s))
+    lay = rig.mea_layout() if rig is not None else None
+    if lay is not None:  # MEA mode (docs/mea.md): the array as data
+        s["mea"] = lay.to_dict()
+    print(json.dumps({"valid": True, "errors": [], **s}) if args.json else format_plan(s) + _mea_line(lay, rig))
     return 0
+
+
+def _mea_line(lay, rig: RigConfig | None) -> str:
+    if lay is None or rig is None:
+        return ""
+    names = rig.pathway_names()
+    stim = ", ".join(f"{names[k]} → {e}" for k, e in sorted(lay.stim_electrodes.items()))
+    return (f"\nMEA: {lay.n} electrodes ({lay.rows}×{lay.cols}, {lay.pitch_um:g} µm), field electrode "
+            f"{lay.field_electrode}, stimulating {stim}; every electrode measured every sweep (docs/mea.md)")

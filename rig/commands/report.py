@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from rig.commands.summary import add_mea_options, mea_settings
 from rig.core.errors import UserError
 
 
@@ -24,6 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print the result as one JSON document on stdout")
     p.add_argument("--analysis", type=int, default=None, metavar="N",
                    help="use analysis version N of every recording (default: each one's newest)")
+    add_mea_options(p)
     p.set_defaults(func=run)
 
 
@@ -43,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.bin_min > 0:
         raise UserError(f"report: --bin-min: must be > 0 (got {args.bin_min})")
     rep = make_report(paths, args.out, group_by=args.group_by, fmt=args.format, bin_min=args.bin_min,
-                      per_experiment=not args.no_experiments, title=args.title, analysis=args.analysis)
+                      per_experiment=not args.no_experiments, title=args.title, analysis=args.analysis,
+                      mea_settings=mea_settings(args))
     for e in rep.excluded:
         print(f"excluded: {e.path}: {e.reason}", file=sys.stderr)
     if rep.slices.empty:
@@ -54,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
         for r in rep.groups.itertuples():
             print(f"{r.group:<32} n = {r.n_slices:>2} slices / {r.n_animals:>2} animals   "
                   f"{r.mean_pct:6.1f} ± {r.sem_pct:4.1f} % of baseline (mean ± SEM)")
+        for m in rep.mea:
+            print(f"MEA {Path(m['file']).name}: {m['caption']}   LTP map: {m['figure']}")
         used = sorted({e.analysis_version for g in rep.experiments.values() for e in g})
         print(f"report: analysis version{'s' if len(used) > 1 else ''} {', '.join(map(str, used))} "
               f"({'newest of each file' if args.analysis is None else '--analysis'}); {rep.files['html']}",

@@ -7,8 +7,10 @@ import argparse
 import json
 from pathlib import Path
 
+from rig.analysis.mea_results import MapSettings
 from rig.analysis.summary import format_summary, summarize
 from rig.core.errors import UserError
+from rig.detector.measurement import SLOPE_FIELD
 from rig.storage import open_recording
 
 
@@ -21,7 +23,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--averaged", action="store_true",
                    help="the result from the averaged measurements (recorded with --average N, or "
                         "`rig analyze --average N --save`) instead of the single sweeps")
+    add_mea_options(p)
     p.set_defaults(func=run)
+
+
+def add_mea_options(p: argparse.ArgumentParser) -> None:
+    """MEA recordings: the thresholds of the per-electrode result (docs/mea.md)."""
+    d = MapSettings()
+    g = p.add_argument_group("MEA recordings (docs/mea.md)")
+    g.add_argument("--potentiated", type=float, default=d.potentiated_percent, metavar="PCT",
+                   help=f"an electrode potentiated above PCT %% of baseline (default {d.potentiated_percent:g})")
+    g.add_argument("--depressed", type=float, default=d.depressed_percent, metavar="PCT",
+                   help=f"an electrode depressed below PCT %% of baseline (default {d.depressed_percent:g})")
+    g.add_argument("--mea-method", choices=tuple(SLOPE_FIELD), default=d.method,
+                   help=f"slope method of the per-electrode result (default {d.method})")
+
+
+def mea_settings(args: argparse.Namespace) -> MapSettings:
+    try:
+        return MapSettings(potentiated_percent=args.potentiated, depressed_percent=args.depressed,
+                           method=args.mea_method)
+    except ValueError as exc:
+        raise UserError(f"--potentiated/--depressed: {exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,10 +56,11 @@ def run(args: argparse.Namespace) -> int:
         s = summarize_index(args.file)
         print(json.dumps(s) if args.json else format_index_summary(s))
         return 0
+    settings = mea_settings(args)
     with open_recording(args.file, args.analysis) as rec:
         if args.averaged and not len(rec.averaged):
             raise UserError(f"{args.file}: --averaged: no averaged measurements in analysis version {rec.analysis} "
                             "(record with --average N, or `rig analyze FILE --average N --save`)")
-        s = summarize(rec, averaged=args.averaged)
+        s = summarize(rec, averaged=args.averaged, mea_settings=settings)
     print(json.dumps(s) if args.json else format_summary(s))
     return 0

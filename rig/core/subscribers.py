@@ -39,12 +39,17 @@ def subscriber_name(fn: object) -> str:
 
 
 class Fanout:
-    """Delivers documents to critical sinks, then observers; ``now`` gives the current sample."""
+    """Delivers documents to critical sinks, then observers; ``now`` gives the current sample.
+
+    ``derived``: functions ``fn(doc) -> documents`` whose documents follow ``doc`` through the same
+    fanout, right after it (MEA mode: every electrode's measurements of a sweep follow the sweep,
+    :mod:`rig.experiment.mea_run`). A derived function fails like a critical sink."""
 
     def __init__(self, critical: Iterable[Subscriber], observers: Iterable[Subscriber],
                  now: Callable[[], int], report_every_samples: int) -> None:
         self.critical = list(critical)
         self.observers = [_Observer(fn, subscriber_name(fn)) for fn in observers]
+        self.derived: list[Callable[[object], Iterable[object]]] = []
         self._now = now
         self._every = max(1, int(report_every_samples))
         self._reporting = False
@@ -53,6 +58,9 @@ class Fanout:
         for sub in self.critical:
             sub(doc)
         self._notify(doc)
+        for fn in self.derived:
+            for d in fn(doc):
+                self.emit(d)
 
     def emit_safely(self, doc: object) -> None:
         """On the exit path: a failing critical sink must not stop the others."""

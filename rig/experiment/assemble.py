@@ -24,6 +24,7 @@ from rig.core.plan import Plan
 from rig.core.scheduler import Scheduler
 from rig.detector.measurement import PathwayWindows, Windows
 from rig.engine import ChannelScaling, Engine
+from rig.experiment import mea_run
 from rig.experiment.session import make_controller
 from rig.experiment.wired_sim import n_field_channels, needs_wiring, wire_slice, with_slice_faults
 from rig.protocol.rigfile import RigConfig
@@ -107,9 +108,16 @@ def make_slice_model(rig: RigConfig, plan: Plan, seed: int):
 
     said = plan.metadata.get("genotype")  # "unknown" (recorded as such): the virtual slice is a WT one
     genotype = rig.sim.genotype or (said if said and said != "unknown" else "WT")
-    return make_slice(rig.sample_rate_hz, len(rig.stim), slice_seed, genotype=genotype,
-                      electrode=rig.sim.electrode, gain=rig.scale_gains()[0], valves=valve_contents(plan),
-                      n_ai=n_field_channels(rig), pre_incubated=pre_incubation(plan))
+    kw = dict(genotype=genotype, electrode=rig.sim.electrode, gain=rig.scale_gains()[0], valves=valve_contents(plan),
+              pre_incubated=pre_incubation(plan))
+    if rig.mea is not None:  # one slice on the array: a spatial gradient of responses (drivers.sim.mea)
+        from drivers.sim.mea import make_mea_slice
+
+        lay = rig.mea_layout()
+        stim = [lay.xy_um(lay.stim_electrodes[k]) for k in range(len(rig.stim))]
+        return make_mea_slice(rig.sample_rate_hz, len(rig.stim), slice_seed, [lay.xy_um(e) for e in lay.electrodes],
+                              stim, lay.pitch_um, **kw)
+    return make_slice(rig.sample_rate_hz, len(rig.stim), slice_seed, n_ai=n_field_channels(rig), **kw)
 
 
 def make_sim_device(rig: RigConfig, plan: Plan, seed: int, speed: float | None, block: int,
@@ -214,13 +222,14 @@ def assemble_run(
         n_ai = len(device.ai_channels)
         if out is not None:
             writer = RecordingWriter(out, n_ai, {**dict(file_attrs or {}), **pre_incubation_attrs(plan)},
-                                     fsync=fsync)
+                                     fsync=fsync, mea=rig.mea_layout())
         ctl = make_controller(plan, rig, commands)
         engine = build_engine(device, ctl, rig.output_map(), rig.stim_limits(), scaling_for(rig, n_ai),
                               critical=[*([writer] if writer is not None else []), *critical],
                               observers=observers, horizon=horizon or horizon_samples(rig), seed=seed,
                               provenance={**(provenance or {}), **wiring_attrs(rig, panel)}, windows=windows,
                               wiring_checks=rig.wiring_checks(panel))
+        mea_run.attach(engine, rig.mea_layout())  # MEA mode: every electrode measured every sweep
     except BaseException as exc:
         Assembly(device, None, None, writer).close()  # type: ignore[arg-type]
         if isinstance(exc, SampleRateError):

@@ -74,7 +74,11 @@ def verify_sample_rate(dev: Device, ai: list) -> None:
     except SampleRateError as exc:
         raise UserError(str(exc)) from exc
     except DaqError as exc:
-        raise DeviceError(f"NI-DAQmx error while configuring the sample clock: {exc}".splitlines()[0]) from exc
+        n = len(ai)
+        need = (f" ({n} channels × {dev.sample_rate_hz:g} Hz = {n * dev.sample_rate_hz / 1e6:.3g} MS/s aggregate: "
+                "does the board convert that fast? docs/mea.md)" if n > 1 else "")
+        raise DeviceError(f"NI-DAQmx error while configuring the sample clock: {str(exc).splitlines()[0]}"
+                          f" [{exc.error_code}]{need}") from exc
     tasks.close_quietly(task)
 
 

@@ -78,7 +78,7 @@ def run_with_window(opts: RunOptions, *, screenshot: Path | None = None,
     from rig.storage import unique_path
 
     app = ensure_app(offscreen=screenshot is not None and not display_available())
-    plan = prepare(opts)[0]  # validates before anything is shown or armed (raises UserError)
+    plan, rig = prepare(opts)[:2]  # validates before anything is shown or armed (raises UserError)
     if opts.out is None:
         opts.out = unique_path(default_out_path(plan))
     feed = DisplayFeed()
@@ -96,6 +96,12 @@ def run_with_window(opts: RunOptions, *, screenshot: Path | None = None,
                     engine_done=done.is_set, close_on_stop=close_on_stop,
                     title=f"LTP Rig — {plan.name}")
     win.command_listeners.append(_StopFlag(stop))
+    if rig.mea is not None:  # MEA mode: the LTP map beside the plots, fed by its own subscriber
+        from rig.display import ltp_map
+
+        map_feed = ltp_map.LtpMapFeed()
+        opts.subscribers = [*opts.subscribers, map_feed]
+        win.ltp_map = ltp_map.attach(win, rig.mea_layout(), map_feed)
     if screenshot is not None:
         win.schedule_screenshot(screenshot, screenshot_at_s)
     win.show()
@@ -109,6 +115,8 @@ def run_with_window(opts: RunOptions, *, screenshot: Path | None = None,
             if on_tick is not None:
                 on_tick()
         done.set()
+        if getattr(win, "ltp_map", None) is not None:
+            win.ltp_map.tick()  # its last documents, before the final screenshot
         win.tick()  # the last documents, the final screenshot
         if not close_on_stop and win.isVisible():
             app.exec()  # the run is over; the operator closes the window
@@ -130,10 +138,12 @@ def open_viewer(path: Path, *, sweep: int | None = None, theme: str = "dark",
     import numpy as np
     from PySide6 import QtCore
 
+    from rig.display import ltp_map
     from rig.display.cursor import TimeCourseCursor
     from rig.display.model import DisplayModel
     from rig.display.viewer import RecordingSource
     from rig.display.window import RigWindow
+    from rig.storage import mea as mea_store
     from rig.storage import open_recording
 
     rec = open_recording(path)  # UserError when it is not a recording
@@ -165,6 +175,9 @@ def open_viewer(path: Path, *, sweep: int | None = None, theme: str = "dark",
             if at_end:  # following the newest sweep
                 win.sweep_box.setValue(win.sweep_box.maximum())
             win.redraw()
+            if getattr(win, "ltp_map", None) is not None:  # a live MEA recording: the map grows too
+                win.ltp_map.model = viewer_map_model(rec, mea_store.read(rec))
+                win.ltp_map.redraw()
         if rec.complete:
             win.refresh_timer.stop()
 
@@ -180,6 +193,26 @@ def open_viewer(path: Path, *, sweep: int | None = None, theme: str = "dark",
     if rec.n_sweeps:
         win.sweep_box.setValue(first)
         show(first)  # also when first == 0 (no valueChanged)
+    mea = mea_store.read(rec)
+    if mea is not None:  # MEA recording: its LTP map, as the run showed it at the end
+        win.ltp_map = ltp_map.attach(win, mea.layout, model=viewer_map_model(rec, mea))
     win.destroyed.connect(rec.close)
     del app
     return win
+
+
+def viewer_map_model(rec, mea):
+    """The LTP map model of a recording (every sweep's MEA rows, its phases, ended when complete)."""
+    from rig.core.documents import PhaseStart, RunStart, RunStop
+    from rig.display.ltp_map_model import LtpMapModel
+    from rig.storage import mea as mea_store
+
+    model = LtpMapModel(mea.layout)
+    model.apply(RunStart(rec.sample_rate_hz, (), (), (), "", 0, 0.0))
+    for p in rec.phases:
+        model.apply(PhaseStart(p["index"], p["name"], p["kind"], p["start_sample"]))
+    for d in mea_store.measured_docs(rec, mea):
+        model.apply(d)
+    if rec.complete:
+        model.apply(RunStop(int(rec.status["samples"]), rec.status["stop_reason"].decode()))
+    return model

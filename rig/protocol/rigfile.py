@@ -17,6 +17,8 @@ Layout (every key is checked; unknown keys are errors)::
     [sim]      model, genotype, electrode, seed_offset         # the simulated slice (backend "sim")
     [[site]]   name, ai, stim, pathways, valves, seed_offset   # multi-slice rigs (rig.protocol.sites)
     site_guard_s = 1.0                                         # least time between stimuli of two sites
+    [mea]      rows, cols, pitch_um, missing, channels, gain, range_V, terminal, field_electrode,
+               stim_electrodes                                 # MEA mode: one slice, ≤ 64 electrodes (rig.protocol.mea)
 
 Digital output lines are numbered: the TTL lines first (``do_lines`` in file order, then any
 ``trigger_line`` not listed there), then the valves (file order); the property
@@ -33,10 +35,14 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from rig.core.errors import UserError
+from rig.core.mea import MEALayout
 from rig.core.wiring import Monitor, Telegraph, WiringChecks
+from rig.protocol.mea import MEACfg, check_mea, with_mea_inputs
 from rig.protocol.problems import InvalidFile, Problem, decode_text, problems_from_validation
 from rig.protocol.sites import SiteCfg, check_sites
 from rig.stimulus import OutputMap, StimLimits
+
+MAX_AI = 32  # [[ai]] entries of a rig file ([mea] electrodes come on top)
 
 
 class _Strict(BaseModel):
@@ -167,7 +173,8 @@ class RigConfig(_Strict):
     backend: Literal["sim", "nidaq"] = "sim"
     device: str = Field("Dev1", min_length=1)
     sample_rate_hz: float = Field(20_000.0, ge=1000, le=250_000)
-    ai: list[AIChannel] = Field(min_length=1, max_length=32)
+    ai: list[AIChannel] = Field([], max_length=MAX_AI + 64, description="analog inputs (with [mea]: its "
+                                "electrodes come first, then these)")
     stim: list[StimChannel] = Field(min_length=1, max_length=8)
     ttl_lines: list[str] = Field([], alias="do_lines", max_length=32,
                                  description="TTL output lines (stimulus triggers)")
@@ -178,6 +185,12 @@ class RigConfig(_Strict):
     site: list[SiteCfg] = Field([], max_length=16, description="recording sites of a multi-slice rig "
                                 "(docs/multi-site.md)")
     site_guard_s: float = Field(1.0, ge=0, le=60, description="multi-site: least time between stimuli of two sites")
+    mea: MEACfg | None = Field(None, description="MEA mode: one slice on a multi-electrode array (docs/mea.md)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mea_inputs(cls, data: object) -> object:
+        return with_mea_inputs(data)
 
     @model_validator(mode="after")
     def _unique_names(self) -> RigConfig:
@@ -189,6 +202,9 @@ class RigConfig(_Strict):
             dup = sorted({n for n in names if names.count(n) > 1})
             if dup:
                 raise ValueError(f"{what} used twice: {', '.join(dup)}")
+        check_mea(self)
+        if len(self.ai) - (len(self.mea.electrodes) if self.mea else 0) > MAX_AI:
+            raise ValueError(f"ai: at most {MAX_AI} [[ai]] entries")
         self._check_wiring_refs()
         check_sites(self)
         return self
@@ -220,6 +236,10 @@ class RigConfig(_Strict):
     # -- wiring as the engine and the devices need it ----------------------------------------
     def pathway_names(self) -> list[str]:
         return [s.pathway for s in self.stim]
+
+    def mea_layout(self) -> MEALayout | None:
+        """The MEA layout (:class:`rig.core.mea.MEALayout`), None without ``[mea]``."""
+        return self.mea.layout(self.pathway_names()) if self.mea is not None else None
 
     def _ttl(self) -> list[str]:
         extra = [s.trigger_line for s in self.stim if s.trigger_line and s.trigger_line not in self.ttl_lines]

@@ -26,6 +26,7 @@ import h5py
 import numpy as np
 
 from rig.core.events import Recovered, to_stored
+from rig.storage import mea as mea_store
 from rig.storage.integrity import DamagedRecording, TruncatedRecording, open_h5, read_superblock
 from rig.storage.layout import EVENT_DTYPE, LIBVER, create_datasets
 from rig.storage.reader import Recording, structure_problem
@@ -244,4 +245,5 @@ def _write_copy(rec: Recording, dst: Path, direct: bool) -> dict:
         out["events"][:] = ev
         out["phases"].resize(len(rec.phase_table), axis=0)
         out["phases"][:] = rec.phase_table
+        report["mea_measurements"] = mea_store.copy(rec, out, new_index)  # MEA mode (format ≥ 1.4)
     return report

@@ -42,6 +42,8 @@ from h5py import h5s
 from rig import detector
 from rig.core.documents import Measured, PhaseStart, Progress, RunStart, RunStop, Sweep
 from rig.core.events import Event, Gap, to_stored
+from rig.core.mea import MEALayout, MEAMeasured
+from rig.storage import mea as mea_store
 from rig.storage.disk import (  # noqa: F401 - StorageError, unique_path re-exported
     MIN_FREE_BYTES,
     StorageError,
@@ -82,8 +84,10 @@ def _attr(v: object) -> object:
 class RecordingWriter:
     """A document subscriber that records one run into ``path`` (created now, never overwritten)."""
 
-    def __init__(self, path: Path, n_ai: int, provenance: dict, fsync: bool = False) -> None:
+    def __init__(self, path: Path, n_ai: int, provenance: dict, fsync: bool = False,
+                 mea: MEALayout | None = None) -> None:
         self.path = Path(path)
+        self.mea = mea  # MEA mode: the layout and every electrode's measurements (rig.storage.mea)
         self.fsync = fsync
         self.fs = 1.0
         self.n_ai = n_ai
@@ -125,6 +129,8 @@ class RecordingWriter:
         for k, v in self._provenance.items():
             f.attrs[k] = _attr(v)
         create_datasets(f, self.n_ai, self.meas_dtype, self.status)
+        if self.mea is not None:
+            mea_store.create(f, self.mea)
 
     @property
     def starting_path(self) -> Path:
@@ -203,6 +209,8 @@ class RecordingWriter:
             self._measured(doc)
         elif isinstance(doc, Event):
             self._event(doc)
+        elif isinstance(doc, MEAMeasured) and self.mea is not None:  # before its sweep's Measured: flushed with it
+            self._append(mea_store.MEASUREMENTS, mea_store.rows(doc, self.mea))
         elif isinstance(doc, PhaseStart):
             self._append("phases", np.array([(doc.index, _bytes(doc.name, 64), _bytes(doc.kind, 32),
                                                 doc.sample)], dtype=PHASE_DTYPE))
@@ -253,7 +261,7 @@ class RecordingWriter:
         for k, v in prov.items():
             f.attrs[k] = _attr(v)
         self.status["stop_reason"] = b"recording"
-        self.ds = {name: f[name] for name in DATASETS}
+        self.ds = {name: f[name] for name in DATASETS + (mea_store.DATASETS if self.mea is not None else ())}
         self._rows = {name: int(d.shape[0]) for name, d in self.ds.items()}
         f.swmr_mode = True  # from here on: no new datasets or attributes
         f.flush()

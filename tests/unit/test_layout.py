@@ -26,7 +26,7 @@ ALLOWED: dict[str, set[str]] = {
     "rig.storage": {"rig", "rig.core", "rig.detector"},
     "rig.analysis": {"rig", "rig.core", "rig.detector", "rig.protocol", "rig.storage"},
     "rig.closed_loop": {"rig", "rig.core", "rig.detector", "rig.stimulus", "rig.protocol", "rig.analysis.results"},
-    "rig.display": {"rig", "rig.core", "rig.detector", "rig.analysis.results"},
+    "rig.display": {"rig", "rig.core", "rig.detector", "rig.analysis.results", "rig.analysis.mea_results"},
     "rig.engine": {"rig", "rig.core", "rig.detector", "rig.stimulus", "drivers"},
     "rig.experiment": {"rig", "rig.core", "rig.detector", "rig.stimulus", "rig.protocol", "rig.storage",
                        "rig.analysis", "rig.closed_loop", "rig.display", "rig.engine", "drivers"},

@@ -13,7 +13,8 @@ from tests.conftest import PROTOCOLS
 
 SHIPPED = ["baseline_only", "io_curve", "paired_pulse", "hfs_ltp", "hfs4_ltp", "tbs_ltp", "tbs1_ltp", "lfs_ltd",
            "pp_lfs_ltd", "dhpg_ltd", "basimglurant_tbs", "basimglurant_lfs", "mpep_tbs", "two_pathway_tbs",
-           "mglur5ko_hfs", "mpep_tbs_late", "mpep_lfs", "mpep_lfs_vehicle", "basimglurant_dhpg_fmr1", "tbs_ltp_ppr"]
+           "mglur5ko_hfs", "mpep_tbs_late", "mpep_lfs", "mpep_lfs_vehicle", "basimglurant_dhpg_fmr1", "tbs_ltp_ppr",
+           "mea_tbs_ltp"]
 FS = 20_000
 MS = FS // 1000
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rig.analysis.report import figures
+from rig.analysis.mea_results import DEFAULT_SETTINGS, MapSettings
+from rig.analysis.report import figures, ltp_map
 from rig.analysis.report.collect import Excluded, Experiment, collect
 from rig.analysis.report.groups import make_groups, slice_table
 from rig.analysis.report.html import write_html
@@ -28,6 +29,7 @@ class Report:
     excluded: list[Excluded]
     files: dict[str, Path] = field(default_factory=dict)
     experiments: dict[str, list[Experiment]] = field(default_factory=dict)  # group -> its experiments
+    mea: list[dict] = field(default_factory=list)  # MEA recordings: LTP map figure and fraction (report.ltp_map)
 
     def to_json(self) -> dict:
         return {
@@ -37,6 +39,7 @@ class Report:
             "excluded": [{"file": str(e.path), "reason": e.reason} for e in self.excluded],
             "analysis_versions": {str(e.path): e.analysis_version for g in self.experiments.values() for e in g},
             "files": {k: str(v) for k, v in self.files.items()},
+            "mea": self.mea,
         }
 
 
@@ -62,13 +65,15 @@ def group_summary(slices: pd.DataFrame) -> pd.DataFrame:
 
 
 def make_report(paths: list[Path], out: Path, *, group_by: str = "drug", fmt: str = "png", bin_min: float = 1.0,
-                per_experiment: bool = True, title: str = "", analysis: int | None = None) -> Report:
+                per_experiment: bool = True, title: str = "", analysis: int | None = None,
+                mea_settings: MapSettings = DEFAULT_SETTINGS) -> Report:
     """Load, group, compute and write everything into ``out``; returns what was written. Each
     recording's newest analysis version is used, or version ``analysis`` (files without it are excluded)."""
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}")
     same_protocol = "protocol" not in [k.strip() for k in group_by.split(",")]
-    exps, excluded = collect(paths, same_protocol=same_protocol, traces=per_experiment, analysis=analysis)
+    exps, excluded = collect(paths, same_protocol=same_protocol, traces=per_experiment, analysis=analysis,
+                             mea_settings=mea_settings)
     groups, excl_g = make_groups(exps, group_by)
     excluded += excl_g
     out.mkdir(parents=True, exist_ok=True)
@@ -102,6 +107,11 @@ def make_report(paths: list[Path], out: Path, *, group_by: str = "drug", fmt: st
                 if fmt == "pdf":
                     previews[f] = figures.save(figures.experiment_figure(e), f.with_suffix(".png"))
                 exp_figs.append(f)
+    included = [e for g in groups.values() for e in g]
+    rep.mea = ltp_map.write_maps(included, out, fmt)
+    if rep.mea:
+        rep.files["mea"] = out / "mea.csv"
+        ltp_map.mea_table(included).to_csv(rep.files["mea"], index=False)
     n_animals = len({e.animal for g in groups.values() for e in g if e.animal})
     intro = (f"{len(slices)} slices"
              + (f" from {n_animals} animals" if n_animals else "")
@@ -113,5 +123,6 @@ def make_report(paths: list[Path], out: Path, *, group_by: str = "drug", fmt: st
         main_fig=previews.get(main, main) if main else None,
         groups=summary, stats=stats,
         excluded=excluded_table(excluded),
-        experiment_figs=[previews.get(f, f) for f in exp_figs])
+        experiment_figs=[previews.get(f, f) for f in exp_figs],
+        mea_maps=[(f"{Path(m['file']).stem}: {m['caption']}", Path(m["preview"])) for m in rep.mea])
     return rep

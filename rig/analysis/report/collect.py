@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from rig.analysis import results
+from rig.analysis.mea_results import DEFAULT_SETTINGS, MapSettings
 from rig.analysis.summary import RESULT_WINDOW_S, slope_field_of, summarize
 from rig.core.errors import UserError
 from rig.core.events import Induction
@@ -56,6 +57,7 @@ class Experiment:
     per_pathway_pct: dict[int, float | None] = field(default_factory=dict)
     complete: bool = True  # False: the run was interrupted or crashed (the file holds what was recorded)
     analysis_version: int = 0  # the analysis version its numbers come from (rig.storage.analyses)
+    mea: dict | None = None  # an MEA recording: every electrode's result (rig.analysis.mea_summary)
 
     @property
     def animal(self) -> str:
@@ -196,11 +198,12 @@ def _io_curve(rec: Recording) -> tuple[np.ndarray, np.ndarray] | None:
     return levels, np.array([np.mean(m["slope_mV_per_ms"][ua == u]) for u in levels])
 
 
-def load_experiment(path: Path, *, traces: bool = True, analysis: int | None = None) -> Experiment:
+def load_experiment(path: Path, *, traces: bool = True, analysis: int | None = None,
+                    mea_settings: MapSettings = DEFAULT_SETTINGS) -> Experiment:
     """Read one recording (its newest analysis version, or ``analysis``); raises UserError (unreadable,
     no such version) or ValueError (cannot be reported: reason)."""
     with open_recording(path, analysis) as rec:
-        s = summarize(rec)
+        s = summarize(rec, mea_settings=mea_settings)
         phases = _phases(rec)
         pw = int(s["result_pathway"])
         if s["baseline_slope_mV_per_ms"] is None:
@@ -230,7 +233,7 @@ def load_experiment(path: Path, *, traces: bool = True, analysis: int | None = N
             baseline_slope=float(s["baseline_slope_mV_per_ms"]), time_s=time_s, norm_pct=norm, phases=phases,
             duration_s=rec.duration_s,
             per_pathway_pct={int(k): v["ltp_percent"] for k, v in s["per_pathway"].items()},
-            complete=bool(s["complete"]), analysis_version=rec.analysis,
+            complete=bool(s["complete"]), analysis_version=rec.analysis, mea=s.get("mea"),
         )
         if traces:
             mine = rows[rows["pathway"] == pw]
@@ -249,14 +252,15 @@ def load_experiment(path: Path, *, traces: bool = True, analysis: int | None = N
 
 
 def collect(paths: list[Path], *, same_protocol: bool = True, traces: bool = True,
-            analysis: int | None = None) -> tuple[list[Experiment], list[Excluded]]:
+            analysis: int | None = None, mea_settings: MapSettings = DEFAULT_SETTINGS
+            ) -> tuple[list[Experiment], list[Excluded]]:
     """Load every recording; exclude unreadable ones, those without baseline or result, and (when
     ``same_protocol``) those whose induction differs from the most common one."""
     exps: list[Experiment] = []
     excluded: list[Excluded] = []
     for p in paths:
         try:
-            exps.append(load_experiment(Path(p), traces=traces, analysis=analysis))
+            exps.append(load_experiment(Path(p), traces=traces, analysis=analysis, mea_settings=mea_settings))
         except UserError as exc:
             excluded.append(Excluded(Path(p), f"unreadable: {exc}"))
         except ValueError as exc:

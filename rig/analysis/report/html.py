@@ -52,7 +52,8 @@ def table(df: pd.DataFrame) -> str:
 
 
 def write_html(path: Path, *, title: str, intro: str, main_fig: Path | None, groups: pd.DataFrame,
-               stats: pd.DataFrame, excluded: pd.DataFrame, experiment_figs: list[Path]) -> Path:
+               stats: pd.DataFrame, excluded: pd.DataFrame, experiment_figs: list[Path],
+               mea_maps: list[tuple[str, Path]] = ()) -> Path:
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
              f"<style>{CSS}</style></head><body>", f"<h1>{html.escape(title)}</h1>",
              f"<p class='muted'>{html.escape(intro)}</p>"]
@@ -62,6 +63,12 @@ def write_html(path: Path, *, title: str, intro: str, main_fig: Path | None, gro
               "<p class='muted'>Per-slice values: slices.csv. This table: stats.csv. "
               "Differences are the later group minus the first (reference) group.</p>",
               table(stats.drop(columns=["group_a", "group_b"], errors="ignore"))]
+    if mea_maps:
+        parts.append("<h2>MEA: LTP maps</h2><p class='muted'>Per electrode on the array: % of baseline over the "
+                     "last 10 min (responding electrodes; grey: not responding; S: stimulating; framed: the field "
+                     "electrode). Every electrode: mea.csv.</p>")
+        for text, f in mea_maps:
+            parts.append(f"<h3>{html.escape(text)}</h3>{embed(f)}")
     parts.append("<h2>Excluded experiments</h2>")
     parts.append(table(excluded) if len(excluded) else "<p>None.</p>")
     if experiment_figs:
