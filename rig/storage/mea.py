@@ -26,6 +26,7 @@ import numpy as np
 
 from rig import detector
 from rig.core.mea import MEALayout, MEAMeasured
+from rig.detector.online import AVERAGED_KEYS
 from rig.storage.layout import MEASUREMENT_KEY_DTYPE
 
 GROUP = "mea"
@@ -37,7 +38,8 @@ ELECTRODE_DTYPE = np.dtype([("column", "i4"), ("electrode", "i4"), ("row", "i4")
                             ("y_um", "f8"), ("channel", "S32"), ("role", "S16")])
 _KEYS = [("sweep_index", "i8"), ("pulse", "i4"), ("electrode", "i4"), ("column", "i4"), ("pathway", "i4"),
          ("phase", "i4"), ("sample", "i8"), ("analysis", "i4")]
-assert {k for k, _ in MEASUREMENT_KEY_DTYPE} <= {k for k, _ in _KEYS}
+# every key of a /measurements row but the averaged ones (an electrode's rows are single sweeps)
+assert {k for k, _ in MEASUREMENT_KEY_DTYPE} - {k for k, _ in AVERAGED_KEYS} <= {k for k, _ in _KEYS}
 MEA_MEASUREMENT_DTYPE = np.dtype(_KEYS + [(n, detector.MEASUREMENT_DTYPE.fields[n][0])
                                           for n in detector.MEASUREMENT_DTYPE.names])
 
