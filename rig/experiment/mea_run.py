@@ -35,7 +35,7 @@ class SweepMeasurer:
         eng = self.engine
         counts = doc.counts[: self.layout.n]
         pulses = np.asarray(doc.pulse_samples, dtype=np.int64) - doc.start_sample
-        records = measure_channels(counts, self.scale, pulses, eng.fs, eng.windows)
+        records = measure_channels(counts, self.scale, pulses, eng.fs, eng.windows.of(doc.pathway))
         self.calls += 1
         return (MEAMeasured(doc.index, doc.pathway, doc.phase, doc.stim_sample, doc.kind, records,
                             eng.versions.version),)
