@@ -1,7 +1,6 @@
 """LTP Rig: acquisition, stimulation and online fEPSP analysis for LTP/LTD experiments."""
 
 import os as _os
-import tempfile as _tempfile
 
 __version__ = "0.1.0"
 
@@ -17,6 +16,8 @@ def _numba_cache_fallback() -> None:
         return
     if not given and all(_os.access(d, _os.W_OK) for d in src_dirs if _os.path.isdir(d)):
         return
+    import tempfile as _tempfile  # only here: `import rig` stays light
+
     uid = _os.getuid() if hasattr(_os, "getuid") else 0
     fallback = _os.path.join(_tempfile.gettempdir(), f"ltp-rig-numba-cache-{uid}")
     try:

@@ -27,8 +27,9 @@ from rig import detector
 from rig.core import events as ev
 from rig.core.delivery import DeliveryLedger
 from rig.core.documents import Measured, PhaseStart, Progress, RunStart, RunStop, Sweep
+from rig.core.jit import load_numba
 from rig.core.plan import Stimulus, ValveChange
-from rig.core.readahead import ReadAhead
+from rig.core.readahead import ReadAhead, ring_samples
 from rig.core.scaling import ChannelScaling, to_counts  # ChannelScaling re-exported (rig.engine.ChannelScaling)
 from rig.core.scheduler import Scheduler
 from rig.core.subscribers import Fanout, Subscriber
@@ -101,7 +102,7 @@ class Engine(ReadAhead):
         self.fs = float(plan.sample_rate_hz)  # one rate: the rig file's, carried by the plan
         self.fanout = Fanout(critical, observers, lambda: self.acquired_until, int(OBSERVER_REPORT_S * self.fs))
         self.stats = EngineStats()
-        ring = max(int(10 * self.fs), 2 * (plan.max_sweep_samples() + self.horizon + 2 * device.block_samples))
+        ring = ring_samples(device, self.fs, plan.max_sweep_samples() + self.horizon + 2 * device.block_samples)
         self.ring = np.zeros((len(device.ai_channels), ring), dtype=np.int16)
         self.ring_len = ring
         self.acquired_until = 0
@@ -326,6 +327,7 @@ class Engine(ReadAhead):
     def run(self, stop: threading.Event) -> RunStop:
         """Acquire until the plan ends or ``stop`` is set. Outputs are zero on every exit."""
         dev = self.dev
+        load_numba()  # numba, compiled kernels: loaded before the clock starts, never inside the loop
         detector.warm_up()
         dev.zero_outputs()
         self.emit(

@@ -42,7 +42,7 @@ from rig.stimulus import OutputMap, StimLimits
 class _Strict(BaseModel):
     """Strict types, as the protocol's (:class:`rig.protocol.models._Strict`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True, defer_build=True)
 
 
 class AIChannel(_Strict):
