@@ -22,8 +22,6 @@ if _is_rig_command() and _signal.getsignal(_signal.SIGTERM) == _signal.SIG_DFL:
     _signal.signal(_signal.SIGTERM, _start_up_signal)  # first thing: before any heavy import
     _signal.signal(_signal.SIGINT, _start_up_signal)
 
-import tempfile as _tempfile  # noqa: E402
-
 __version__ = "0.1.0"
 
 
@@ -38,6 +36,8 @@ def _numba_cache_fallback() -> None:
         return
     if not given and all(_os.access(d, _os.W_OK) for d in src_dirs if _os.path.isdir(d)):
         return
+    import tempfile as _tempfile  # only here: `import rig` stays light
+
     uid = _os.getuid() if hasattr(_os, "getuid") else 0
     fallback = _os.path.join(_tempfile.gettempdir(), f"ltp-rig-numba-cache-{uid}")
     try:

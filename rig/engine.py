@@ -27,8 +27,9 @@ from rig import detector
 from rig.core import events as ev
 from rig.core.delivery import DeliveryLedger
 from rig.core.documents import Measured, PhaseStart, Progress, RunStart, RunStop, Sweep
+from rig.core.jit import load_numba
 from rig.core.plan import Stimulus, ValveChange
-from rig.core.readahead import ReadAhead
+from rig.core.readahead import ReadAhead, ring_samples
 from rig.core.scaling import ChannelScaling, to_counts  # ChannelScaling re-exported (rig.engine.ChannelScaling)
 from rig.core.scheduler import Scheduler
 from rig.core.subscribers import Fanout, Subscriber
@@ -101,7 +102,7 @@ class Engine(ReadAhead):
         self.fs = float(plan.sample_rate_hz)  # one rate: the rig file's, carried by the plan
         self.fanout = Fanout(critical, observers, lambda: self.acquired_until, int(OBSERVER_REPORT_S * self.fs))
         self.stats = EngineStats()
-        ring = max(int(10 * self.fs), 2 * (plan.max_sweep_samples() + self.horizon + 2 * device.block_samples))
+        ring = ring_samples(device, self.fs, plan.max_sweep_samples() + self.horizon + 2 * device.block_samples)
         self.ring = np.zeros((len(device.ai_channels), ring), dtype=np.int16)
         self.ring_len = ring
         self.acquired_until = 0
@@ -140,8 +141,7 @@ class Engine(ReadAhead):
                                    behind_samples=self.acquired_until - w))
         while w < target:
             n = min(target - w, span or self.dev.block_samples)
-            past = w + n <= self.acquired_until  # acquired already (a gap): zeros, in large read-only views
-            n = self._catch_up(w, n, target) if past else n
+            n = self._catch_up(w, n, target) if w + n <= self.acquired_until else n  # acquired already: a gap
             stims, valves, docs = self.ctl.schedule(w + n)
             for d in docs:
                 if isinstance(d, PhaseStart):
@@ -158,7 +158,7 @@ class Engine(ReadAhead):
             self._valves.extend(valves)
             active = [(s, i) for s, i in self._stims if s.sample < w + n and s.sample + s.last_pulse_end > w]
             ao, do = render_block(w, n, active, self._valves, self._do_state, self.wiring, self.fs, self.limits,
-                                  lazy=bool(span) or past)
+                                  lazy=bool(span) or w + n <= self.acquired_until)
             if self.stimulation_off:
                 ao, do = np.zeros(ao.shape), np.zeros(do.shape, dtype=np.uint8)
             try:
@@ -312,8 +312,7 @@ class Engine(ReadAhead):
                 self._test_sweep(p, counts, meas)
 
     def set_windows(self, changes: list) -> None:
-        """Window changes ``(name, (a, b) ms[, source[, pathway]])``: a new analysis version per pathway, its
-        recorded and decided sweeps measured again (:mod:`rig.detector.versions`)."""
+        """Window changes ``(name, (a, b) ms[, source[, pathway]])``: one version per pathway (detector.versions)."""
         early = [p for p in self._pending if p.early is not None and changes]
         now = self.acquired_until
         traces = [(p.stim.pathway, *self._field(p, self._slice(p.first, min(p.end, now)))) for p in early]
@@ -328,6 +327,7 @@ class Engine(ReadAhead):
     def run(self, stop: threading.Event) -> RunStop:
         """Acquire until the plan ends or ``stop`` is set. Outputs are zero on every exit."""
         dev = self.dev
+        load_numba()  # numba, compiled kernels: loaded before the clock starts, never inside the loop
         detector.warm_up()
         dev.zero_outputs()
         self.emit(

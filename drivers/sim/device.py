@@ -23,6 +23,7 @@ import numpy as np
 from drivers.base import Block, Device, DeviceError
 from drivers.sim.adc import quantize
 from drivers.sim.model import SliceModel
+from drivers.sim.slice import RealisticSlice
 
 MAX_READ_BLOCKS = 1 << 20  # as fast as possible: the engine chooses how many blocks one read takes
 
@@ -68,7 +69,9 @@ class SimDevice(Device):
         self.zeroed_count = 0
         self.last_ao_V = np.zeros(len(self.ao_channels))
         self.last_do = np.zeros(len(self.do_lines), dtype=np.uint8)
-        self._zero_current = np.zeros(0)
+        self._zero_current = np.zeros((1, 1))
+        self._buffers: dict[str, np.ndarray] = {}  # scratch arrays kept across reads (see _scratch)
+        self._respond_into = isinstance(slice_model, RealisticSlice)  # respond(..., out=) fills a given buffer
         if hasattr(slice_model, "resync_samples"):  # per-block state restarts on the block grid
             slice_model.resync_samples = self.block_samples
 
@@ -100,10 +103,11 @@ class SimDevice(Device):
 
     def _take_outputs(self, start: int, n: int) -> tuple[np.ndarray | None, np.ndarray]:
         """AO (None: 0 V all through) and DO written for [start, start + n); DO that stays at one
-        level (blocks written at rest) comes back as a broadcast view."""
+        level (blocks written at rest) comes back as a broadcast view. Both may be views of the
+        device's scratch buffers, valid until the next read."""
         ao = None
         end = start + n
-        segments = []
+        segments = []  # (lo, hi, s, do block, its level if constant over [lo, hi) else None)
         while self._pending:
             s, a, d = self._pending[0]
             e = s + a.shape[1]
@@ -113,11 +117,18 @@ class SimDevice(Device):
             if s >= end:
                 break
             lo, hi = max(s, start), min(e, end)
-            if a.strides[1] != 0 or a[:, :1].any():  # a broadcast 0 V block needs no copy
+            part = a[:, :1] if a.strides[1] == 0 else a[:, lo - s : hi - s]
+            if part.any():  # a block at 0 V (broadcast or not) needs no copy
                 if ao is None:
-                    ao = np.zeros((len(self.ao_channels), n))
+                    ao = self._scratch("ao", (len(self.ao_channels), n), np.float64)
+                    ao.fill(0.0)
                 ao[:, lo - start : hi - start] = a[:, lo - s : hi - s]
-            segments.append((lo, hi, s, d))
+            if d.strides[1] == 0 or not d.shape[0]:
+                level = d[:, :1]
+            else:
+                dd = d[:, lo - s : hi - s]
+                level = dd[:, :1] if (dd == dd[:, :1]).all() else None
+            segments.append((lo, hi, s, d, level))
             if e <= end:
                 self._pending.popleft()
             else:
@@ -125,14 +136,22 @@ class SimDevice(Device):
         covered = min(max(self._written_until - start, 0), n)
         if covered < n:
             self.underflow_samples += n - covered
-        levels = [d[:, :1] for _, _, _, d in segments if d.strides[1] == 0]
-        if segments and len(levels) == len(segments) and covered == n and all(
-                np.array_equal(v, levels[0]) for v in levels):
+        levels = [seg[4] for seg in segments]
+        if segments and covered == n and all(v is not None and np.array_equal(v, levels[0]) for v in levels):
             return ao, np.broadcast_to(levels[0], (len(self.do_lines), n))
-        do = np.zeros((len(self.do_lines), n), dtype=np.uint8)
-        for lo, hi, s, d in segments:
+        do = self._scratch("do", (len(self.do_lines), n), np.uint8)
+        do.fill(0)
+        for lo, hi, s, d, _ in segments:
             do[:, lo - start : hi - start] = d[:, lo - s : hi - s]
         return ao, do
+
+    def _scratch(self, name: str, shape: tuple[int, int], dtype: type) -> np.ndarray:
+        """A C-contiguous (rows, n) array on a buffer kept across reads (no fresh pages per read)."""
+        m = shape[0] * shape[1]
+        buf = self._buffers.get(name)
+        if buf is None or buf.size < m:
+            buf = self._buffers[name] = np.empty(max(m, 2 * (buf.size if buf is not None else 0)), dtype=dtype)
+        return buf[:m].reshape(shape)
 
     def zero_outputs(self) -> None:
         """Discard every queued output sample: from now on AO is 0 V and DO low."""
@@ -153,8 +172,15 @@ class SimDevice(Device):
 
     # -- clock -------------------------------------------------------------------------------
     def start(self) -> None:
+        warm = getattr(self.slice, "warm_up", None)
+        if warm is not None:  # compiled kernels loaded before the clock starts (a paced board never waits)
+            warm()
+        quantize(np.zeros((1, 1)), self.lsb_V, np.empty((1, 1), dtype=np.int16), np.empty((1, 1)))
         self.running = True
         self._t0 = time.perf_counter()
+        ahead = getattr(self.slice, "compute_ahead", None)
+        if self.speed is None and ahead is not None:  # unpaced: the slice's background on a second thread
+            ahead(True)
 
     def read(self) -> Block:
         if not self.running:
@@ -180,7 +206,9 @@ class SimDevice(Device):
         return Block(start, volts, gap, codes, self.lsb_V)
 
     def read_blocks(self, n_blocks: int) -> Block:
-        """``n_blocks`` consecutive blocks in one (1 ≤ n_blocks ≤ :attr:`max_read_blocks`)."""
+        """``n_blocks`` consecutive blocks in one (1 ≤ n_blocks ≤ :attr:`max_read_blocks`). With
+        ``n_blocks`` > 1 the Block's arrays are the device's buffers, overwritten by the next
+        ``read_blocks``: copy what you keep (the engine copies them into its ring at once)."""
         if n_blocks == 1:
             return self.read()
         if not 1 <= n_blocks <= self.max_read_blocks:
@@ -188,28 +216,33 @@ class SimDevice(Device):
         if not self.running:
             raise DeviceError("read on a stopped device")
         start = self._pos
-        codes, volts = self._acquire(start, n_blocks * self.block_samples)
+        codes, volts = self._acquire(start, n_blocks * self.block_samples, scratch=True)
         return Block(start, volts, 0, codes, self.lsb_V)
 
-    def _acquire(self, start: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Run the slice over [start, start + n) with the outputs written for it; ADC codes and volts."""
+    def _acquire(self, start: int, n: int, scratch: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Run the slice over [start, start + n) with the outputs written for it; ADC codes and volts
+        (``scratch``: on the device's buffers, valid until the next read)."""
         ao, do = self._take_outputs(start, n)
         self.last_do = do[:, -1].copy() if do.shape[0] else self.last_do
-        if ao is None:  # no current: the slice reads a shared zero buffer (it never writes its input)
+        if ao is None:  # no current: a read-only broadcast 0 (the slice never writes its input)
             self.last_ao_V = np.zeros(len(self.ao_channels))
-            m = len(self.ao_channels) * n
-            if self._zero_current.size < m:
-                self._zero_current = np.zeros(m)
-            stim_uA = self._zero_current[:m].reshape(len(self.ao_channels), n)
+            stim_uA = np.broadcast_to(self._zero_current, (len(self.ao_channels), n))
         else:
             self.last_ao_V = ao[:, -1].copy()
-            stim_uA = ao * self.ao_uA_per_V[:, None]
-        volts = self.slice.respond(start, stim_uA, do)
+            stim_uA = np.multiply(ao, self.ao_uA_per_V[:, None], out=self._scratch("stim", ao.shape, np.float64))
+        if self._respond_into:  # the slice writes into a buffer kept across reads
+            volts = self.slice.respond(start, stim_uA, do, out=self._scratch("volts", (self.slice.n_ai, n), np.float64))
+        else:
+            volts = self.slice.respond(start, stim_uA, do)
         for ao_i, ai_i in self.loopback.items():
             if ao is not None:
                 volts[ai_i] = volts[ai_i] + ao[ao_i]
-        codes = np.empty(volts.shape, dtype=np.int16)
-        out_V = np.empty(volts.shape)
+        if scratch:
+            codes = self._scratch("codes", volts.shape, np.int16)
+            out_V = self._scratch("out_V", volts.shape, np.float64)
+        else:
+            codes = np.empty(volts.shape, dtype=np.int16)
+            out_V = np.empty(volts.shape)
         quantize(np.ascontiguousarray(volts, dtype=np.float64), self.lsb_V, codes, out_V)
         self._pos = start + n
         return codes, out_V
@@ -217,3 +250,6 @@ class SimDevice(Device):
     def stop(self) -> None:
         self.zero_outputs()
         self.running = False
+        ahead = getattr(self.slice, "compute_ahead", None)
+        if ahead is not None:
+            ahead(False)

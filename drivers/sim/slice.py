@@ -12,18 +12,28 @@ amplifier output (electrode volts × gain), not quantized (the device's ADC clip
 
 from __future__ import annotations
 
+import functools
 import math
+import weakref
 
 import numpy as np
 
+from drivers.sim.background import BackgroundAhead
 from drivers.sim.pharmacology import Bath
 from drivers.sim.plasticity import Synapses, recruitment, sigmoid
 from drivers.sim.slice_params import SliceParams, draw_slice_params
-from drivers.sim.waveform import build_kernels, normal_table, pop_spike_notch, synth_background
+from drivers.sim.waveform import (
+    build_kernels,
+    normal_table,
+    pop_spike_notch,
+    synth_artifact,
+    synth_noise,
+)
 
 _DRIFT_STEP = 64  # samples between drift grid points (linear interpolation between)
 _DRIFT_FREQS_HZ = np.geomspace(0.001, 0.5, 12)
 _MAX_STEP_S = 1.0  # longest closed-form step of the slow state
+_NO_YS = np.empty((0, 0))  # synth_noise: no filter states wanted
 
 
 class RealisticSlice:
@@ -62,6 +72,7 @@ class RealisticSlice:
         self._art_decay = math.exp(-1.0 / (self.fs * p.artifact_tau_ms * 1e-3))
         self._art_state = np.zeros(self.n_el)
         self._pulse_state = np.zeros((self.n_el, 3))
+        self._pulse_buf = np.empty((0, 3))  # synth_background's found pulses (scratch)
         self._sweep_rng = [np.random.default_rng([p.seed & 0xFFFFFFFF, 0x5EE, k])
                            for k in range(self.n_el)]
         self._ps_rng = [np.random.default_rng([p.seed & 0xFFFFFFFF, 0x9597, k]) for k in range(self.n_el)]
@@ -75,6 +86,57 @@ class RealisticSlice:
         # produces the samples of one call per block
         self.resync_samples = 0
         self.response_scale = None  # (electrode, t_s) -> (fEPSP, volley) factors: drivers.sim.slice_faults
+        self._ahead_wanted = False  # compute_ahead(True): the background on a worker thread (unpaced DAQ)
+        self._ahead: BackgroundAhead | None = None
+
+    def warm_up(self) -> None:
+        """Load (or compile) the jitted kernels on scratch arrays: the slice's state is untouched."""
+        out, lp = np.empty((self.n_ai, 1)), self._lp_state.copy()
+        synth_noise(0, out, self._keys, self._table, self._noise_sd, self._lp_alpha, lp, self._hum_amp, self._hum_w,
+                    self._hum_phase, self._drift_f, self._drift_a, self._drift_ph, _DRIFT_STEP, self.fs, 1,
+                    np.empty((self.n_ai, 1)))
+        synth_artifact(0, np.zeros((self.n_el, 1)), out, self._art_gain, self._art_decay, self._art_state.copy(),
+                       self._pulse_state.copy(), np.empty((1 + self.n_el, 3)))
+
+    # --- the background ahead (drivers.sim.background) --------------------------------------------
+    def compute_ahead(self, on: bool) -> None:
+        """``True`` (the simulated DAQ at ``--speed max``): from the next call on the block grid,
+        noise, pickup and drift are computed on a worker thread ahead of :meth:`respond` (the
+        same numbers); ``False`` ends the worker."""
+        self._ahead_wanted = on
+        if not on:
+            self._stop_ahead()
+
+    def _stop_ahead(self) -> None:
+        if self._ahead is not None:
+            self._ahead.stop()
+            self._ahead = None
+
+    def _background(self, start: int, out: np.ndarray) -> None:
+        """Noise + pickup + drift of [start, start + n) into ``out``, from the worker when it runs."""
+        n, grid = out.shape[1], self.resync_samples
+        ahead = self._ahead
+        if ahead is not None and (start != ahead.position or grid <= 0 or n % grid):
+            self._stop_ahead()  # not the next samples on the grid: computed here from now on
+            ahead = None
+        if ahead is None and self._ahead_wanted and grid > 0 and start % grid == 0 and n % grid == 0:
+            fill = functools.partial(self._fill_noise, self._keys, self._table, self._noise_sd, self._lp_alpha,
+                                     self._hum_amp, self._hum_w, self._hum_phase, self._drift_f, self._drift_a,
+                                     self._drift_ph, self.fs, grid)
+            ahead = self._ahead = BackgroundAhead(fill, self.n_ai, start, grid, self._lp_state)
+            weakref.finalize(self, ahead.stop)
+        if ahead is not None:
+            ahead.take(start, out, self._lp_state)
+        else:
+            synth_noise(start, out, self._keys, self._table, self._noise_sd, self._lp_alpha, self._lp_state,
+                        self._hum_amp, self._hum_w, self._hum_phase, self._drift_f, self._drift_a, self._drift_ph,
+                        _DRIFT_STEP, self.fs, grid, _NO_YS)
+
+    @staticmethod
+    def _fill_noise(keys, table, noise_sd, lp_alpha, hum_amp, hum_w, hum_phase, drift_f, drift_a, drift_ph, fs,
+                    grid, start, out, lp_state, ys) -> None:
+        synth_noise(start, out, keys, table, noise_sd, lp_alpha, lp_state, hum_amp, hum_w, hum_phase, drift_f,
+                    drift_a, drift_ph, _DRIFT_STEP, fs, grid, ys)
 
     # --- state advance ---------------------------------------------------------------------------
     def _advance_to(self, sample: int) -> None:
@@ -127,22 +189,30 @@ class RealisticSlice:
         return p.ps_max_mV * max(0.0, sigmoid(rel / p.ps_slope_frac + x0) - sigmoid(x0))
 
     # --- the SliceModel contract -------------------------------------------------------------------
-    def respond(self, start: int, stim_uA: np.ndarray, ttl: np.ndarray) -> np.ndarray:
-        """Field potential (n_ai, n) in volts at the amplifier output for samples [start, start+n)."""
+    def respond(self, start: int, stim_uA: np.ndarray, ttl: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Field potential (n_ai, n) in volts at the amplifier output for samples [start, start+n)
+        (into ``out``, a C-contiguous float64 (n_ai, n) array, when given)."""
         if start < self._next:
             raise ValueError(f"respond: start {start} overlaps samples already produced "
                              f"(next is {self._next})")
-        stim = np.ascontiguousarray(stim_uA, dtype=np.float64)
+        # no current (a broadcast 0, as the simulated DAQ hands it) and no artifact or pulse going on:
+        # synth_artifact would only scan zeros
+        rest = (stim_uA.ndim == 2 and stim_uA.shape[1] > 0 and stim_uA.strides[1] == 0 and not stim_uA[:, :1].any()
+                and not self._art_state.any() and not self._pulse_state[:, 0].any())
+        stim = stim_uA if rest else np.ascontiguousarray(stim_uA, dtype=np.float64)
         n = stim.shape[1]
         if stim.shape[0] != self.n_el:
             raise ValueError(f"respond: stim has {stim.shape[0]} electrodes, slice has {self.n_el}")
-        out = np.empty((self.n_ai, n))
-        pulses = np.empty((n + self.n_el, 3))
-        n_found = synth_background(
-            start, stim, out, self._keys, self._table, self._noise_sd, self._lp_alpha,
-            self._lp_state, self._hum_amp, self._hum_w, self._hum_phase, self._drift_f, self._drift_a,
-            self._drift_ph, _DRIFT_STEP, self.fs,
-            self._art_gain, self._art_decay, self._art_state, self._pulse_state, pulses, self.resync_samples)
+        if out is None:
+            out = np.empty((self.n_ai, n))
+        elif out.shape != (self.n_ai, n) or out.dtype != np.float64 or not out.flags.c_contiguous:
+            raise ValueError(f"respond: out must be a C-contiguous float64 array of shape {(self.n_ai, n)}")
+        if self._pulse_buf.shape[0] < n + self.n_el:  # kept across calls: no fresh pages per call
+            self._pulse_buf = np.empty((max(n + self.n_el, 2 * self._pulse_buf.shape[0]), 3))
+        pulses = self._pulse_buf
+        self._background(start, out)  # noise, pickup, drift (synth_background = synth_noise + synth_artifact)
+        n_found = 0 if rest else synth_artifact(start, stim, out, self._art_gain, self._art_decay, self._art_state,
+                                                self._pulse_state, pulses)
         events: list[tuple[int, int, int, float]] = []  # (sample, kind 0 valve / 1 pulse, idx, val)
         for j in range(n_found):
             events.append((int(pulses[j, 1]), 1, int(pulses[j, 0]), float(pulses[j, 2])))

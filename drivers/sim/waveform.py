@@ -113,18 +113,27 @@ def synth_background(start, stim, out, keys, table, noise_sd, lp_alpha, lp_state
                      hum_amp, hum_w, hum_phase, drift_f, drift_a, drift_ph, drift_step, fs,
                      art_gain, art_decay, art_state, pulse_state, pulses, resync):
     """Fill ``out`` (n_ai, n) in electrode mV with noise + pickup + drift + artifact, and find
-    the pulses that *end* in this block.
+    the pulses that *end* in this block: :func:`synth_noise`, then :func:`synth_artifact`."""
+    synth_noise(start, out, keys, table, noise_sd, lp_alpha, lp_state, hum_amp, hum_w, hum_phase,
+                drift_f, drift_a, drift_ph, drift_step, fs, resync, np.empty((0, 0)))
+    return synth_artifact(start, stim, out, art_gain, art_decay, art_state, pulse_state, pulses)
 
-    ``stim`` (n_el, n) µA. ``pulse_state`` (n_el, 3): in_pulse, onset (abs sample), max |µA|,
-    carried across blocks. ``pulses`` (m, 3) receives (electrode, onset, max |µA|) of every pulse
-    completed here; returns how many. The drift (sum of sinusoids, 1/f amplitudes) is evaluated
-    every ``drift_step`` absolute samples and interpolated linearly. The pickup oscillator
-    (a rotation recurrence) restarts from its exact phase at ``start`` and at every absolute
-    sample that is a multiple of ``resync`` (0: only at ``start``), so one call over many device
-    blocks gives the very samples of one call per block when ``resync`` is the block size.
+
+@numba.njit(cache=True, nogil=True)
+def synth_noise(start, out, keys, table, noise_sd, lp_alpha, lp_state, hum_amp, hum_w, hum_phase,
+                drift_f, drift_a, drift_ph, drift_step, fs, resync, ys):
+    """Fill ``out`` (n_ai, n) in electrode mV with noise + pickup + drift: a pure function of the
+    absolute sample index and the noise filter's state ``lp_state`` (n_ai, carried across calls).
+
+    The drift (sum of sinusoids, 1/f amplitudes) is evaluated every ``drift_step`` absolute
+    samples and interpolated linearly. The pickup oscillator (a rotation recurrence) restarts
+    from its exact phase at ``start`` and at every absolute sample that is a multiple of
+    ``resync`` (0: only at ``start``), so one call over many device blocks gives the very samples
+    of one call per block when ``resync`` is the block size. ``ys`` (n_ai, m; m may be 0)
+    receives the filter state before each restart on the ``resync`` grid, ``ys[c, k]`` before
+    sample ``start + k·resync`` (``start`` on the grid): where a later call may take over.
     """
     n_ai, n = out.shape
-    n_el = stim.shape[0]
     mask = np.uint64((1 << 12) - 1)
     g0 = start - start % drift_step
     ng = (start + n - 1 - g0) // drift_step + 2
@@ -160,6 +169,8 @@ def synth_background(start, stim, out, keys, table, noise_sd, lp_alpha, lp_state
                 ph0 = hum_w * (start + i) + hum_phase[c]
                 sn = np.sin(ph0)
                 cs = np.cos(ph0)
+                if resync > 0 and ys.shape[1] > 0 and (start + i) % resync == 0:
+                    ys[c, i // resync] = y
                 next_sync = (start + i) // resync * resync + resync if resync > 0 else start + n
             seg = min(n - i, drift_step - r, next_sync - start - i)
             gj = grid[j]
@@ -180,6 +191,19 @@ def synth_background(start, stim, out, keys, table, noise_sd, lp_alpha, lp_state
                 r = 0
                 j += 1
         lp_state[c] = y
+
+
+@numba.njit(cache=True, nogil=True)
+def synth_artifact(start, stim, out, art_gain, art_decay, art_state, pulse_state, pulses):
+    """Add the stimulus artifact of ``stim`` (n_el, n) µA into ``out`` (n_ai, n) and find the
+    pulses that *end* in this block.
+
+    ``pulse_state`` (n_el, 3): in_pulse, onset (abs sample), max |µA|, carried across blocks.
+    ``pulses`` (m, 3) receives (electrode, onset, max |µA|) of every pulse completed here;
+    returns how many.
+    """
+    n_ai, n = out.shape
+    n_el = stim.shape[0]
     n_found = 0
     for e in range(n_el):
         hstate = art_state[e]

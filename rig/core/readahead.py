@@ -12,6 +12,16 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+RING_S = 10.0  # the engine's ring buffer, in seconds of samples …
+RING_AHEAD_S = 60.0  # … and on a device read ahead (one read takes at most half of it)
+
+
+def ring_samples(device: Any, fs: float, least: int) -> int:
+    """Length of the engine's ring: 10 s (a paced device), 60 s where reads fold many blocks (fewer,
+    longer reads), and at least twice ``least`` (a sweep, the horizon and two blocks)."""
+    ahead = getattr(device, "max_read_blocks", 1) > 1
+    return max(int((RING_AHEAD_S if ahead else RING_S) * fs), 2 * least)
+
 
 def fold_blocks(most: int, block: int, acquired: int, written: int, quiet_until: int,
                 due: Iterable[int], finished_at: int | None) -> int:

@@ -13,7 +13,7 @@ class _Strict(BaseModel):
     """Strict types: "150" or true is not a number, 1.5 or 2.0 not a count, "yes" not a boolean
     (a TOML integer is a valid float). Pairs are 2-item lists, as TOML writes them."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True, defer_build=True)
 
 
 Pair = Annotated[list[float], Field(min_length=2, max_length=2, description="[start, end]")]

@@ -48,7 +48,7 @@ MAX_AI = 32  # [[ai]] entries of a rig file ([mea] electrodes come on top)
 class _Strict(BaseModel):
     """Strict types, as the protocol's (:class:`rig.protocol.models._Strict`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, strict=True, defer_build=True)
 
 
 class AIChannel(_Strict):

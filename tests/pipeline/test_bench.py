@@ -18,6 +18,7 @@ def test_pipeline_bench_reports_ratio_against_device_only(tmp_path):
     assert 0 < r["pipeline_device_reads"] < r["pipeline_experiment_s"] * 10 / 4
     assert r["pipeline_blocks_per_read"] > 4 and r["device_batched_realtime_factor"] > 0
     assert r["floor_batched_realtime_factor"] > 0 and r["pipeline_vs_floor_batched"] > 0
+    assert 0 < r["pipeline_engine_cpu_s"] and 0 < r["pipeline_process_cpu_s"]  # CPU: the engine's, every thread's
 
 
 def test_bench_rejects_unknown_name(capsys):
