@@ -118,7 +118,7 @@ class RealisticSlice:
         sd = math.sqrt(math.log1p(p.sweep_cv * p.sweep_cv))
         z = self._sweep_rng[el].standard_normal()
         last = self._var_last[el]
-        if last is None:
+        if last is None or p.sweep_tau_s <= 0.0:  # τ 0: independent draws
             x = sd * z
         else:
             rho = math.exp(-(onset - last[0]) / self.fs / p.sweep_tau_s)
