@@ -75,6 +75,7 @@ class RealisticSlice:
         self._pulse_buf = np.empty((0, 3))  # synth_background's found pulses (scratch)
         self._sweep_rng = [np.random.default_rng([p.seed & 0xFFFFFFFF, 0x5EE, k])
                            for k in range(self.n_el)]
+        self._var_last: list[tuple[int, float] | None] = [None] * self.n_el  # (onset, log factor)
         self._ps_rng = [np.random.default_rng([p.seed & 0xFFFFFFFF, 0x9597, k]) for k in range(self.n_el)]
         self._active: list[tuple[int, np.ndarray]] = []
         self._next = 0
@@ -153,9 +154,7 @@ class RealisticSlice:
     def _evoke(self, el: int, onset: int, i_uA: float) -> None:
         p, pw = self.params, self.params.pathways[el]
         fepsp_f, fv_f = self.syn.pulse(el, i_uA, self.bath)
-        cv = p.sweep_cv
-        s2 = math.log1p(cv * cv)
-        var = math.exp(self._sweep_rng[el].normal(-0.5 * s2, math.sqrt(s2)))
+        var = self._variability(el, onset)
         rundown = math.exp(-p.rundown_per_h * onset / self.fs / 3600.0)
         epsp = pw.epsp_max_mV * fepsp_f * var * rundown
         fv = pw.fv_max_mV * fv_f
@@ -181,6 +180,22 @@ class RealisticSlice:
         if notch is not None:
             shape = shape + notch
         return self._coupling[:, el:el + 1] * shape[None, :]
+
+    def _variability(self, el: int, onset: int) -> float:
+        """Pulse-to-pulse factor of pathway ``el`` (lognormal, mean 1, CV ``sweep_cv``): a slow
+        fluctuation of the evoked population (Ornstein–Uhlenbeck in log, τ ``sweep_tau_s``), so
+        test pulses 20 s apart vary independently while the two pulses of a pair share most of it."""
+        p = self.params
+        sd = math.sqrt(math.log1p(p.sweep_cv * p.sweep_cv))
+        z = self._sweep_rng[el].standard_normal()
+        last = self._var_last[el]
+        if last is None or p.sweep_tau_s <= 0.0:  # τ 0: independent draws
+            x = sd * z
+        else:
+            rho = math.exp(-(onset - last[0]) / self.fs / p.sweep_tau_s)
+            x = rho * last[1] + math.sqrt(1.0 - rho * rho) * sd * z
+        self._var_last[el] = (onset, x)
+        return math.exp(x - 0.5 * sd * sd)
 
     def _pop_spike_mV(self, rel: float) -> float:
         """Notch depth (mV) for an fEPSP of ``rel`` × the pathway's maximum (sigmoid E–S coupling)."""

@@ -80,10 +80,11 @@ class SliceParams:
     line_hz: float = 50.0
     line_uV: float = 6.0  # 50/60 Hz pickup amplitude (fundamental)
     drift_uV: float = 25.0  # RMS of the slow 1/f baseline drift
-    sweep_cv: float = 0.055  # intrinsic pulse-to-pulse CV of the fEPSP (noise adds the rest)
+    sweep_cv: float = 0.050  # intrinsic pulse-to-pulse CV of the fEPSP (noise adds the rest)
+    sweep_tau_s: float = 1.0  # correlation time of that variability (pairs share it, 20 s apart do not)
     rundown_per_h: float = 0.010  # fractional loss of the evoked response per hour
     # --- short-term plasticity (Tsodyks–Markram with facilitation) + PTP -------------------
-    stp_tau_f_s: float = 0.15
+    stp_tau_f_s: float = 0.18
     stp_tau_d_s: float = 0.25
     ptp_step: float = 0.02  # augmentation per pulse
     ptp_max: float = 1.5
@@ -211,7 +212,7 @@ def draw_slice_params(
         "noise_uV": vary("noise_uV", 0.15, 20.0, 35.0),
         "line_uV": vary("line_uV", 0.4, 1.0, 12.0),
         "drift_uV": vary("drift_uV", 0.4),
-        "sweep_cv": vary("sweep_cv", 0.15, 0.04, 0.08),
+        "sweep_cv": vary("sweep_cv", 0.15, 0.035, 0.07),
         "rundown_per_h": float(max(0.0, rng.normal(p.rundown_per_h, 0.010))),
         "epsp_decay_ms": vary("epsp_decay_ms", 0.08, 12.0, 17.0),
         "fv_latency_ms": vary("fv_latency_ms", 0.08, 1.6, 2.4),

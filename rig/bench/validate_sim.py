@@ -175,12 +175,18 @@ def _hfs(trains: int) -> tuple[Stimulus, ...]:
                           label=f"HFS train {t + 1}/{trains}") for t in range(trains))
 
 
+# 900 pulses above 5 Hz as the shipped files express them (protocols/lfs_900_10hz.toml,
+# lfs_900_50hz.toml): trains within the rig's 5 s limit, (pulses per train, train onsets s apart)
+FAST_TRAINS = {10.0: (50, 5.1), 50.0: (225, 4.6)}
+
+
 def _fast_900(hz: float) -> tuple[Stimulus, ...]:
-    """900 pulses at ``hz`` as back-to-back 1 s trains (each within the rig's train limit)."""
-    per = int(round(hz))
+    """900 pulses at ``hz`` as the trains of :data:`FAST_TRAINS` (each within the rig's train limit)."""
+    per, every_s = FAST_TRAINS[hz]
     offs = tuple(_s(k / hz) for k in range(per))
-    return tuple(Stimulus(sample=_s(1.0 + t), pathway=0, kind="train", pulse_offsets=offs,
-                          label=f"{hz:g} Hz second {t + 1}/{900 // per}") for t in range(900 // per))
+    n = 900 // per
+    return tuple(Stimulus(sample=_s(1.0 + every_s * t), pathway=0, kind="train", pulse_offsets=offs,
+                          label=f"{hz:g} Hz train {t + 1}/{n}") for t in range(n))
 
 
 def build_plan(c: Condition) -> tuple[Plan, int]:

@@ -36,16 +36,20 @@ def concentration_response(concs_nM: list[float], n: int, base_seed: int = 0, pr
     return out
 
 
-def plot_concentration_response(rows: list[dict], path: str | Path, title: str =
-                                "DHPG-LTD (100 µM, 5 min) vs basimglurant\n"
-                                "simulated slices through the pipeline") -> None:
-    """Figure: % of baseline at 60 min vs basimglurant (log axis; 0 nM drawn at the left)."""
+def plot_concentration_response(rows: list[dict], path: str | Path, title: str | None = None) -> None:
+    """Figure: % of baseline at 60 min vs basimglurant (log axis; 0 nM drawn at the left). The default
+    title says what is plotted and how it was made (the pipeline, slices per point)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    if title is None:
+        n = sorted({r["n"] for r in rows})
+        title = (f"DHPG 100 µM 5 min: fEPSP slope at 60 min, basimglurant pre-incubated {BASIM_PRE_MIN:g} min\n"
+                 f"simulated slices through the pipeline (rig validate-sim --cr), "
+                 f"n = {'/'.join(map(str, n))} per point, mean ± SEM")
+    fig, ax = plt.subplots(figsize=(6, 4.2))
     pos = sorted({r["basimglurant_nM"] for r in rows if r["basimglurant_nM"] > 0})
     zero_x = pos[0] / 10 if pos else 0.01
     for g, col in (("WT", "k"), ("Fmr1-KO", "tab:red")):
@@ -59,7 +63,7 @@ def plot_concentration_response(rows: list[dict], path: str | Path, title: str =
     ax.set_xticks([zero_x, *pos], ["0", *[f"{p:g}" for p in pos]])
     ax.set_xlabel("basimglurant (nM, pre-incubated)")
     ax.set_ylabel("fEPSP slope 60 min after DHPG (% baseline)")
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=8)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=120)

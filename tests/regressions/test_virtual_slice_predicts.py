@@ -179,3 +179,34 @@ def test_new_rows_build_within_the_rig_limits():
             starts.append(t)
         t += ph.duration_samples
     assert len(starts) == 2 and starts[0] == ind and starts[1] - starts[0] == 3600 * plan.sample_rate_hz
+
+
+def test_every_validate_sim_row_has_a_shipped_protocol_that_is_documented():
+    """Issue 18: each row names a file in protocols/ (passing `rig check` is
+    tests/pipeline/test_check_cli.py), and docs/simulation.md lists it with the row."""
+    from rig.bench.validate_sim_protocols import ROW_PROTOCOLS
+
+    doc = (ROOT / "docs/simulation.md").read_text(encoding="utf-8")
+    names = {c.name for c in vs.CONDITIONS}
+    assert set(ROW_PROTOCOLS) == names, names ^ set(ROW_PROTOCOLS)
+    for row, (file, _note) in ROW_PROTOCOLS.items():
+        assert (ROOT / "protocols" / file).is_file(), (row, file)
+        assert f"`{file}`" in doc, file
+
+
+def test_fast_frequency_rows_run_the_trains_of_their_shipped_files():
+    """900 pulses at 10 and 50 Hz: validate-sim's plan has the shipped file's trains (count, pulses, onsets)."""
+    from rig.protocol.load import expand, load_protocol
+    from rig.protocol.rigfile import load_rig
+
+    rig, _ = load_rig(None)
+    rig = rig.model_copy(update={"sample_rate_hz": vs.FS})
+    for hz, file in ((10.0, "lfs_900_10hz.toml"), (50.0, "lfs_900_50hz.toml")):
+        proto, _ = load_protocol(ROOT / "protocols" / file)
+        shipped = [p for p in expand(proto, rig).phases if p.kind == "induction"][0].stimuli
+        row = next(c for c in vs.CONDITIONS if c.induction == "lfs" and c.lfs_hz == hz)
+        ours = vs.build_plan(row)[0].phases[1].stimuli
+        assert len(ours) == len(shipped) and sum(len(s.pulse_offsets) for s in ours) == 900
+        assert [s.pulse_offsets for s in ours] == [s.pulse_offsets for s in shipped]
+        assert [b.sample - a.sample for a, b in zip(ours, ours[1:], strict=False)] == \
+            [b.sample - a.sample for a, b in zip(shipped, shipped[1:], strict=False)]

@@ -14,7 +14,8 @@ from tests.conftest import PROTOCOLS
 SHIPPED = ["baseline_only", "io_curve", "paired_pulse", "hfs_ltp", "hfs4_ltp", "tbs_ltp", "tbs1_ltp", "lfs_ltd",
            "pp_lfs_ltd", "dhpg_ltd", "basimglurant_tbs", "basimglurant_lfs", "mpep_tbs", "two_pathway_tbs",
            "mglur5ko_hfs", "mpep_tbs_late", "mpep_lfs", "mpep_lfs_vehicle", "basimglurant_dhpg_fmr1", "tbs_ltp_ppr",
-           "mea_tbs_ltp"]
+           "mea_tbs_ltp", "lfs_900_0p5hz", "lfs_900_3hz", "lfs_900_10hz", "lfs_900_50hz", "tbs_occlusion", "tbs_ltp_2h",
+           "tbs_ltp_3h", "hfs2_ltp", "basimglurant_dhpg", "dhpg50_ltd", "lfs_ltd_2h", "anisomycin_tbs_3h"]
 FS = 20_000
 MS = FS // 1000
 

@@ -83,7 +83,7 @@ def test_paired_pulse_facilitation_decays_within_200_ms():
     at200 = [ppr(s, 200.0) for s in range(1, 7)]
     at500 = [ppr(s, 500.0) for s in range(1, 7)]
     assert 1.3 <= np.mean(at50) <= 1.8, at50
-    assert np.mean(at200) <= 1.25, at200  # CA1 fields: ≈ 1.1–1.25 at 200 ms
+    assert 1.1 <= np.mean(at200) <= 1.25, at200  # CA1 fields: ≈ 1.1–1.25 at 200 ms (τF 0.15 s: 1.14)
     assert np.mean(at500) <= 1.1, at500
 
 
@@ -98,3 +98,24 @@ def test_responses_do_not_grow_during_1_hz_lfs():
         b = s[:10].mean()
         run = np.convolve(s[10:], np.ones(30) / 30, mode="valid") / b
         assert run.max() < 1.08, (seed, run.max())  # main grew to 125–150 %
+
+
+def test_ppr_at_200_ms_of_seed_1_is_not_lost_to_independent_pulse_variability():
+    """Issue 18: seed 1's slope PPR at 200 ms read 1.00 through `rig run` (3 pairs) because each pulse
+    drew its own 7 % variability; the variability is now shared within a pair (τ 1 s), so single
+    pairs scatter a few %, and 20 s apart the responses still vary independently."""
+    from drivers.sim.slice import make_slice
+
+    def pairs(seed: int, isi_s: float, n: int = 24) -> tuple[np.ndarray, np.ndarray]:
+        m = make_slice(FS, 1, seed, **QUIET)
+        i = m.intensity_for(0.4)
+        pulses = [(1.0 + 20.0 * k + d, 0, i) for k in range(n) for d in (0.0, isi_s)]
+        _, tr = drive(m, FS, 20.0 * n + 2.0, pulses)
+        s = slopes(tr, FS)
+        return s[1::2] / s[0::2], s[0::2]
+
+    r200, first = pairs(1, 0.2)
+    assert 1.1 <= np.mean(r200) <= 1.3, r200  # model without variability: 1.205
+    assert np.std(first, ddof=1) / abs(np.mean(first)) > 0.03  # test pulses 20 s apart still vary
+    spread = [np.std(r, ddof=1) / np.mean(r) for r in (r200, pairs(2, 0.2)[0], pairs(3, 0.2)[0])]
+    assert np.mean(spread) < 0.065, spread  # independent 5–7 % per pulse: 0.07–0.10
