@@ -215,7 +215,7 @@ class SitesWindow(QtWidgets.QMainWindow):
         states = [p.state for p in self.panels]
         counts = {s: states.count(s) for s in dict.fromkeys(states)}
         words = ", ".join(f"{n} {STATES[s][0]}" for s, n in counts.items())
-        where = f"  ·  {self.index_path}" if self.index_path else ""
+        where = f"  ·  {Path(self.index_path).name}" if self.index_path else ""
         self.summary.setText(f"{len(self.panels)} sites  ·  board time {hms(self.elapsed_s)}  ·  {words}{where}")
         self.stop_all_button.setEnabled(any(p.model.stop is None for p in self.panels) and not self._finished)
         self.frames_drawn += 1
