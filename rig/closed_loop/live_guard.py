@@ -177,15 +177,16 @@ class GuardedTiming:
 
     def _future(self) -> np.ndarray:
         g = self.generated_until
-        cur = self._current(g, self.phase_end)
-        later = self._later() + self.phase_end
+        held = max(0, self._guard_hold_until - g)  # a released induction held a moment longer: all of it later
+        cur = self._current(g, self.phase_end, held)
+        later = self._later() + self.phase_end + held
         return as_intervals([tuple(r) for r in (*cur, *later)])
 
     def _guard_register(self) -> None:
         """Keep the board's copy of this site's future up to date (after any change of timing)."""
         if self.guard is None or getattr(self, "finished_at", None) is not None:
             return
-        sig = (self.phase_index, self.phase_start, self.phase_end)
+        sig = (self.phase_index, self.phase_start, self.phase_end, self._guard_hold_until)
         if sig != self._guard_sig:
             self._guard_sig = sig
             self.guard.register(self._future())

@@ -74,8 +74,8 @@ def check_sites(args: argparse.Namespace, found: tuple) -> int:
     out = [f"{rig_path}: {len(sites)} sites, stimuli of different sites ≥ {rig.site_guard_s:g} s apart "
            f"(closest {il.closest_s if il.closest_s is not None else '—'} s)"]
     if il.gated:
-        out.append(f"note: gated baselines ({', '.join(il.gated)}) may move later stimuli; the guard is checked "
-                   "on the planned timing")
+        out.append(f"note: gated baselines ({', '.join(il.gated)}) may move later stimuli; the offsets are chosen "
+                   "on the planned timing and the guard is kept again at run time (docs/multi-site.md)")
     for s, d in zip(sites, doc["sites"], strict=True):
         out += ["", f"== site {s.name}: {s.protocol_path}, starts at +{d['offset_s']:g} s",
                 format_plan(plan_summary(s.plan, s.rig))]

@@ -7,9 +7,9 @@ and ``rig run`` call the same function, so the offsets checked are the offsets u
 
 Offsets are whole multiples of :func:`offset_step` (a common multiple of the device block at
 every speed), so a site sees the same block boundaries as a single-slice run of its plan.
-The guard is checked on the planned timing (phases at their planned length); a gated baseline
-that is extended, a pause or an operator's ``induce-now`` moves a site's later stimuli, and
-those are not re-checked while running.
+The offsets are chosen on the planned timing (phases at their planned length); a gated baseline
+that is extended, a held induction or an operator's ``induce-now`` moves a site's later stimuli
+while running, and :mod:`rig.closed_loop.live_guard` places the moved stimuli again.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class Interleave:
     guard_samples: int
     step_samples: int
     closest_s: float | None  # closest approach of two sites' pulses (None: fewer than two stimulated sites)
-    gated: tuple[str, ...]  # sites whose timing the closed loop may move (not re-checked at run time)
+    gated: tuple[str, ...]  # sites whose timing the closed loop may move (kept at run time: live_guard)
 
 
 def offset_step(sample_rate_hz: float, block_ms: float, max_speed_block_ms: float) -> int:
