@@ -82,11 +82,12 @@ class GuardBoard:
         both = np.concatenate(rows)
         return _merge(both[np.argsort(both[:, 0], kind="stable")]), per
 
-    def place(self, k: int, base: int, shifted: np.ndarray, current) -> Placement:
+    def place(self, k: int, base: int, shifted: np.ndarray, current, commit: bool = True) -> Placement:
         """Site ``k``'s future: ``shifted`` (intervals relative to ``base``, board samples) moves as a
         whole by the delay; ``current(delay)`` gives (the intervals that delay adds or creates, the
         site's other future intervals), board samples. The smallest delay whose moved and new
-        stimuli keep the guard is registered and returned."""
+        stimuli keep the guard is registered and returned; when there is none, the undelayed
+        future is registered only if ``commit`` (a refused command moves nothing)."""
         with self.lock:
             others, per = self._others(k, base - 2 * self.guard)
             ok = feasible_steps(others, shifted + base, self.guard, self.step, self.max_m)
@@ -98,7 +99,8 @@ class GuardBoard:
                     self._register(k, rest, shifted + base + d, new)
                     return Placement(d)
             new, rest = current(0)
-            self._register(k, rest, shifted + base, new)
+            if commit:
+                self._register(k, rest, shifted + base, new)
             site, gap = self._closest(per, np.concatenate([shifted + base, new]) if len(new) else shifted + base)
             return Placement(None, site, gap)
 
@@ -129,7 +131,7 @@ class LiveGuard:
     def guard_s(self) -> float:
         return self.board.guard / self.board.fs
 
-    def place(self, base: int, shifted: np.ndarray, current) -> Placement:
+    def place(self, base: int, shifted: np.ndarray, current, commit: bool = True) -> Placement:
         """As :meth:`GuardBoard.place`, in this site's samples."""
         o = self.offset
 
@@ -137,7 +139,7 @@ class LiveGuard:
             new, rest = current(d)
             return new + o, rest + o
 
-        return self.board.place(self.k, base + o, shifted, cur)
+        return self.board.place(self.k, base + o, shifted, cur, commit)
 
     def register(self, future: np.ndarray) -> None:
         self.board.register(self.k, future + self.offset)
@@ -192,7 +194,7 @@ class GuardedTiming:
             self.guard.register(self._future())
 
     # -- placements -------------------------------------------------------------------------
-    def _place_end(self, end: int, new_from: int) -> Placement:
+    def _place_end(self, end: int, new_from: int, commit: bool = True) -> Placement:
         """The current phase ending at ``end`` (+ delay): its stimuli from ``new_from`` on are new,
         the later phases move with its end."""
         g = self.generated_until
@@ -200,7 +202,7 @@ class GuardedTiming:
         def current(d: int) -> tuple[np.ndarray, np.ndarray]:
             return self._current(max(new_from, g), end + d), self._current(g, max(new_from, g))
 
-        return self.guard.place(end, self._later(), current)
+        return self.guard.place(end, self._later(), current, commit)
 
     def _place_release(self) -> Placement:
         """A held induction released now (+ delay): its remaining stimuli and the later phases move."""
@@ -224,7 +226,7 @@ class GuardedTiming:
         is later than asked ("" when it is not; the reason of the refusal when refused)."""
         if self.guard is None:
             return end, ""
-        pl = self._place_end(end, new_from)
+        pl = self._place_end(end, new_from, commit=False)
         if pl.delay is None:
             return None, self._guard_text(pl, "")
         self._guard_end = end + pl.delay

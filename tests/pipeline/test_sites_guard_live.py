@@ -72,7 +72,7 @@ class Refusing:
 
     guard_s = 1.0
 
-    def place(self, base, shifted, current):
+    def place(self, base, shifted, current, commit=True):
         return Placement(None, "B", -20)
 
     def register(self, future):
