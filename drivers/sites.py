@@ -15,6 +15,10 @@ only slice on a board started ``offset`` samples later.
 * A site that stops (end of its plan, an alarm, an error) drives its outputs to 0 V / LOW from the
   first sample not yet handed to the board, and — where the board supports it
   (``zero_channels``, the simulator) — in what was already written ahead; the other sites run on.
+* A starved program (the board keeps overflowing: :data:`STARVED_IN_A_ROW` reads in a row, or
+  :data:`STARVED_OF_LAST` of the last :data:`STARVED_WINDOW` reads, lost samples) is a board error,
+  :class:`BoardStarved`: every site stops with its complete sweeps instead of recording gaps for ever.
+  One overflow now and then (a stall) is recorded as a gap and the run goes on.
 """
 
 from __future__ import annotations
@@ -26,6 +30,36 @@ from dataclasses import dataclass
 import numpy as np
 
 from drivers.base import Block, Device, DeviceError, OutputUnderflowError
+
+STARVED_IN_A_ROW = 3  # board reads in a row that lost samples: the program cannot keep up
+STARVED_OF_LAST, STARVED_WINDOW = 10, 100  # … or this many of the last reads
+
+
+class BoardStarved(DeviceError):
+    """The board keeps losing samples: the program cannot keep up with its clock."""
+
+
+class Starvation:
+    """Counts the board reads that lost samples; :meth:`on_read` says when the program is starved."""
+
+    def __init__(self, sample_rate_hz: float) -> None:
+        self.fs = float(sample_rate_hz)
+        self.in_a_row = 0
+        self.recent: deque[int] = deque(maxlen=STARVED_WINDOW)  # lost samples of each of the last reads
+        self.lost = 0
+
+    def on_read(self, blk: Block) -> str | None:
+        """The reason the program is starved after this read, or None."""
+        self.recent.append(int(blk.gap))
+        self.lost += int(blk.gap)
+        self.in_a_row = self.in_a_row + 1 if blk.gap else 0
+        gapped = sum(1 for g in self.recent if g)
+        if self.in_a_row < STARVED_IN_A_ROW and gapped < STARVED_OF_LAST:
+            return None
+        what = (f"{self.in_a_row} board reads in a row" if self.in_a_row >= STARVED_IN_A_ROW
+                else f"{gapped} of the last {len(self.recent)} board reads")
+        return (f"starved: {what} lost samples ({sum(self.recent) / self.fs:.1f} s lost in those reads, "
+                f"{self.lost / self.fs:.1f} s in all) — the program cannot keep up with the board's clock")
 
 
 @dataclass(frozen=True)
@@ -57,6 +91,7 @@ class SharedDevice:
         self.error: BaseException | None = None
         self.underflow: OutputUnderflowError | None = None
         self._underflow_told: set[int] = set()
+        self.starvation = Starvation(device.sample_rate_hz)
 
     # -- reads -------------------------------------------------------------------------------
     @property
@@ -109,6 +144,11 @@ class SharedDevice:
                     raise
                 self.cv.acquire()
                 self._reading = False
+                starved = self.starvation.on_read(blk)
+                if starved is not None:
+                    self.error = BoardStarved(starved)
+                    self.cv.notify_all()
+                    continue  # every site (this one first) raises the board's error
                 self._blocks.append(blk)
                 self.cv.notify_all()
 

@@ -10,7 +10,10 @@ Pause/Resume as an operator would and saves PNGs into ``docs/img/`` (``--out``):
 * ``tbs-baseline-WxH.png``  protocols/tbs_ltp.toml at 15 min (baseline);
 * ``tbs-held-WxH.png``      paused 30 s before the TBS: the induction is held (then resumed);
 * ``tbs-end-WxH.png``       the end of the run with the RESULT;
-* ``alarm-WxH.png``         the same protocol with ``--sim-fault slice-death@40min``, at 46 min.
+* ``alarm-WxH.png``         the same protocol with ``--sim-fault slice-death@40min``, at 46 min;
+* ``sites-WxH.png``         the grid window of a four-slice run (rigs/four_slices.toml: three
+  two-pathway TBS, one baseline only; site C rehearses ``--sim-fault C:slice-death@30min``, site B
+  is paused by the operator at 40 min), at 45 min.
 
 ``--readme`` also copies the 1600×1000 end shot to docs/screenshot-tbs.png (README, display.md).
 """
@@ -114,7 +117,7 @@ def main() -> int:
     ap.add_argument("--size", default="1600x1000", help="window size WxH")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "img")
     ap.add_argument("--readme", action="store_true", help="also update docs/screenshot-tbs.png")
-    ap.add_argument("--only", choices=("tbs", "alarm"), default=None)
+    ap.add_argument("--only", choices=("tbs", "alarm", "sites"), default=None)
     ap.add_argument("--theme", choices=("dark", "light"), default="dark")
     a = ap.parse_args()
     w, h = (int(v) for v in a.size.lower().split("x"))
@@ -128,7 +131,48 @@ def main() -> int:
     if a.only in (None, "alarm"):
         d = Director(a.out, (w, h), {"alarm": 46 * 60.0}, stop_after="alarm")
         run("protocols/tbs_ltp.toml", d, ["slice-death@40min"], theme=a.theme)
+    if a.only in (None, "sites"):
+        run_sites_shot(a.out / f"sites-{w}x{h}.png", (w, h), a.theme)
     return 0
+
+
+def run_sites_shot(png: Path, size: tuple[int, int], theme: str, at_s: float = 45 * 60.0) -> None:
+    """The grid window of rigs/four_slices.toml at ``at_s`` s of board time, then stop every site."""
+    import tempfile
+
+    from rig.experiment.sites_options import site_faults
+    from rig.experiment.sites_windowed import run_sites_with_window
+    from rig.protocol.rigfile import load_rig
+
+    rig_path = ROOT / "rigs" / "four_slices.toml"
+    rig, text = load_rig(rig_path)
+    tbs = ROOT / "protocols" / "two_pathway_tbs.toml"
+    protocols = {"A": tbs, "B": tbs, "C": tbs, "D": ROOT / "protocols" / "baseline_only.toml"}
+    state = {"paused": False}
+
+    def on_window(win) -> None:
+        state["win"] = win
+        win.resize(*size)
+        win.move(0, 0)
+        win.select(win.panel("B"))
+
+    def on_tick() -> None:
+        win = state.get("win")
+        if win is None:
+            return
+        if not state["paused"] and win.elapsed_s >= 40 * 60.0:
+            state["paused"] = True
+            win.panel("B").act_pause()
+        if win.screenshot is not None and not state.get("stopped"):
+            state["stopped"] = True
+            win.stop_all()
+
+    with tempfile.TemporaryDirectory() as d:
+        run_sites_with_window(rig, text, rig_path, protocols, out=Path(d) / "shot.sites.json", seed=1, speed=None,
+                              control=False, faults=site_faults(rig, ["C:slice-death@30min"]), screenshot=png,
+                              screenshot_at_s=at_s, on_window=on_window, on_tick=on_tick, close_on_stop=True,
+                              theme=theme)
+    print(f"screenshot {png}", file=sys.stderr)
 
 
 if __name__ == "__main__":

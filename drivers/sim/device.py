@@ -5,7 +5,12 @@ that same range; a range with no output written is an output underflow: it is st
 0 V and counted. Pacing: ``speed`` 1.0 follows the wall clock, N runs N× faster, ``None`` runs as
 fast as possible. The ADC quantizes to 16 bits over ±``adc_range_V``. When paced, the device
 has a host buffer of ``buffer_s`` seconds like a real board: a reader that falls further behind
-than that loses the oldest samples (overflow, NI −200279), reported as ``Block.gap``.
+than that loses the oldest samples (overflow, NI −200279), reported as ``Block.gap``. The slice
+lives on through the lost samples (it is run over them, in pieces of at most one host buffer, so
+memory stays bounded however far behind the reader is), and one read catches up at most
+:data:`MAX_CATCH_UP_BUFFERS` host buffers: a reader that is further behind than that finds the rest
+lost at its next read (a gap again), so a starved program sees every read gapped — each read
+costs bounded memory and time — instead of one read that computes hours of lost samples.
 
 As fast as possible (``speed`` None) :meth:`read_blocks` hands out many consecutive blocks in one
 :class:`~drivers.base.Block`, computed by one call of the slice (which restarts its per-block
@@ -26,6 +31,7 @@ from drivers.sim.model import SliceModel
 from drivers.sim.slice import RealisticSlice
 
 MAX_READ_BLOCKS = 1 << 20  # as fast as possible: the engine chooses how many blocks one read takes
+MAX_CATCH_UP_BUFFERS = 6  # paced: lost samples one read runs the slice over (host buffers), at most
 
 
 class SimDevice(Device):
@@ -197,9 +203,8 @@ class SimDevice(Device):
             lag = int((time.perf_counter() - self._t0) * rate) - (start + n)
             if lag > self.buffer_samples:  # the board overwrote what we did not read in time
                 gap = max(n, (lag - self.buffer_samples // 2) // n * n)
-                step = max(n, self.buffer_samples)  # the slice lives on (those samples are gone), in
-                for a in range(start, start + gap, step):  # pieces: a long stall must not take GBs
-                    self._acquire(a, min(step, start + gap - a))
+                gap = min(gap, max(n, MAX_CATCH_UP_BUFFERS * self.buffer_samples // n * n))
+                self._lose(start, gap)  # the slice lives on; those samples are gone
                 self.overflows += 1
                 start += gap
         codes, volts = self._acquire(start, n)
@@ -218,6 +223,16 @@ class SimDevice(Device):
         start = self._pos
         codes, volts = self._acquire(start, n_blocks * self.block_samples, scratch=True)
         return Block(start, volts, 0, codes, self.lsb_V)
+
+    def _lose(self, start: int, n: int) -> None:
+        """Run the slice over [start, start + n) and drop the samples, one host buffer (whole
+        blocks) at a time: the memory of a read never grows with how far behind it is."""
+        piece = max(self.block_samples, self.buffer_samples // self.block_samples * self.block_samples)
+        end = start + n
+        while start < end:
+            k = min(piece, end - start)
+            self._acquire(start, k, scratch=True)
+            start += k
 
     def _acquire(self, start: int, n: int, scratch: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """Run the slice over [start, start + n) with the outputs written for it; ADC codes and volts

@@ -28,7 +28,7 @@ SUMMARY_EVENTS: dict[type[ev.Event], str] = {
         ev.WindowsProposed, ev.WindowsUncertain, ev.PhaseEntered, ev.Valve, ev.BaselineStable, ev.BaselineExtended,
         ev.BaselineUnstable, ev.IoFit, ev.TrackingFrozen, ev.OperatorRefused, ev.ControlUnavailable,
         ev.Recovered, ev.ObserverError, ev.UnknownEvent, ev.GainChanged, ev.TelegraphUnreadable,
-        ev.StimulusMismatch)},
+        ev.StimulusMismatch, ev.SiteGuard)},
 }
 
 

@@ -14,3 +14,21 @@ def shipped_protocol(name: str | Path) -> Path:
     if p.exists():
         return p
     return Path(str(resources.files("rig.data").joinpath(str(name))))
+
+
+def bench_protocol_text(minutes: float, name: str, interval_s: float = 10.0) -> str:
+    """The benches' protocol: test pulses alternating S1/S2 (150 µA, 100 µs) every ``interval_s``
+    for ``minutes`` (one baseline phase)."""
+    return f"""[experiment]
+name = "{name}"
+
+[stimulation]
+pathways = ["S1", "S2"]
+intensity_uA = [150.0, 150.0]
+width_us = 100.0
+
+[[phases]]
+kind = "baseline"
+duration_min = {float(minutes)!r}
+interval_s = {float(interval_s)!r}
+"""

@@ -12,22 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from rig.bench.protocols import bench_protocol_text
 from rig.protocol.rigfile import default_rig_text
-
-PROTOCOL = """
-[experiment]
-name = "sustained acquisition"
-
-[stimulation]
-pathways = ["S1", "S2"]
-intensity_uA = [150.0, 150.0]
-width_us = 100.0
-
-[[phases]]
-kind = "baseline"
-duration_min = {minutes}
-interval_s = 10.0
-"""
 
 
 def _rig_text(channels: int, rate_hz: float) -> str:
@@ -44,7 +30,7 @@ def bench_sustained(minutes: float = 10.0, channels: int = 8, rate_hz: float = 5
 
     with tempfile.TemporaryDirectory() as d:
         proto, rig = Path(d) / "p.toml", Path(d) / "rig.toml"
-        proto.write_text(PROTOCOL.format(minutes=minutes))
+        proto.write_text(bench_protocol_text(minutes, "sustained acquisition"))
         rig.write_text(_rig_text(channels, rate_hz))
         opts = RunOptions(protocol=proto, rig=rig, out=Path(d) / "s.h5", speed=1.0, control=False)
         cpu0, t0 = os.times(), time.perf_counter()

@@ -29,6 +29,7 @@ from rig.closed_loop.alarms import Alarm, AlarmMonitor
 from rig.closed_loop.auto_windows import AutoWindowsMixin
 from rig.closed_loop.gate import BaselineGate
 from rig.closed_loop.io_fit import choose_intensity, fit_boltzmann, pop_spike_threshold, quantize
+from rig.closed_loop.live_guard import GuardedTiming
 from rig.closed_loop.lookahead import Lookahead
 from rig.closed_loop.operator import OperatorCommands
 from rig.closed_loop.tracking import IntensityTracker
@@ -57,7 +58,7 @@ def _r(v: float, nd: int = 4) -> float | None:
     return None if v is None or not math.isfinite(v) else round(float(v), nd)
 
 
-class Controller(OperatorCommands, Lookahead, AutoWindowsMixin, BaselineGate):
+class Controller(OperatorCommands, Lookahead, AutoWindowsMixin, BaselineGate, GuardedTiming):
     """Expands the plan lazily into absolute-time stimuli as the write-ahead horizon advances
     (the engine drives it through the :class:`rig.core.scheduler.Scheduler` protocol).
 
@@ -169,7 +170,10 @@ class Controller(OperatorCommands, Lookahead, AutoWindowsMixin, BaselineGate):
             seg_end = min(until, self.phase_end)
             r0, r1 = self.generated_until - p0, seg_end - p0
             self._count_paused(p, seg_end - self.generated_until)
-            if self.stimulation_paused and self._holds(p, r0):
+            guard_hold = self.generated_until < self._guard_hold_until  # multi-site: released a moment later
+            if (self.stimulation_paused or guard_hold) and self._holds(p, r0):
+                if guard_hold and not self.stimulation_paused:
+                    seg_end = min(seg_end, self._guard_hold_until)
                 self._hold_induction(seg_end - self.generated_until, docs)
                 self.generated_until = seg_end
                 continue
@@ -178,6 +182,10 @@ class Controller(OperatorCommands, Lookahead, AutoWindowsMixin, BaselineGate):
                 self.generated_until = seg_end  # the held induction waits for its baseline gate
                 continue
             if not self.stimulation_paused:
+                if self.held_induction is not None:
+                    if self.guard_release(docs):  # the guard between sites: held a moment longer
+                        continue
+                    self._guard_released = False
                 self.held_induction = None
                 if p.test is not None:
                     for rel, pw in p.test.pulse_times(r0, r1):
@@ -206,6 +214,7 @@ class Controller(OperatorCommands, Lookahead, AutoWindowsMixin, BaselineGate):
         for s, uA, ph in stims:
             self._issued[(s.sample, s.pathway)] = (s.kind, uA, ph)
         stims.sort(key=lambda t: t.stimulus.sample)
+        self._guard_register()
         self._update_status()
         return Schedule(stims, valves, docs)
 
@@ -226,7 +235,19 @@ class Controller(OperatorCommands, Lookahead, AutoWindowsMixin, BaselineGate):
 
     def _phase_end_decision(self, docs: list) -> bool:
         """At the current phase end: True = go on to the next phase; False = the phase was extended
-        (or the run finished)."""
+        (or the run finished). Multi-site: the next phase starts a moment later when that keeps the
+        guard from the other sites (:mod:`rig.closed_loop.live_guard`)."""
+        go = self._phase_end_verdict(docs)
+        if go and self.finished_at is None:
+            delay = self.guard_phase_end(docs, "gated baseline" if self._gated(self.phase) else "phase end moved")
+            if delay:
+                self.phase_end += delay
+                self._force_end = True
+                return False
+        return go
+
+    def _phase_end_verdict(self, docs: list) -> bool:
+        """The protocol's decision at the phase end (io fit, gate, holds): True = go on."""
         p = self.phase
         if self._force_end:
             return True
@@ -365,4 +386,5 @@ class Controller(OperatorCommands, Lookahead, AutoWindowsMixin, BaselineGate):
             "end_reason": self.end_reason or (self.stop_request[0] if self.stop_request else None),
             "alarms": list(self.alarm_log[-10:]),
             "last_gate": self.last_gate,
+            "last_command": getattr(self, "last_command", None),
         }

@@ -78,6 +78,8 @@ class OperatorCommands:
             accepted, note, effects = False, f"refused: {exc}", []
         except Exception as exc:  # noqa: BLE001 - no command may end the run by accident
             accepted, note, effects = False, f"refused: {type(exc).__name__}: {str(exc)[:120]}", []
+        self.last_command = {"cmd": name, "accepted": accepted, "note": note, "source": source,
+                             "time_s": round(sample / self.fs, 3)}
         c = _recordable(c)
         if self.stimulation_paused != was_paused:
             kind = ev.Paused if self.stimulation_paused else ev.Resumed
@@ -116,11 +118,14 @@ class OperatorCommands:
                 return False, "refused: no phase after this baseline"
             if self.stimulation_paused and not self._gate_wait:
                 return False, "refused: stimulation is paused; resume first, then induce"
+            end, later = self.guard_command_end(self.generated_until, self.generated_until)  # multi-site guard
+            if end is None:
+                return False, f"refused: {later}"
             self._force_end = True
             self._gate_wait = False
             self.stimulation_paused = False
-            self.phase_end = self.generated_until
-            return True, "baseline ended now"
+            self.phase_end = end
+            return True, f"baseline ends {later}" if later else "baseline ended now"
         if name == "extend_baseline":
             if p is None or p.kind != "baseline":
                 return False, "refused: not in a baseline phase"
@@ -130,8 +135,13 @@ class OperatorCommands:
             secs = finite_number(data.get("seconds", 300.0), "seconds", 0.0, 24 * 3600.0)
             if secs <= 0:
                 raise CommandRefused(f"seconds = {secs:g} outside (0, 86400]")
-            self.phase_end = max(self.phase_end, self.generated_until) + int(secs * self.fs)
-            return True, f"baseline extended by {secs:g} s" + self._extend_keeps_pause()
+            base = max(self.phase_end, self.generated_until)
+            end, later = self.guard_command_end(base + int(secs * self.fs), base)  # multi-site guard
+            if end is None:
+                return False, f"refused: {later}"
+            self.phase_end = end
+            said = f"baseline extended by {secs:g} s" + (f", its end {later}" if later else "")
+            return True, said + self._extend_keeps_pause()
         if name == "set_windows":
             d = c.get("data") or {}
             w, new = d.get("window"), d.get("new_ms")

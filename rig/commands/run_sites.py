@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tomllib
 from pathlib import Path
@@ -73,8 +74,8 @@ def check_sites(args: argparse.Namespace, found: tuple) -> int:
     out = [f"{rig_path}: {len(sites)} sites, stimuli of different sites ≥ {rig.site_guard_s:g} s apart "
            f"(closest {il.closest_s if il.closest_s is not None else '—'} s)"]
     if il.gated:
-        out.append(f"note: gated baselines ({', '.join(il.gated)}) may move later stimuli; the guard is checked "
-                   "on the planned timing")
+        out.append(f"note: gated baselines ({', '.join(il.gated)}) may move later stimuli; the offsets are chosen "
+                   "on the planned timing and the guard is kept again at run time (docs/multi-site.md)")
     for s, d in zip(sites, doc["sites"], strict=True):
         out += ["", f"== site {s.name}: {s.protocol_path}, starts at +{d['offset_s']:g} s",
                 format_plan(plan_summary(s.plan, s.rig))]
@@ -83,37 +84,86 @@ def check_sites(args: argparse.Namespace, found: tuple) -> int:
 
 
 def run_sites_cmd(args: argparse.Namespace, found: tuple, speed: float | None) -> int:
-    """`rig run` of a multi-site rig: headless; one file per site and the run index."""
-    from rig.analysis.site_summary import format_index_summary, summarize_index
-    from rig.experiment.runner import StopOnSignals, eprint
+    """`rig run` of a multi-site rig: one file per site and the run index; the grid window of
+    sites (:mod:`rig.display.sites_grid`) when a display is available, else headless with one
+    status line."""
+    from rig.display.sites_status import SiteStatus
+    from rig.experiment.runner import StopOnSignals
+    from rig.experiment.sites_options import site_faults, site_panels
     from rig.experiment.sites_run import parse_site_args, run_sites
 
     rig, text, rig_path, default = found
-    for flag, given in (("--sim-fault", args.sim_fault), ("--panel", args.panel), ("--screenshot", args.screenshot)):
-        if given:
-            raise UserError(f"{flag}: not available for a multi-site run yet")
     protocols = parse_site_args(rig, args.site, default)
-    if not args.no_gui:
-        eprint("rig: a multi-site run is headless (the window grid of sites is not built yet)")
-    import threading
+    faults, panels = site_faults(rig, args.sim_fault), site_panels(rig, args.panel)
+    status = {s.name: SiteStatus() for s in rig.site}
+    kw = dict(out=args.out, seed=args.seed, speed=speed, meta=args.meta, windows=args.window, fsync=args.fsync,
+              observers={n: [b] for n, b in status.items()}, faults=faults, panels=panels)
+    window = None if args.no_gui else _window_or_why(args)
+    if window is None:
+        if args.screenshot is not None:
+            raise UserError("--screenshot: needs the window; drop --no-gui")
+        import threading
 
-    from rig.experiment.progress import ProgressBar
+        tick = SitesProgress(status)
+        stop = threading.Event()
+        with StopOnSignals(stop) as sig:
+            res = run_sites(rig, text, rig_path, protocols, stop=stop, on_tick=tick, **kw)
+        tick(final=True)
+        signum = sig.signum
+    else:
+        from rig.experiment.sites_windowed import run_sites_with_window
 
-    bars = {s.name: ProgressBar() for s in rig.site}  # records each site's progress
-    tick = SitesProgress(bars)
-    stop = threading.Event()
-    with StopOnSignals(stop) as sig:
-        res = run_sites(rig, text, rig_path, protocols, out=args.out, seed=args.seed, speed=speed,
-                        meta=args.meta, windows=args.window, stop=stop, fsync=args.fsync,
-                        observers={n: [b] for n, b in bars.items()}, on_tick=tick)
-    tick(final=True)
+        res, signum = run_sites_with_window(rig, text, rig_path, protocols, screenshot=args.screenshot,
+                                            screenshot_at_s=args.screenshot_at, **kw)
+    return _report(args, res, signum, speed)
+
+
+def _window_or_why(args: argparse.Namespace) -> bool | None:
+    """True when the grid window can open; None (and why, on stderr) when the run goes headless."""
+    from rig.experiment.qt_preflight import window_problem
+    from rig.experiment.runner import eprint
+    from rig.experiment.windowed import display_available
+
+    if args.screenshot is not None:
+        if args.screenshot.suffix.lower() != ".png":
+            raise UserError(f"--screenshot: {args.screenshot} must end in .png")
+        if not args.screenshot.parent.exists():
+            raise UserError(f"--screenshot: directory {args.screenshot.parent} does not exist")
+    if args.screenshot_at is not None and (args.screenshot is None or args.screenshot_at < 0):
+        raise UserError("--screenshot-at: needs --screenshot and a time ≥ 0 s")
+    problem = window_problem() if display_available() else None
+    if problem is not None and args.screenshot is not None:
+        eprint(f"rig: {problem}; rendering the screenshot offscreen")
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        return True
+    if problem is not None:
+        eprint(f"rig: {problem}; running headless with one status line per run")
+        return None
+    if display_available() or args.screenshot is not None:
+        if not display_available():
+            os.environ["QT_QPA_PLATFORM"] = "offscreen"
+        return True
+    eprint("rig: no display available; running headless (--no-gui to silence)")
+    return None
+
+
+def _report(args: argparse.Namespace, res, signum: int | None, speed: float | None) -> int:
+    from drivers.sites import BoardStarved
+    from rig.analysis.site_summary import format_index_summary, summarize_index
+    from rig.experiment.runner import eprint
+
     s = summarize_index(res.index)
     s["wall_s"] = res.wall_s
     print(json.dumps(s) if args.json else format_index_summary(s))
     eprint(f"rig: run index written to {res.index}")
-    if sig.signum is not None:
+    if signum is not None:
         return 130
     bad = [o for o in res.sites if o.reason != "completed"]
+    if isinstance(res.board_error, BoardStarved):
+        pace = "max" if speed is None else f"{speed:g}"
+        eprint(f"rig: every site stopped, its complete sweeps kept: {res.board_error}. At --speed {pace} this "
+               "machine cannot keep up now (is it loaded? see uptime): use a lower --speed, or --speed max "
+               "(a simulation that is not paced loses nothing)")
     for o in bad:
         eprint(f"rig: site {o.name}: {o.reason}{': ' + o.message if o.message else ''}")
     if any(o.error is not None and not isinstance(o.error, (UserError, RunFailure)) for o in bad):
@@ -122,12 +172,16 @@ def run_sites_cmd(args: argparse.Namespace, found: tuple, speed: float | None) -
 
 
 class SitesProgress:
-    """One status line on a terminal: each site's share of its plan (``A 35% B 20% …``)."""
+    """One status line on a terminal: each site's state and share of its plan
+    (``A 35% 12 sw  B PAUSED 20% 8 sw  C STOPPED BY ALARM 40% 15 sw``)."""
 
-    def __init__(self, bars: dict) -> None:
-        self.bars = bars
+    def __init__(self, status: dict) -> None:
+        self.status = status
         self._last = 0.0
         self.tty = sys.stderr.isatty()
+
+    def line(self) -> str:
+        return "  ".join(st.line(n) for n, st in self.status.items())
 
     def __call__(self, final: bool = False) -> None:
         import time
@@ -136,6 +190,5 @@ class SitesProgress:
         if not self.tty or (not final and now - self._last < 0.5):
             return
         self._last = now
-        parts = [f"{n} {min(1.0, b.sample / b.total) * 100:3.0f}% {b.sweeps} sw" for n, b in self.bars.items()]
-        sys.stderr.write("\r" + "  ".join(parts) + ("\n" if final else ""))
+        sys.stderr.write("\r" + self.line() + "\x1b[K" + ("\n" if final else ""))
         sys.stderr.flush()

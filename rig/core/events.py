@@ -28,6 +28,7 @@ from rig.core.events_analysis import (  # noqa: F401 - re-exported
     WindowsRefused,
     WindowsUncertain,
 )
+from rig.core.events_sites import SiteGuard  # noqa: F401 - re-exported
 from rig.core.events_wiring import GainChanged, StimulusMismatch, TelegraphUnreadable  # noqa: F401 - re-exported
 
 
@@ -322,6 +323,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         Resumed, IoFit, IntensitySet, TrackingFrozen, Alarm,
         Operator, OperatorRefused, ControlUnavailable, Recovered, ObserverError, GainChanged,
         TelegraphUnreadable, StimulusMismatch,
+        SiteGuard,
     )
 }
 

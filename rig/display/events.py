@@ -61,6 +61,8 @@ EVENT_DISPLAY: dict[type[ev.Event], EventDisplay] = {
     ev.GainChanged: EventDisplay(None, True, "marked: the traces after it are scaled with the new gain"),
     ev.TelegraphUnreadable: EventDisplay(None, True, "marked: the gain telegraph cannot be read"),
     ev.StimulusMismatch: EventDisplay(None, True, "marked: the isolator monitor disagrees with the command"),
+    ev.SiteGuard: EventDisplay("_on_site_guard", False, "multi-site: why this site's stimuli moved, in the "
+                               "message line (red when the guard could not be kept)"),
     ev.UnknownEvent: EventDisplay(None, False, "a kind from a newer version: listed"),
 }
 
@@ -185,6 +187,10 @@ class EventHandlers:
 
     def _on_operator(self, e: ev.Operator) -> None:
         self.reply, self.reply_refused = e.text, not e.accepted
+        self.v_reply += 1
+
+    def _on_site_guard(self, e: ev.SiteGuard) -> None:
+        self.reply, self.reply_refused = e.text, not e.kept
         self.v_reply += 1
 
     def _on_refusal(self, e: ev.Event) -> None:

@@ -108,7 +108,7 @@ def prepare(opts: RunOptions) -> tuple[Plan, RigConfig, str, str]:
     return plan, rig, proto_text, rig_text
 
 
-def warn_silent_faults(faults: tuple, plan: Plan) -> None:
+def warn_silent_faults(faults: tuple, plan: Plan, who: str = "") -> None:
     """Say so when a rehearsed slice fault cannot raise its alarm under this protocol's [alarms]."""
     from rig.closed_loop.alarms import merge_settings
 
@@ -116,7 +116,7 @@ def warn_silent_faults(faults: tuple, plan: Plan) -> None:
     for f in faults:
         alarm = FAULT_ALARMS.get(f.name)
         if alarm and not cfg[alarm].get("enabled", True):
-            eprint(f"rig: --sim-fault {f.name}: the protocol's {alarm} alarm is off, so it will be "
+            eprint(f"rig: {who}--sim-fault {f.name}: the protocol's {alarm} alarm is off, so it will be "
                    f"recorded but raise no alarm (enable it in [alarms], see docs/closed-loop.md)")
 
 

@@ -12,6 +12,7 @@ others record to their end. The run index (:mod:`rig.storage.run_index`) ties th
 from __future__ import annotations
 
 import json
+import queue
 import socket
 import sys
 import threading
@@ -25,9 +26,9 @@ from drivers.sites import SharedDevice, SiteMap
 from rig.core.errors import RunFailure, UserError
 from rig.core.plan import Plan
 from rig.experiment.assemble import Assembly, assemble_run, block_samples, make_slice_model
-from rig.experiment.runner import analysis_windows, library_versions
+from rig.experiment.runner import analysis_windows, library_versions, warn_silent_faults
 from rig.experiment.session import OperatorControl
-from rig.experiment.wired_sim import needs_wiring, wire_slice
+from rig.experiment.wired_sim import needs_wiring, wire_slice, with_slice_faults
 from rig.protocol.load import expand, load_protocol
 from rig.protocol.models import with_meta
 from rig.protocol.rigfile import MAX_SPEED_BLOCK_MS, RigConfig
@@ -64,6 +65,7 @@ class SitesResult:
     index: Path
     sites: list[SiteOutcome] = field(default_factory=list)
     wall_s: float = 0.0
+    board_error: BaseException | None = None  # the board failed (every site stopped), e.g. BoardStarved
 
 
 def parse_site_args(rig: RigConfig, specs: list[str], default: Path | None) -> dict[str, Path]:
@@ -122,9 +124,11 @@ def site_maps(rig: RigConfig, sites: list[SiteSetup], n_ai: list[int]) -> list[S
             for s, n in zip(sites, n_ai, strict=True)]
 
 
-def make_board(rig: RigConfig, sites: list[SiteSetup], seed: int, speed: float | None) -> SharedDevice:
-    """The board: the simulated multi-slice board (one virtual slice per site), or the NI board
-    with one AI task for every site's inputs and the AO/DO lines of every site."""
+def make_board(rig: RigConfig, sites: list[SiteSetup], seed: int, speed: float | None,
+               faults: dict[str, tuple] | None = None, panels: dict[str, dict] | None = None) -> SharedDevice:
+    """The board: the simulated multi-slice board (one virtual slice per site, with its own
+    ``faults`` and front ``panels``), or the NI board with one AI task for every site's inputs and
+    the AO/DO lines of every site."""
     block = block_samples(rig, speed)
     if rig.backend == "nidaq":
         from rig.experiment.nidaq_rig import nidaq_device_from_rig
@@ -139,9 +143,10 @@ def make_board(rig: RigConfig, sites: list[SiteSetup], seed: int, speed: float |
 
     models = []
     for s in sites:
-        m = make_slice_model(s.rig, s.plan, seed)
-        if needs_wiring(s.rig, ()):
-            m = wire_slice(s.rig, m, seed, (), None)
+        mine = (faults or {}).get(s.name, ())
+        m = with_slice_faults(make_slice_model(s.rig, s.plan, seed), mine, seed)  # as a single-slice run
+        if needs_wiring(s.rig, mine):
+            m = wire_slice(s.rig, m, seed, mine, (panels or {}).get(s.name))
         models.append(m)
     maps = site_maps(rig, sites, [m.n_ai for m in models])
     board = MultiSlice(models, [SliceWiring(m.ao, m.do, m.ai, m.offset) for m in maps], len(rig.ai))
@@ -173,11 +178,18 @@ def run_sites(rig: RigConfig, rig_text: str, rig_path: Path | None, protocols: d
               out: Path | None = None, seed: int = 0, speed: float | None = None, meta: list[str] = (),
               windows: list[str] = (), control: bool = True, stop: threading.Event | None = None,
               observers: dict[str, list] | None = None, fsync: bool = False,
-              on_tick: Callable[[], None] | None = None) -> SitesResult:
+              on_tick: Callable[[], None] | None = None, commands: dict[str, queue.Queue] | None = None,
+              faults: dict[str, tuple] | None = None, panels: dict[str, dict] | None = None,
+              on_files: Callable[[Path, list[Path]], None] | None = None) -> SitesResult:
     """Run every site to its end (or until ``stop``); return where each file is and how it ended.
-    ``observers``: per site name, extra observers of its documents; ``on_tick`` runs on the
-    calling thread while the sites run."""
+    ``observers``: per site name, extra observers of its documents; ``commands``: per site name,
+    its operator command queue (the window's); ``faults`` / ``panels``: per site name, its
+    simulated faults and TTL-only front panels (:mod:`rig.experiment.sites_options`);
+    ``on_tick`` runs on the calling thread while the sites run; ``on_files(index, files)`` once the
+    file names are chosen."""
     sites, il = prepare_sites(rig, protocols, meta, str(rig_path or "rig file"))
+    for s in sites:
+        warn_silent_faults((faults or {}).get(s.name, ()), s.plan, f"site {s.name}: ")
     wins = [analysis_windows(s.plan, list(windows)) for s in sites]
     stamp = time.strftime("%Y%m%d-%H%M%S")
     index = out if out is not None else Path("recordings") / f"{stamp}_{rig.site[0].name}-{rig.site[-1].name}{SUFFIX}"
@@ -187,7 +199,9 @@ def run_sites(rig: RigConfig, rig_text: str, rig_path: Path | None, protocols: d
     index = unique_path(index)
     base = index.name[: -len(SUFFIX)]
     files = [unique_path(index.parent / f"{base}_{s.name}.h5") for s in sites]
-    shared = make_board(rig, sites, seed, speed)
+    if on_files is not None:
+        on_files(index, files)
+    shared = make_board(rig, sites, seed, speed, faults, panels)
     runs: list[Assembly] = []
     try:
         for s, f, view, w in zip(sites, files, shared.views, wins, strict=True):
@@ -198,12 +212,20 @@ def run_sites(rig: RigConfig, rig_text: str, rig_path: Path | None, protocols: d
             runs.append(assemble_run(s.plan, s.rig, seed=seed, speed=speed, out=f, fsync=fsync,
                                      file_attrs={"created": time.strftime("%Y-%m-%dT%H:%M:%S%z")},
                                      observers=list((observers or {}).get(s.name, ())), provenance=prov,
-                                     windows=w, device=view))
+                                     windows=w, device=view, commands=(commands or {}).get(s.name),
+                                     panel=(panels or {}).get(s.name)))
     except BaseException:
         for r in runs:
             r.close()
         shared.close()
         raise
+    if len(sites) > 1:  # the guard kept at run time when a site's stimuli move (rig.closed_loop.live_guard)
+        from rig.closed_loop.live_guard import GuardBoard
+
+        board = GuardBoard([s.name for s in sites], [s.offset for s in sites], [s.plan for s in sites],
+                           il.guard_samples)
+        for k, r in enumerate(runs):
+            r.controller.guard = board.seat(k)
     write_index(index, index_data(rig_path, rig_text, rig, sites, il, files, seed, speed, {}))
     stop = stop or threading.Event()
     stops = [threading.Event() for _ in sites]
@@ -248,4 +270,4 @@ def run_sites(rig: RigConfig, rig_text: str, rig_path: Path | None, protocols: d
     if sys.stderr.isatty():
         for s, f in zip(sites, files, strict=True):
             print(f"rig: site {s.name} → {f} (starts at +{s.offset / rig.sample_rate_hz:g} s)", file=sys.stderr)
-    return SitesResult(index, outcomes, time.perf_counter() - t0)
+    return SitesResult(index, outcomes, time.perf_counter() - t0, shared.error)

@@ -7,9 +7,9 @@ and ``rig run`` call the same function, so the offsets checked are the offsets u
 
 Offsets are whole multiples of :func:`offset_step` (a common multiple of the device block at
 every speed), so a site sees the same block boundaries as a single-slice run of its plan.
-The guard is checked on the planned timing (phases at their planned length); a gated baseline
-that is extended, a pause or an operator's ``induce-now`` moves a site's later stimuli, and
-those are not re-checked while running.
+The offsets are chosen on the planned timing (phases at their planned length); a gated baseline
+that is extended, a held induction or an operator's ``induce-now`` moves a site's later stimuli
+while running, and :mod:`rig.closed_loop.live_guard` places the moved stimuli again.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rig.core.plan import Plan
+from rig.core.plan import Phase, Plan
 
 MAX_SEARCH_S = 600.0  # offsets tried for a site: 0 … this
 
@@ -33,7 +33,7 @@ class Interleave:
     guard_samples: int
     step_samples: int
     closest_s: float | None  # closest approach of two sites' pulses (None: fewer than two stimulated sites)
-    gated: tuple[str, ...]  # sites whose timing the closed loop may move (not re-checked at run time)
+    gated: tuple[str, ...]  # sites whose timing the closed loop may move (kept at run time: live_guard)
 
 
 def offset_step(sample_rate_hz: float, block_ms: float, max_speed_block_ms: float) -> int:
@@ -43,19 +43,33 @@ def offset_step(sample_rate_hz: float, block_ms: float, max_speed_block_ms: floa
     return math.lcm(paced, fast)
 
 
-def stimulus_intervals(plan: Plan) -> np.ndarray:
-    """[start, end) of every planned stimulus (first pulse onset to last pulse end), (n, 2) int64,
-    sorted, in samples from the plan's start; phases at their planned length."""
+def phase_intervals(plan: Plan, ph: Phase, r0: int, r1: int) -> list[tuple[int, int]]:
+    """[start, end) of the stimuli of phase ``ph`` with onset in [r0, r1) (samples from the phase's
+    start): its test pulses (as long as the phase runs) and its own stimuli."""
     pulse = plan.pulse_width_samples * (2 if plan.biphasic else 1)
     rows: list[tuple[int, int]] = []
-    for t0, ph in zip(plan.phase_starts(), plan.phases, strict=True):
-        if ph.test is not None:
-            rows += [(t0 + rel, t0 + rel + pulse) for rel, _ in ph.test.pulse_times(0, ph.duration_samples)]
-        rows += [(t0 + s.sample, t0 + s.sample + s.last_pulse_end) for s in ph.stimuli]
+    if ph.test is not None and r1 > r0:
+        rows += [(rel, rel + pulse) for rel, _ in ph.test.pulse_times(max(0, r0), r1)]
+    rows += [(s.sample, s.sample + s.last_pulse_end) for s in ph.stimuli if r0 <= s.sample < r1]
+    return rows
+
+
+def as_intervals(rows: list[tuple[int, int]]) -> np.ndarray:
+    """Sorted, merged (n, 2) int64 intervals of ``rows``."""
     if not rows:
         return np.zeros((0, 2), dtype=np.int64)
-    out = np.array(sorted(rows), dtype=np.int64)
-    return _merge(out)
+    return _merge(np.array(sorted(rows), dtype=np.int64))
+
+
+def stimulus_intervals(plan: Plan, first_phase: int = 0) -> np.ndarray:
+    """[start, end) of every planned stimulus (first pulse onset to last pulse end), (n, 2) int64,
+    sorted, in samples from the start of phase ``first_phase``; phases at their planned length."""
+    rows: list[tuple[int, int]] = []
+    t0 = 0
+    for ph in plan.phases[first_phase:]:
+        rows += [(t0 + a, t0 + b) for a, b in phase_intervals(plan, ph, 0, ph.duration_samples)]
+        t0 += ph.duration_samples
+    return as_intervals(rows)
 
 
 def _merge(iv: np.ndarray) -> np.ndarray:

@@ -42,3 +42,13 @@ def test_sustained_bench_reports_lost_samples_and_cpu():
     assert r["sustained_channels"] == 4 and r["sustained_experiment_s"] >= 3.0
     assert r["sustained_lost_samples"] == 0 and r["sustained_gaps"] == 0  # 10 s host buffer: no overflow
     assert r["sustained_cpu_percent"] > 0
+
+
+def test_sustained_sites_bench_reports_every_site():
+    from rig.bench.sites import bench_sustained_sites
+
+    r = bench_sustained_sites(2, minutes=0.05, window=False)
+    assert r["sustained_sites"] == 2 and set(r["sustained_sites_per_site"]) == {"S0", "S1"}
+    assert r["sustained_sites_completed"] == 2 and r["sustained_sites_experiment_s"] >= 3.0
+    assert r["sustained_sites_lost_samples"] == sum(p["lost_samples"] for p in r["sustained_sites_per_site"].values())
+    assert 0.5 < r["sustained_sites_pacing_ratio"] < 1.5 and r["sustained_sites_cpu_percent"] > 0
