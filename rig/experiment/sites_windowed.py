@@ -8,7 +8,6 @@ controller drains it, as it drains ``rig ctl --site``): a frozen window cannot s
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -27,13 +26,11 @@ def run_sites_with_window(rig: RigConfig, rig_text: str, rig_path: Path | None, 
                           on_tick: Callable[[], None] | None = None, **kw) -> tuple:
     """Run every site with the grid window; returns (SitesResult, signal number or None).
     ``kw``: :func:`~rig.experiment.sites_run.run_sites` options (``observers`` are kept)."""
-    from PySide6 import QtCore
 
     from rig.display.feed import DisplayFeed
     from rig.display.sites_grid import SitesWindow
-    from rig.experiment.runner import StopOnSignals
     from rig.experiment.sites_run import prepare_sites, run_sites
-    from rig.experiment.windowed import display_available, ensure_app
+    from rig.experiment.windowed import display_available, drive_window, ensure_app
 
     app = ensure_app(offscreen=screenshot is not None and not display_available())
     sites, _ = prepare_sites(rig, protocols, kw.get("meta", ()), str(rig_path or "rig file"))  # before any window
@@ -67,27 +64,8 @@ def run_sites_with_window(rig: RigConfig, rig_text: str, rig_path: Path | None, 
                       title=f"LTP Rig — {len(sites)} sites ({Path(rig_path).name if rig_path else 'rig'})",
                       theme=theme, stop_all=stop.set, engine_done=lambda: not worker.is_alive(),
                       close_on_stop=close_on_stop, intensity_limits_uA=(0.0, limits.max_intensity_uA))
-    if screenshot is not None:
-        win.schedule_screenshot(screenshot, screenshot_at_s)
-    win.show()
-    if on_window is not None:
-        on_window(win)
-    with StopOnSignals(stop) as sig:
-        worker.start()
-        while worker.is_alive():
-            worker.join(0.01)
-            app.processEvents(QtCore.QEventLoop.AllEvents, 30)
-            if on_tick is not None:
-                on_tick()
-        win.tick()  # the last documents, the final screenshot
-        if not close_on_stop and win.isVisible():
-            app.exec()  # the run is over; the operator closes the window
-    if win.screenshot is not None:
-        print(f"rig: screenshot saved to {win.screenshot} (at {win.screenshot_taken_at_s:.0f} s board time)",
-              file=sys.stderr)
-    win.force_close()
-    win.deleteLater()
-    app.processEvents()
+    signum = drive_window(app, win, worker, stop, screenshot=screenshot, screenshot_at_s=screenshot_at_s,
+                          on_window=on_window, on_tick=on_tick, close_on_stop=close_on_stop, time_label="board time")
     if "error" in box:
         raise box["error"]
-    return box["result"], sig.signum
+    return box["result"], signum

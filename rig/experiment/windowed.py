@@ -70,11 +70,10 @@ def run_with_window(opts: RunOptions, *, screenshot: Path | None = None,
     the operator. A ``stop`` from the window sets the engine's stop flag; every command is also
     put on the command queue (``opts.commands`` when the runner has it) for the controller.
     """
-    from PySide6 import QtCore
 
     from rig.display.feed import DisplayFeed
     from rig.display.window import RigWindow
-    from rig.experiment.runner import EngineThread, StopOnSignals, default_out_path, prepare
+    from rig.experiment.runner import EngineThread, default_out_path, prepare
     from rig.storage import unique_path
 
     app = ensure_app(offscreen=screenshot is not None and not display_available())
@@ -102,31 +101,53 @@ def run_with_window(opts: RunOptions, *, screenshot: Path | None = None,
         map_feed = ltp_map.LtpMapFeed()
         opts.subscribers = [*opts.subscribers, map_feed]
         win.ltp_map = ltp_map.attach(win, rig.mea_layout(), map_feed)
+
+    def finished() -> None:
+        done.set()
+        if getattr(win, "ltp_map", None) is not None:
+            win.ltp_map.tick()  # its last documents, before the final screenshot
+
+    signum = drive_window(app, win, engine, stop, screenshot=screenshot, screenshot_at_s=screenshot_at_s,
+                          on_window=on_window, on_tick=on_tick, close_on_stop=close_on_stop, on_done=finished,
+                          time_label="experiment time")
+    return engine.result, engine.error, signum
+
+
+def drive_window(app, win, worker: threading.Thread, stop: threading.Event, *, screenshot: Path | None,
+                 screenshot_at_s: float | None, on_window: Callable | None, on_tick: Callable | None,
+                 close_on_stop: bool, on_done: Callable[[], None] | None = None,
+                 time_label: str = "experiment time") -> int | None:
+    """Show ``win``, run ``worker`` (the run) while the GUI keeps drawing, then the last tick (and
+    screenshot), and close; SIGINT/SIGTERM set ``stop``. Returns the signal that stopped it, or None.
+    ``on_done``: called once the worker has ended, before the last tick."""
+    from PySide6 import QtCore
+
+    from rig.experiment.runner import StopOnSignals
+
     if screenshot is not None:
         win.schedule_screenshot(screenshot, screenshot_at_s)
     win.show()
     if on_window is not None:
         on_window(win)
     with StopOnSignals(stop) as sig:
-        engine.start()
-        while engine.is_alive():
-            engine.join(0.01)
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.01)
             app.processEvents(QtCore.QEventLoop.AllEvents, 30)
             if on_tick is not None:
                 on_tick()
-        done.set()
-        if getattr(win, "ltp_map", None) is not None:
-            win.ltp_map.tick()  # its last documents, before the final screenshot
+        if on_done is not None:
+            on_done()
         win.tick()  # the last documents, the final screenshot
         if not close_on_stop and win.isVisible():
             app.exec()  # the run is over; the operator closes the window
     if win.screenshot is not None:
-        print(f"rig: screenshot saved to {win.screenshot} "
-              f"(at {win.screenshot_taken_at_s:.0f} s experiment time)", file=sys.stderr)
+        print(f"rig: screenshot saved to {win.screenshot} (at {win.screenshot_taken_at_s:.0f} s {time_label})",
+              file=sys.stderr)
     win.force_close()
     win.deleteLater()
     app.processEvents()
-    return engine.result, engine.error, sig.signum
+    return sig.signum
 
 
 def open_viewer(path: Path, *, sweep: int | None = None, theme: str = "dark",
