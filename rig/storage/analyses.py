@@ -81,19 +81,25 @@ def rows_of(table: np.ndarray, known: list[dict], version: int) -> np.ndarray:
         return table  # format < 1.3: one version
     ok = [k["version"] for k in known if k["version"] <= version]
     sel = table[np.isin(table["analysis"], ok)]
+    sel = _newest_per_sweep(sel)
+    return sel[np.lexsort((sel["pulse"], sel["sweep_index"]))]
+
+
+def _newest_per_sweep(sel: np.ndarray) -> np.ndarray:
+    """The rows of the newest ``analysis`` version of each ``sweep_index`` among ``sel``."""
     if not len(sel):
         return sel
     best = np.full(int(sel["sweep_index"].max()) + 1, -1, dtype=np.int64)
     np.maximum.at(best, sel["sweep_index"], sel["analysis"])
-    sel = sel[sel["analysis"] == best[sel["sweep_index"]]]
-    return sel[np.lexsort((sel["pulse"], sel["sweep_index"]))]
+    return sel[sel["analysis"] == best[sel["sweep_index"]]]
 
 
 def averaged_rows_of(table: np.ndarray, known: list[dict], version: int) -> np.ndarray:
     """The averaged measurements of ``version`` (format ≥ 1.4; none before), in pathway then sweep
-    order: an offline version's own (``rig analyze --average N --save``); an online version's: the
-    rows of every online version up to it (each block was measured with the windows in use when its
-    last sweep came, and never spans two window sets)."""
+    order: an offline version's own (``rig analyze --average N --save``); an online version's: per
+    block (its last sweep), the row of the newest online version up to it that measured it — the
+    block's own version, or a later one that re-measured it with that version's windows (format
+    1.5; a block never spans two window sets). 1.4 files hold one row per block: read the same."""
     if "averaged_n" not in (table.dtype.names or ()):
         return table[:0]
     avg = table[table["averaged_n"] > 0]
@@ -102,5 +108,5 @@ def averaged_rows_of(table: np.ndarray, known: list[dict], version: int) -> np.n
         sel = avg[avg["analysis"] == version]
     else:
         online = [k["version"] for k in known if k["version"] <= version and k.get("first_sweep") != -1]
-        sel = avg[np.isin(avg["analysis"], online)]
+        sel = _newest_per_sweep(avg[np.isin(avg["analysis"], online)])
     return sel[np.lexsort((sel["pulse"], sel["sweep_index"], sel["pathway"]))]
