@@ -6,7 +6,9 @@ version is an ``analysis`` event (a window change during the run, the window's R
 version's rows are written before its event, so rows of a number without an event (a save or a run
 killed half-way) are ignored. Files of format < 1.3 hold version 0 only. Format 1.4 adds per-pathway
 windows (``pathway_windows``) and averaged measurements (rows with ``averaged_n`` > 0, :func:`averaged_rows_of`), which
-:func:`rows_of` leaves out: every result reads single sweeps.
+:func:`rows_of` leaves out: every result reads single sweeps. Format 1.5: an online version that
+changes a pathway's windows re-measures its averaged blocks too (a block then has one row per
+version that measured it; :func:`averaged_rows_of` takes the newest).
 
 The measurements *of version v*: per sweep, the rows of the newest version ≤ v that measured it
 (an online version measures the sweeps recorded after it, and re-measures the earlier ones it

@@ -114,3 +114,27 @@ def test_two_pathways_only_the_changed_pathways_blocks_are_remeasured(two):
     assert len(redone) >= 2 and set(redone["pathway"]) == {1}  # S2's blocks only
     s1 = avg[(avg["pathway"] == 0) & (avg["sweep_index"] < v["first_sweep"])]
     assert len(s1) >= 2 and set(s1["analysis"]) == {0}  # S1 keeps its rows (its windows did not change)
+
+
+def _table(rows: list[tuple[int, int, int, int, float]]) -> np.ndarray:
+    """(sweep_index, pathway, analysis, averaged_n, slope) rows of a /measurements table."""
+    dt = np.dtype([("sweep_index", "i8"), ("pulse", "i4"), ("pathway", "i4"), ("analysis", "i4"),
+                   ("averaged_n", "i4"), ("first_sweep", "i8"), ("slope_mV_per_ms", "f8")])
+    return np.array([(i, 0, pw, v, n, i - 2 if n else 0, s) for i, pw, v, n, s in rows], dtype=dt)
+
+
+def test_reader_takes_per_block_the_newest_online_versions_row():
+    from rig.storage.analyses import averaged_rows_of
+
+    known = [{"version": 0, "first_sweep": 0}, {"version": 1, "first_sweep": 7}, {"version": 2, "first_sweep": -1}]
+    # 1.5: block 2 of S1 measured by version 0 and re-measured by version 1; block 8 new in version 1
+    t = _table([(2, 0, 0, 3, -0.10), (2, 0, 1, 3, -0.20), (5, 1, 0, 3, -0.30), (8, 0, 1, 3, -0.40),
+                (2, 0, 0, 0, -0.11), (2, 0, 2, 3, -0.50)])
+    got = averaged_rows_of(t, known, 1)
+    assert [(int(r["sweep_index"]), int(r["analysis"]), float(r["slope_mV_per_ms"])) for r in got] == [
+        (2, 1, -0.20), (8, 1, -0.40), (5, 0, -0.30)]
+    assert [float(r["slope_mV_per_ms"]) for r in averaged_rows_of(t, known, 0)] == [-0.10, -0.30]
+    assert [float(r["slope_mV_per_ms"]) for r in averaged_rows_of(t, known, 2)] == [-0.50]  # offline: its own
+    # a 1.4 file (one averaged row per block) reads as before: every online version's rows
+    t14 = _table([(2, 0, 0, 3, -0.10), (5, 1, 0, 3, -0.30), (8, 0, 1, 3, -0.40)])
+    assert len(averaged_rows_of(t14, known[:2], 1)) == 3
