@@ -4,7 +4,8 @@ The raw samples are the truth; measurements are an analysis of them. The engine 
 channel of every sweep it recorded (int16 counts, ~4 kB per 100 ms test sweep at 20 kHz) and, when
 the windows change (a window drag, ``rig ctl set-windows``, the window's Re-analyse, windows applied
 from a proposal), :meth:`AnalysisVersions.apply` opens version *k + 1* — one per pathway changed
-(each pathway has its own windows, :class:`~rig.detector.windows.PathwayWindows`): every kept sweep of
+(each pathway has its own windows, :class:`~rig.detector.windows.PathwayWindows`; a Re-analyse, which
+sends every pathway's windows and each pathway's own, is one version of every pathway): every kept sweep of
 that pathway (of every pathway for a change without one) measured again with its new windows
 (``Measured(remeasure=True, analysis=k + 1)``), then one
 :class:`~rig.core.events.AnalysisVersion` event (written last: a version whose event is in the
@@ -171,10 +172,12 @@ class AnalysisVersions:
         windows = PathwayWindows.of_any(windows)
         docs: list = []
         groups: dict[int | None, list] = {}
-        for ch in changes:  # one analysis version per pathway changed, in the order first asked
-            groups.setdefault(ch[3] if len(ch) > 3 else None, []).append(ch)
+        for ch in changes:  # one analysis version per pathway changed (one per Re-analyse), in the order first asked
+            re = len(ch) > 2 and ch[2] == "reanalyse"  # every pathway's windows drawn, then each one's own
+            groups.setdefault("reanalyse" if re else ch[3] if len(ch) > 3 else None, []).append(ch)
         self.last_remeasured = []
-        for pathway, group in groups.items():
+        for key, group in groups.items():
+            pathway = None if key == "reanalyse" else key
             windows = self._apply_one(group, windows, pathway, sample, next_sweep, docs, controller)
         return windows, docs, [_measure(c, s, p, self.fs, windows.of(pw)) for pw, c, s, p in undecided]
 
@@ -185,18 +188,20 @@ class AnalysisVersions:
         for ch in changes:
             name, ms = ch[0], (float(ch[1][0]), float(ch[1][1]))
             source = str(ch[2]) if len(ch) > 2 else source
+            pw = ch[3] if len(ch) > 3 else None  # a Re-analyse's group holds every pathway's and each one's own
             if name is None:  # a new version with the windows in use (the window's Re-analyse)
                 continue
+            mine = "" if pw is None else f"S{pw + 1} "
             try:
-                windows = windows.replace(pathway, **{name: ms})
+                windows = windows.replace(pw, **{name: ms})
             except (TypeError, ValueError) as exc:
-                docs.append(ev.WindowsRefused(sample=sample, text=f"{who}{exc}"[:200], window=str(name)))
+                docs.append(ev.WindowsRefused(sample=sample, text=f"{mine}{exc}"[:200], window=str(name)))
                 continue
             applied = True
             said.append(f"{name} {ms[0]:g}–{ms[1]:g}")
             if source != "auto":  # an auto proposal is one event for the whole set
-                docs.append(ev.WindowsChanged(sample=sample, text=f"{who}{name} window {ms[0]:g}–{ms[1]:g} ms",
-                                              windows=_of(windows, pathway), source="operator", pathway=pathway))
+                docs.append(ev.WindowsChanged(sample=sample, text=f"{mine}{name} window {ms[0]:g}–{ms[1]:g} ms",
+                                              windows=_of(windows, pw), source="operator", pathway=pw))
         if applied and source == "auto":
             text = f"{who}windows from landmarks: {', '.join(said)} ms"[:250]
             docs.append(ev.WindowsChanged(sample=sample, text=text, windows=_of(windows, pathway), source="auto",

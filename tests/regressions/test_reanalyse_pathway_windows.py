@@ -130,3 +130,28 @@ def test_ctrl_r_keeps_s2s_own_windows_and_uses_the_drag_on_s2s_plot(run, qtbot):
     _assert_points(win.model, 1, _remeasured(run.path, 1, own.of(1).replace(slope=(2.8, 3.9))))
     _assert_points(win.model, 0, want[0])
     win._force_close = True
+
+
+def test_the_engine_makes_one_version_per_reanalyse_that_keeps_s2s_own_windows(tmp_path):
+    """The ``reanalyse`` command as the window sends it (every pathway's windows drawn, and S2's own):
+    one analysis version, S2 measured with its own windows in it (main: a version that measured S2 with
+    S1's windows, then a second one with S2's)."""
+    from rig.core.commands import Command
+
+    drawn = {"slope": [3.0, 4.5], "volley": [0.6, 2.5], "peak": [3.0, 12.0]}
+    cmd = Command("reanalyse", source="test", data={"windows_ms": drawn, "sweeps": 24, "pathway_windows_ms": {
+        "1": {**drawn, "slope": list(S2_SLOPE)}}})
+    path = record(tmp_path, _short_two_pathway(), "re", [(200.0, cmd)]).path
+    with open_recording(path) as rec:
+        known = rec.analyses
+    assert [k["source"] for k in known] == ["online", "reanalyse"]
+    assert known[1]["pathway_windows"] == {"1": {"slope": list(S2_SLOPE)}}
+    for k in known:
+        with open_recording(path, k["version"]) as rec:
+            m = rec.measurements[(rec.measurements["pulse"] == 0) & (rec.measurements["pathway"] == 1)]
+            got = {int(i): float(s) for i, s in zip(m["sweep_index"], m["slope_mV_per_ms"], strict=True)}
+        own = PathwayWindows.from_dicts(k["windows"], k["pathway_windows"]).of(1)
+        want = _remeasured(path, 1, own)  # version 0 holds the sweeps before the Re-analyse, version 1 all 12
+        assert (len(got) == 12 if k["version"] else 0 < len(got) < 12) and set(got) <= set(want)
+        assert got == pytest.approx({i: want[i] for i in got}, rel=1e-9), \
+            f"version {k['version']}: S2 not measured with its own windows"
