@@ -119,6 +119,10 @@ def resolve_windows(src: SweepSource, overrides: list[str], auto: int | None,
         out[pw] = w
         if manual or not placed[pw]["confidence"]:  # what the windows used are, not a placement
             placed[pw].update(given_windows_confidence(src, pw, w, overrides, placed[pw]["landmarks_ms"]))
+        else:  # placed, then a --window override (baseline=, artifact=): that window is the one given
+            given = {o.partition("=")[0].strip() for o in overrides} & set(detector.WINDOW_NAMES)
+            placed[pw]["confidence"] = {**placed[pw]["confidence"], **dict.fromkeys(given)}
+            placed[pw]["reasons"] = {**placed[pw]["reasons"], **dict.fromkeys(given, "given with --window")}
     if not manual:
         notes.append("windows placed from landmarks on the average of each pathway's first sweeps")
     return out, placed, notes

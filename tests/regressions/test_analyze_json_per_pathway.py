@@ -120,6 +120,9 @@ def test_abf_with_window_and_placed(abf, capsys):
         assert p["windows_source"] == "--window"
         assert p["reasons"]["slope"].startswith("given with --window") and p["confidence"]["slope"] is None
         assert p["reasons"]["baseline"] == "detector default"
-    placed = _analyze(capsys, str(abf), "--pathways", "2")
+    placed = _analyze(capsys, str(abf), "--pathways", "2", "--window", "baseline=-8:-1")
     _check_keys(placed, ("0", "1"))
-    assert all(0.0 <= p["confidence"]["slope"] <= 1.0 for p in placed["pathways"].values())
+    for p in placed["pathways"].values():
+        assert 0.0 <= p["confidence"]["slope"] <= 1.0 and "given" not in p["reasons"]["slope"]
+        assert p["windows"]["baseline"] == [-8.0, -1.0]
+        assert p["reasons"]["baseline"] == "given with --window" and p["confidence"]["baseline"] is None
