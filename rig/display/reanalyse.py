@@ -57,7 +57,7 @@ def pathway_windows(model: DisplayModel, pathway: int, windows_ms: dict[str, tup
     base = detector.Windows.from_dict(stored) if stored else detector.Windows()
     drawn = (pathway_windows_ms or {}).get(pathway)
     if drawn is None:
-        own = pathway in model.__dict__.get("pathway_windows", {})
+        own = pathway in getattr(model, "pathway_windows", {})
         drawn = {} if own else windows_ms
     return base.replace(**{k: (float(v[0]), float(v[1])) for k, v in drawn.items()})
 
