@@ -112,10 +112,10 @@ class Engine(ReadAhead):
         self._stims: list[tuple[Stimulus, float]] = []
         self._sweep_index = 0
         self.delivery = DeliveryLedger(plan, getattr(controller, "name", lambda pw: f"S{pw + 1}"))
-        self.versions = AnalysisVersions(self.fs)  # every windows change: a new analysis version
         self.stimulation_off = False  # set after an output underflow: record on, stimulate never again
         an = (plan.closed_loop or {}).get("analysis", {})
         self.online = OnlineSweeps(self.fs, int(an.get("settle_sweeps", 10)), int(an.get("average", 1)))
+        self.versions = AnalysisVersions(self.fs, online=self.online)  # windows change: a new analysis version
         self._mV_per_count = scaling.mV_per_count
         self._t_block = time.perf_counter()  # arrival of the last block read
         self.hw = WiringCheck(wiring_checks or WiringChecks(), scaling.lsb_V, self.fs,

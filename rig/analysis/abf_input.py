@@ -47,6 +47,7 @@ class SweepSource:
     notes: list[str] = field(default_factory=list)
     close: Callable[[], None] = lambda: None
     flags: int = 0  # flag bits of every sweep (NOT_VOLTAGE, NO_STIMULUS: rig.detector.codes)
+    proposals: dict[int, dict] = field(default_factory=dict)  # pathway → its last stored windows_proposed data
 
 
 def open_input(path: str | Path, channel: int | None = None, stim_ms: float | None = None,
@@ -268,4 +269,7 @@ def read_recording(path: Path, channel: int | None = None) -> SweepSource:
         pathways=np.asarray(table["pathway"], dtype=np.int64), kinds=np.asarray(table["kind"]),
         windows=windows, pathway_windows=rec.analysis_info.get("pathway_windows") or None,
         clip_mV=0.999 * 32767 * abs(scale), channel=ch, close=rec.close,
+        proposals={int(e["data"].get("pathway", 0)): e["data"] for e in rec.events
+                   if e["kind"] == "windows_proposed" and isinstance(e["data"], dict)
+                   and isinstance(e["data"].get("pathway", 0), int)},
     )

@@ -101,7 +101,8 @@ def resolve_windows(src: SweepSource, overrides: list[str], auto: int | None,
                 guide = guide.override(spec)
         w = guide
         sel = np.flatnonzero(pw_of == pw)[: auto or 10]
-        placed[pw] = {"windows_source": source, "ok": True, "message": f"windows {source}"}
+        placed[pw] = {"windows_source": source, "ok": True, "message": f"windows {source}",
+                      "sweeps_averaged": 0, "landmarks_ms": {}, "confidence": {}, "reasons": {}}
         if sel.size and np.size(src.get_pulses(int(sel[0]))):  # the landmarks, also of windows not placed
             avg, stim = average_sweeps([src.get_sweep(int(i)) for i in sel],
                                        [int(src.get_pulses(int(i))[0]) for i in sel], sel.size)
@@ -116,9 +117,61 @@ def resolve_windows(src: SweepSource, overrides: list[str], auto: int | None,
         for spec in overrides:
             w = w.override(spec)
         out[pw] = w
+        if manual or not placed[pw]["confidence"]:  # what the windows used are, not a placement
+            placed[pw].update(given_windows_confidence(src, pw, w, overrides, placed[pw]["landmarks_ms"]))
+        else:  # placed, then a --window override (baseline=, artifact=): that window is the one given
+            given = {o.partition("=")[0].strip() for o in overrides} & set(detector.WINDOW_NAMES)
+            placed[pw]["confidence"] = {**placed[pw]["confidence"], **dict.fromkeys(given)}
+            placed[pw]["reasons"] = {**placed[pw]["reasons"], **dict.fromkeys(given, "given with --window")}
     if not manual:
         notes.append("windows placed from landmarks on the average of each pathway's first sweeps")
     return out, placed, notes
+
+
+def given_windows_confidence(src: SweepSource, pw: int, w: detector.Windows, overrides: list[str],
+                             landmarks_ms: dict) -> dict[str, dict]:
+    """``confidence`` and ``reasons`` per window of windows not placed here: ``--window`` ones, the
+    recording's stored ones (the confidence of the stored online proposal they came from, when they
+    did), else the detector defaults; confidence None when nothing measured it. The slope reason
+    places the window against the landmarks (ms)."""
+    given = {o.partition("=")[0].strip() for o in overrides}
+    stored = detector.PathwayWindows()
+    if src.windows:
+        try:
+            stored = detector.PathwayWindows.from_dicts(src.windows, src.pathway_windows)
+        except (TypeError, ValueError):
+            pass
+    prop = src.proposals.get(pw) or {}
+    conf: dict[str, float | None] = {}
+    why: dict[str, str] = {}
+    for name, rng in w.to_dict().items():
+        if name not in detector.WINDOW_NAMES:
+            continue
+        conf[name] = None
+        if name in given:
+            why[name] = "given with --window"
+        elif src.windows and prop.get("ok") and _same(prop.get("windows", {}).get(name), rng) and \
+                _same(stored.of(pw).to_dict().get(name), rng):
+            conf[name] = prop.get("confidence") if name == "slope" else None
+            why[name] = (f"stored windows: placed online from landmarks on the average of {prop.get('sweeps', 0)} "
+                         "baseline sweeps (windows_proposed)")
+        else:
+            why[name] = "stored windows (not placed from landmarks)" if src.windows else "detector default"
+    lm, (a, b) = landmarks_ms, w.slope
+    ref = next((k for k in ("rebound", "volley") if isinstance(lm.get(k), (int, float))), None)
+    if ref:
+        why["slope"] += f"; starts {a - lm[ref]:+.2f} ms from the volley's {ref}"
+    if isinstance(lm.get("trough"), (int, float)):
+        why["slope"] += f"; ends {lm['trough'] - b:.2f} ms before the trough"
+    return {"confidence": conf, "reasons": why}
+
+
+def _same(a: object, b: object) -> bool:
+    """Two windows (ms) equal to 1 µs."""
+    try:
+        return len(a) == 2 and all(abs(float(x) - float(y)) < 1e-3 for x, y in zip(a, b, strict=True))
+    except (TypeError, ValueError):
+        return False
 
 
 def analyze(src: SweepSource, windows: dict[int, detector.Windows] | detector.Windows, method: str,
@@ -223,7 +276,8 @@ def format_text(doc: dict, stats: dict[int, dict]) -> str:
             keys = ("artifact_end", "volley", "rebound", "onset", "t20", "t60", "trough", "pop_spike")
             lines.append("  landmarks (ms): " + ", ".join(f"{k} {lm[k]:g}" for k in keys if k in lm)
                          + f"; slope window {s['windows']['slope'][0]:g}–{s['windows']['slope'][1]:g} ms "
-                         + (f"(confidence {s['confidence'].get('slope', 0):.2f})" if "confidence" in s
+                         + (f"(confidence {s['confidence']['slope']:.2f})"
+                            if isinstance(s.get("confidence", {}).get("slope"), (int, float))
                             else f"({s.get('windows_source', '')})"))
     return "\n".join(lines)
 
@@ -272,7 +326,8 @@ def run(args: argparse.Namespace) -> int:
     stats = pathway_stats(rows)
     for pw, st in stats.items():
         st["windows"] = windows[pw].to_dict()
-        st.update(placed.get(pw, {"windows_source": "--window", "ok": True, "message": "windows given with --window"}))
+        st.update(placed.get(pw) or {"windows_source": "--window", "ok": True, "message": "windows given with --window",
+                                     "sweeps_averaged": 0, "landmarks_ms": {}, "confidence": {}, "reasons": {}})
     bad = [pw for pw, st in stats.items() if st["flagged"] * 2 > st["sweeps"]]
     if args.json:
         doc["pathways"] = {str(k): v for k, v in stats.items()}

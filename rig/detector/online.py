@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -52,10 +53,21 @@ def proposal_event(pathway: int, prop: AutoWindows, sweeps: int, sample: int, na
     return e
 
 
+@dataclass(frozen=True)
+class AveragedBlock:
+    """A block of consecutive test sweeps of a pathway measured as their average (sweep indices;
+    ``sample``: its rows' sample, the last sweep's stimulus) — re-measured by a new analysis version."""
+
+    pathway: int
+    phase: int
+    sample: int
+    sweeps: tuple[int, ...]
+
+
 class OnlineSweeps:
     """Per pathway: the first ``propose_after`` baseline test sweeps (for the window proposal) and
     blocks of ``average_n`` consecutive test sweeps of one phase and one window set (for the averaged
-    measurement)."""
+    measurement; every block measured is listed in ``blocks``)."""
 
     def __init__(self, fs_hz: float, propose_after: int = 5, average_n: int = 1) -> None:
         self.fs = float(fs_hz)
@@ -64,6 +76,7 @@ class OnlineSweeps:
         self._first: dict[int, list[tuple[np.ndarray, int]]] = {}
         self._block: dict[int, list[tuple[np.ndarray, int, int, int, int]]] = {}  # trace, stim, sweep, phase, flags
         self._block_windows: dict[int, Windows] = {}
+        self.blocks: list[AveragedBlock] = []  # every averaged block measured, in order
 
     def proposal(self, pathway: int, trace: np.ndarray, stim_index: int, phase_kind: str,
                  windows: Windows) -> AutoWindows | None:
@@ -105,6 +118,7 @@ class OnlineSweeps:
         vals = {k: (round(float(r[k]), 6) if math.isfinite(float(r[k])) else None)
                 for k in _AVG_FIELDS if k in FLOAT_FIELDS}
         first, last = buf[0][2], buf[-1][2]
+        self.blocks.append(AveragedBlock(pathway, phase, meas.sample, tuple(int(b[2]) for b in buf)))
         buf.clear()
         slope = vals["slope_mV_per_ms"]
         said = f"{slope:.4f} mV/ms" if slope is not None else "no slope"

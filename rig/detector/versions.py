@@ -4,13 +4,21 @@ The raw samples are the truth; measurements are an analysis of them. The engine 
 channel of every sweep it recorded (int16 counts, ~4 kB per 100 ms test sweep at 20 kHz) and, when
 the windows change (a window drag, ``rig ctl set-windows``, the window's Re-analyse, windows applied
 from a proposal), :meth:`AnalysisVersions.apply` opens version *k + 1* — one per pathway changed
-(each pathway has its own windows, :class:`~rig.detector.windows.PathwayWindows`): every kept sweep of
+(each pathway has its own windows, :class:`~rig.detector.windows.PathwayWindows`; a Re-analyse, which
+sends every pathway's windows and each pathway's own, is one version of every pathway): every kept sweep of
 that pathway (of every pathway for a change without one) measured again with its new windows
 (``Measured(remeasure=True, analysis=k + 1)``), then one
 :class:`~rig.core.events.AnalysisVersion` event (written last: a version whose event is in the
 file has all its rows), so the time course of the new version is
 measured with one set of windows from its first sweep. Sweeps recorded afterwards carry the new
 version. Storage writes every version's rows (``/measurements.analysis``); nothing is overwritten.
+
+Averaged blocks (``[analysis] average = N``, :class:`~rig.detector.online.OnlineSweeps`) are
+re-measured too: each block of a changed pathway whose sweeps are all kept is averaged again from
+their samples and measured with the new windows (``Measured`` with ``averaged_n``, ``remeasure=True``;
+its flags include the re-measured sweeps' flags), so the averaged rows of the newest version are
+consistent with its windows; readers take, per block, the newest version's row
+(:func:`rig.storage.analyses.averaged_rows_of`). The event's ``extra.averaged_remeasured`` counts them.
 
 Sweeps beyond :data:`KEEP_BUDGET_SAMPLES` in total are not kept (long induction trains go first):
 the event's ``remeasured`` says how many sweeps the new version re-measured, ``not_kept`` how many
@@ -26,7 +34,8 @@ import numpy as np
 
 from rig.core import events as ev
 from rig.core.documents import Measured, Sweep
-from rig.detector.measurement import PathwayWindows, Windows, measure_pulses
+from rig.detector.measurement import PathwayWindows, Windows, measure, measure_pulses
+from rig.detector.online import OnlineSweeps, averaged_records
 
 KEEP_BUDGET_SAMPLES = 64_000_000  # int16: 128 MB; a 4 h two-pathway recording of test sweeps is ~10 MB
 LONG_SWEEP_SAMPLES = 200_000  # a sweep longer than this (an induction train) is dropped first
@@ -48,8 +57,10 @@ class _Kept:
 class AnalysisVersions:
     """The versions of one run and the sweeps they can be re-measured from."""
 
-    def __init__(self, fs_hz: float, budget_samples: int = KEEP_BUDGET_SAMPLES) -> None:
+    def __init__(self, fs_hz: float, budget_samples: int = KEEP_BUDGET_SAMPLES,
+                 online: OnlineSweeps | None = None) -> None:
         self.fs = float(fs_hz)
+        self.online = online  # its averaged blocks are re-measured with each version
         self.version = 0
         self.budget = int(budget_samples)
         self._kept: list[_Kept] = []
@@ -94,21 +105,53 @@ class AnalysisVersions:
                                          remeasure=True)))
         return out
 
+    def remeasure_blocks(self, windows: PathwayWindows, again: list[tuple[str, Measured]],
+                         pathways: set[int] | None = None) -> tuple[list[Measured], int]:
+        """Every averaged block (of ``pathways``; None: all) whose sweeps are all kept, averaged again and
+        measured with its pathway's windows (flags: those of the re-measured sweeps ``again`` too):
+        the averaged rows of the current version and how many blocks could not be (sweeps not kept)."""
+        if self.online is None or not self.online.blocks:
+            return [], 0
+        kept = {k.index: k for k in self._kept}
+        flags = {m.sweep_index: int(m.records["flags"][0]) for _, m in again if len(m.records)}
+        out, missing = [], 0
+        for b in self.online.blocks:
+            if pathways is not None and b.pathway not in pathways:
+                continue
+            ks = [kept.get(i) for i in b.sweeps]
+            if any(k is None or not k.pulses.size or k.counts.size != ks[0].counts.size for k in ks):
+                missing += 1
+                continue
+            trace = np.mean(np.stack([k.counts.astype(np.float64) * k.mV_per_count for k in ks]), axis=0)
+            rec = measure(trace, int(ks[-1].pulses[0]), self.fs, windows.of(b.pathway),
+                          32767 * ks[-1].mV_per_count * 0.999)
+            for i in b.sweeps:
+                rec["flags"] |= np.uint32(flags.get(i, 0))
+            out.append(Measured(b.sweeps[-1], b.pathway, b.phase, b.sample,
+                                averaged_records(rec, len(b.sweeps), b.sweeps[0]), analysis=self.version,
+                                remeasure=True))
+        return out, missing
+
     def change(self, windows: PathwayWindows | Windows, sample: int, source: str, next_sweep: int,
                method: str = "regression", pathway: int | None = None
-               ) -> tuple[ev.AnalysisVersion, list[tuple[str, Measured]]]:
+               ) -> tuple[ev.AnalysisVersion, list[tuple[str, Measured]], list[Measured]]:
         """Open the next version (windows in use from ``sample``, online from sweep ``next_sweep``;
-        ``pathway``: the pathway whose windows changed, whose kept sweeps are re-measured — None:
-        every pathway): its event and the re-measured sweeps."""
+        ``pathway``: the pathway whose windows changed, whose kept sweeps and averaged blocks are
+        re-measured — None: every pathway): its event, the re-measured sweeps and averaged rows."""
         windows = PathwayWindows.of_any(windows)
         self.version += 1
-        again = self.remeasure(windows, None if pathway is None else {pathway})
-        who = "" if pathway is None else f" S{pathway + 1}"
+        who = None if pathway is None else {pathway}
+        again = self.remeasure(windows, who)
+        blocks, missing = self.remeasure_blocks(windows, again, who)
+        extra = {"not_kept": self.not_kept} if self.not_kept else {}
+        said = f"{len(again)} recorded sweeps re-measured" + (f", {self.not_kept} not kept" if self.not_kept else "")
+        if blocks or missing:
+            extra.update(averaged_remeasured=len(blocks), **({"averaged_not_kept": missing} if missing else {}))
+            said += f", {len(blocks)} averaged blocks" + (f" ({missing} not kept)" if missing else "")
         e = version_event(self.version, source, method, windows, pathway, sample, len(again), int(next_sweep),
-                          f"analysis version {self.version} ({source}{who}): {len(again)} recorded sweeps "
-                          "re-measured" + (f", {self.not_kept} not kept" if self.not_kept else ""),
-                          {"not_kept": self.not_kept} if self.not_kept else {})
-        return e, again
+                          f"analysis version {self.version} ({source}{'' if pathway is None else f' S{pathway + 1}'}): "
+                          + said, extra)
+        return e, again, blocks
 
     def tag(self, m: Measured) -> Measured:
         """An online measurement of the current version."""
@@ -129,10 +172,12 @@ class AnalysisVersions:
         windows = PathwayWindows.of_any(windows)
         docs: list = []
         groups: dict[int | None, list] = {}
-        for ch in changes:  # one analysis version per pathway changed, in the order first asked
-            groups.setdefault(ch[3] if len(ch) > 3 else None, []).append(ch)
+        for ch in changes:  # one analysis version per pathway changed (one per Re-analyse), in the order first asked
+            re = len(ch) > 2 and ch[2] == "reanalyse"  # every pathway's windows drawn, then each one's own
+            groups.setdefault("reanalyse" if re else ch[3] if len(ch) > 3 else None, []).append(ch)
         self.last_remeasured = []
-        for pathway, group in groups.items():
+        for key, group in groups.items():
+            pathway = None if key == "reanalyse" else key
             windows = self._apply_one(group, windows, pathway, sample, next_sweep, docs, controller)
         return windows, docs, [_measure(c, s, p, self.fs, windows.of(pw)) for pw, c, s, p in undecided]
 
@@ -143,26 +188,29 @@ class AnalysisVersions:
         for ch in changes:
             name, ms = ch[0], (float(ch[1][0]), float(ch[1][1]))
             source = str(ch[2]) if len(ch) > 2 else source
+            pw = ch[3] if len(ch) > 3 else None  # a Re-analyse's group holds every pathway's and each one's own
             if name is None:  # a new version with the windows in use (the window's Re-analyse)
                 continue
+            mine = "" if pw is None else f"S{pw + 1} "
             try:
-                windows = windows.replace(pathway, **{name: ms})
+                windows = windows.replace(pw, **{name: ms})
             except (TypeError, ValueError) as exc:
-                docs.append(ev.WindowsRefused(sample=sample, text=f"{who}{exc}"[:200], window=str(name)))
+                docs.append(ev.WindowsRefused(sample=sample, text=f"{mine}{exc}"[:200], window=str(name)))
                 continue
             applied = True
             said.append(f"{name} {ms[0]:g}–{ms[1]:g}")
             if source != "auto":  # an auto proposal is one event for the whole set
-                docs.append(ev.WindowsChanged(sample=sample, text=f"{who}{name} window {ms[0]:g}–{ms[1]:g} ms",
-                                              windows=_of(windows, pathway), source="operator", pathway=pathway))
+                docs.append(ev.WindowsChanged(sample=sample, text=f"{mine}{name} window {ms[0]:g}–{ms[1]:g} ms",
+                                              windows=_of(windows, pw), source="operator", pathway=pw))
         if applied and source == "auto":
             text = f"{who}windows from landmarks: {', '.join(said)} ms"[:250]
             docs.append(ev.WindowsChanged(sample=sample, text=text, windows=_of(windows, pathway), source="auto",
                                           pathway=pathway))
         if not applied and source != "reanalyse":
             return windows
-        e, again = self.change(windows, sample, source, next_sweep, pathway=pathway)
+        e, again, blocks = self.change(windows, sample, source, next_sweep, pathway=pathway)
         docs.extend(m for _, m in again)
+        docs.extend(blocks)  # the averaged rows of the version (not for the controller: single sweeps)
         docs.append(e)  # after its rows: a version whose event is in the file is complete
         self.last_remeasured = again
         hook = getattr(controller, "on_remeasured", None)

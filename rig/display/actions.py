@@ -103,9 +103,9 @@ class WindowActions:
         the message line and, through the ``reanalyse`` command, into the file's event log."""
         if self.read_only:
             return
-        report = reanalyse(self.model, self.windows_ms)
-        self.redraw()
         own = self.__dict__.get("pathway_windows_ms", {})  # windows dragged on one pathway's plot
+        report = reanalyse(self.model, self.windows_ms, own)  # each pathway with its own windows
+        self.redraw()
         self.send(Command("reanalyse", text=report.text(), data={
             "windows_ms": {k: list(v) for k, v in self.windows_ms.items()}, "sweeps": report.n_sweeps,
             **({"pathway_windows_ms": {str(p): {k: list(v) for k, v in w.items()} for p, w in own.items()}}

@@ -1,5 +1,9 @@
 """Re-analysis in the window: re-measure the test sweeps the window holds with the windows drawn.
 
+Each pathway is re-measured with its own windows (issue 15): the model's windows of that pathway
+(``DisplayModel.windows_of``: its stored set, else every pathway's), overridden by the windows
+dragged on that pathway's plot, or by the windows drawn for every pathway when it has no own set.
+
 The window keeps the last ``DisplayModel.held_per_pathway`` test sweeps of each pathway that it
 received (at ``--speed max`` it skips frames, so not necessarily every sweep). Their time-course
 points are replaced by the new measurement; the file is not touched (its raw samples stay the
@@ -43,16 +47,32 @@ def _mean(v: list[float]) -> float:
     return float(np.mean(f)) if f else math.nan
 
 
-def reanalyse(model: DisplayModel, windows_ms: dict[str, tuple[float, float]]) -> Reanalysis:
-    """Re-measure every held test sweep with the model's windows in use overridden by
-    ``windows_ms`` (ms from the stimulus) and update their time-course points."""
-    base = detector.Windows.from_dict(model.windows) if model.windows else detector.Windows()
-    w = base.replace(**{k: (float(v[0]), float(v[1])) for k, v in windows_ms.items()})
+def pathway_windows(model: DisplayModel, pathway: int, windows_ms: dict[str, tuple[float, float]],
+                    pathway_windows_ms: dict[int, dict[str, tuple[float, float]]] | None = None,
+                    ) -> detector.Windows:
+    """The windows (ms from the stimulus) ``pathway``'s held sweeps are re-measured with: the model's
+    windows of the pathway, overridden by those dragged on its plot (``pathway_windows_ms``), or by
+    ``windows_ms`` (every pathway's) when the pathway has no own windows."""
+    stored = model.windows_of(pathway)
+    base = detector.Windows.from_dict(stored) if stored else detector.Windows()
+    drawn = (pathway_windows_ms or {}).get(pathway)
+    if drawn is None:
+        own = pathway in getattr(model, "pathway_windows", {})
+        drawn = {} if own else windows_ms
+    return base.replace(**{k: (float(v[0]), float(v[1])) for k, v in drawn.items()})
+
+
+def reanalyse(model: DisplayModel, windows_ms: dict[str, tuple[float, float]],
+              pathway_windows_ms: dict[int, dict[str, tuple[float, float]]] | None = None) -> Reanalysis:
+    """Re-measure every held test sweep, each pathway with its own windows (:func:`pathway_windows`;
+    ``windows_ms``: every pathway's drawn windows, ``pathway_windows_ms``: pathway → the windows drawn
+    on its plot, ms from the stimulus) and update their time-course points."""
     out = Reanalysis()
     for p, held in model.held.items():
         tc = model.time_course.get(p)
         if tc is None:
             continue
+        w = pathway_windows(model, p, windows_ms, pathway_windows_ms)
         where = {int(s): i for i, s in enumerate(tc["sweep"])}
         before: list[float] = []
         after: list[float] = []

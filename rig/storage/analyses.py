@@ -6,7 +6,9 @@ version is an ``analysis`` event (a window change during the run, the window's R
 version's rows are written before its event, so rows of a number without an event (a save or a run
 killed half-way) are ignored. Files of format < 1.3 hold version 0 only. Format 1.4 adds per-pathway
 windows (``pathway_windows``) and averaged measurements (rows with ``averaged_n`` > 0, :func:`averaged_rows_of`), which
-:func:`rows_of` leaves out: every result reads single sweeps.
+:func:`rows_of` leaves out: every result reads single sweeps. Format 1.5: an online version that
+changes a pathway's windows re-measures its averaged blocks too (a block then has one row per
+version that measured it; :func:`averaged_rows_of` takes the newest).
 
 The measurements *of version v*: per sweep, the rows of the newest version ≤ v that measured it
 (an online version measures the sweeps recorded after it, and re-measures the earlier ones it
@@ -81,19 +83,25 @@ def rows_of(table: np.ndarray, known: list[dict], version: int) -> np.ndarray:
         return table  # format < 1.3: one version
     ok = [k["version"] for k in known if k["version"] <= version]
     sel = table[np.isin(table["analysis"], ok)]
+    sel = _newest_per_sweep(sel)
+    return sel[np.lexsort((sel["pulse"], sel["sweep_index"]))]
+
+
+def _newest_per_sweep(sel: np.ndarray) -> np.ndarray:
+    """The rows of the newest ``analysis`` version of each ``sweep_index`` among ``sel``."""
     if not len(sel):
         return sel
     best = np.full(int(sel["sweep_index"].max()) + 1, -1, dtype=np.int64)
     np.maximum.at(best, sel["sweep_index"], sel["analysis"])
-    sel = sel[sel["analysis"] == best[sel["sweep_index"]]]
-    return sel[np.lexsort((sel["pulse"], sel["sweep_index"]))]
+    return sel[sel["analysis"] == best[sel["sweep_index"]]]
 
 
 def averaged_rows_of(table: np.ndarray, known: list[dict], version: int) -> np.ndarray:
     """The averaged measurements of ``version`` (format ≥ 1.4; none before), in pathway then sweep
-    order: an offline version's own (``rig analyze --average N --save``); an online version's: the
-    rows of every online version up to it (each block was measured with the windows in use when its
-    last sweep came, and never spans two window sets)."""
+    order: an offline version's own (``rig analyze --average N --save``); an online version's: per
+    block (its last sweep), the row of the newest online version up to it that measured it — the
+    block's own version, or a later one that re-measured it with that version's windows (format
+    1.5; a block never spans two window sets). 1.4 files hold one row per block: read the same."""
     if "averaged_n" not in (table.dtype.names or ()):
         return table[:0]
     avg = table[table["averaged_n"] > 0]
@@ -102,5 +110,5 @@ def averaged_rows_of(table: np.ndarray, known: list[dict], version: int) -> np.n
         sel = avg[avg["analysis"] == version]
     else:
         online = [k["version"] for k in known if k["version"] <= version and k.get("first_sweep") != -1]
-        sel = avg[np.isin(avg["analysis"], online)]
+        sel = _newest_per_sweep(avg[np.isin(avg["analysis"], online)])
     return sel[np.lexsort((sel["pulse"], sel["sweep_index"], sel["pathway"]))]

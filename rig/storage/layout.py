@@ -16,7 +16,7 @@ import numpy as np
 from rig.core import events as ev
 from rig.detector.online import AVERAGED_KEYS
 
-FORMAT_VERSION = "1.4"
+FORMAT_VERSION = "1.5"
 LIBVER = ("v110", "v110")
 
 SWEEP_DTYPE = np.dtype(

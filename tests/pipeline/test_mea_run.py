@@ -42,7 +42,7 @@ def summary(recording):
 
 def test_the_file_holds_64_electrodes_and_every_electrode_s_measurements(recording):
     with open_recording(recording) as rec:
-        assert rec.complete and rec.format_version == "1.4" and rec.n_ai == 64
+        assert rec.complete and rec.format_version == "1.5" and rec.n_ai == 64
         mea = mea_store.read(rec)
         lay = mea.layout
         assert lay.n == 64 and lay.electrodes[0] == lay.field_electrode == 29

@@ -39,7 +39,7 @@ def test_the_writer_stores_the_layout_and_every_electrode_with_its_sweep(tmp_pat
         w(Measured(i, 0, 0, 1000 * i + 50, _records(i)[0]))
     w(RunStop(3000, "completed"))
     with h5py.File(path, "r") as f:  # plain h5py, as docs/file-format.md §5b says
-        assert f.attrs["format_version"] == "1.4"
+        assert f.attrs["format_version"] == "1.5"
         assert json.loads(f["mea"].attrs["layout"])["field_electrode"] == 5
         e = f["mea/electrodes"][:]
         assert e["electrode"].tolist() == [5, 1, 2, 3, 4, 6] and e["column"].tolist() == list(range(6))

@@ -68,7 +68,7 @@ def test_protocol_gives_s2_its_own_windows_and_each_pathway_is_measured_with_its
     path = _run(tmp_path, "[analysis.pathways.S2.windows]\nslope = [2.6, 3.6]\n")
     capsys.readouterr()
     with open_recording(path) as rec:
-        assert rec.format_version == "1.4"
+        assert rec.format_version == "1.5"
         assert rec.pathway_windows == {"1": {"slope": [2.6, 3.6]}}
         own = PathwayWindows.from_dicts(rec.windows, rec.pathway_windows)
         assert own.of(0).slope == (3.0, 4.5) and own.of(1).slope == (2.6, 3.6)
