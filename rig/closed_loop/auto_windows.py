@@ -1,5 +1,5 @@
 """Auto windows: the controller applies the windows placed from the first baseline sweeps of each
-pathway before the baseline counts (protocol ``[analysis] auto_windows``, default off).
+pathway before the baseline counts (protocol ``[analysis] auto_windows``, default on).
 
 The engine proposes windows per pathway from the average of its first ``settle_sweeps`` baseline test
 sweeps (:mod:`rig.detector.online`). Each pathway has its own windows (:class:`rig.detector.windows.
@@ -20,6 +20,7 @@ Windows that differ from the detector defaults when the proposal arrives (set in
 from __future__ import annotations
 
 from rig.core import events as ev
+from rig.core.plan import AUTO_WINDOWS_DEFAULT
 from rig.detector.measurement import WINDOW_NAMES, Windows
 from rig.detector.online import AUTO
 from rig.detector.proposal import AutoWindows
@@ -58,7 +59,7 @@ class AutoWindowsMixin:
         st = self.__dict__.get("_auto")
         if st is None:
             an = (self.plan.closed_loop or {}).get("analysis", {})
-            st = {"on": bool(an.get("auto_windows", False)), "done": set()}
+            st = {"on": bool(an.get("auto_windows", AUTO_WINDOWS_DEFAULT)), "done": set()}
             self.__dict__["_auto"] = st
         return st
 

@@ -10,6 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+# The closed-loop analysis settings when a protocol's [analysis] table does not give them (a plan's
+# ``closed_loop["analysis"]`` holds only what the protocol gave): windows placed from the landmarks
+# of the first SETTLE_SWEEPS_DEFAULT baseline test sweeps of each pathway (rig.closed_loop.auto_windows).
+AUTO_WINDOWS_DEFAULT = True
+SETTLE_SWEEPS_DEFAULT = 10
+
 
 @dataclass(frozen=True)
 class Stimulus:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
+from rig.core.plan import AUTO_WINDOWS_DEFAULT, SETTLE_SWEEPS_DEFAULT
 from rig.protocol.model_base import Pair, PathwayName, _Strict
 
 Windows_ = dict[str, Pair | float]
@@ -35,10 +36,12 @@ class Analysis(_Strict):
     pathways: dict[PathwayName, PathwayAnalysis] = Field(
         default_factory=dict, description="per pathway (S1, S2, …): its own windows, e.g. "
                                           "[analysis.pathways.S2.windows] slope = [2.6, 3.6]")
-    auto_windows: bool = Field(False, description="place the windows from the landmarks of the first "
+    auto_windows: bool = Field(AUTO_WINDOWS_DEFAULT, description="place the windows from the landmarks of the "
+                               "first "
                                "settle_sweeps baseline sweeps of each pathway and apply them, per pathway, before "
                                "the baseline counts (windows given in `windows`, `pathways` or by --window stay)")
-    settle_sweeps: int = Field(10, ge=2, le=100, description="baseline test sweeps per pathway averaged for the "
+    settle_sweeps: int = Field(SETTLE_SWEEPS_DEFAULT, ge=2, le=100,
+                               description="baseline test sweeps per pathway averaged for the "
                                "window proposal; with auto_windows they do not count in the baseline")
     average: int = Field(1, ge=1, le=100, description="also measure the average of every N consecutive test "
                          "sweeps of each pathway (1: off)")

@@ -8,7 +8,7 @@ opposite sign (net zero) and both count in ``total_charge_uC``.
 
 from __future__ import annotations
 
-from rig.core.plan import Phase, Plan
+from rig.core.plan import AUTO_WINDOWS_DEFAULT, SETTLE_SWEEPS_DEFAULT, Phase, Plan
 from rig.protocol.rigfile import RigConfig
 
 
@@ -100,11 +100,47 @@ def plan_summary(plan: Plan, rig: RigConfig) -> dict:
         t += p.duration_samples
         t_max += p.max_duration_samples if p.gated else p.duration_samples
     return {"name": plan.name, "duration_s": t / fs, "max_duration_s": t_max / fs, "phases": phases,
+            "windows": _windows_plan(plan, names),
             "total_pulses": total, "pulses_per_pathway": per_pw_total, "max_intensity_uA": max_uA,
             "pulse_width_us": width_us, "biphasic": plan.biphasic,
             "max_charge_per_pulse_phase_uC": max_uA * width_us * 1e-6,
             "sample_rate_hz": fs, "pathways": [names[i] for i in plan.pathways],
             "limits": rig.limits.model_dump()}
+
+
+# fewer baseline sweeps than this per pathway after the auto windows' settling ones: `rig check` warns
+MIN_COUNTED_BASELINE_SWEEPS = 10
+
+
+def _windows_plan(plan: Plan, names: list[str]) -> dict:
+    """How the analysis windows are chosen: fixed, or placed from the first ``settle_sweeps`` baseline
+    test sweeps of each pathway (auto windows), which then do not count in its baseline."""
+    an = (plan.closed_loop or {}).get("analysis", {})
+    auto = bool(an.get("auto_windows", AUTO_WINDOWS_DEFAULT))
+    out: dict = {"auto_windows": auto}
+    if not auto:
+        return out
+    settle = int(an.get("settle_sweeps", SETTLE_SWEEPS_DEFAULT))
+    base = next((p for p in plan.phases if p.kind == "baseline" and p.test is not None), None)
+    if base is None:  # proposals are applied only in a baseline
+        return {"auto_windows": False, "reason": "no baseline phase"}
+    per = base.test.per_pathway(0, base.duration_samples)
+    counted = {names[pw]: max(0, n - settle) for pw, (n, _, _) in sorted(per.items())}
+    out.update(settle_sweeps=settle, baseline_sweeps_counted=counted)
+    return out
+
+
+def _windows_line(w: dict) -> str:
+    if not w.get("auto_windows"):
+        why = w.get("reason", "auto_windows = false")
+        return f"windows: fixed (the protocol's, else the detector defaults; {why})"
+    counted = w["baseline_sweeps_counted"]
+    n = ", ".join(f"{k} {v}" for k, v in counted.items())
+    few = [k for k, v in counted.items() if v < MIN_COUNTED_BASELINE_SWEEPS]
+    warn = (f" — warning: {', '.join(few)} keep fewer than {MIN_COUNTED_BASELINE_SWEEPS}; lengthen the baseline "
+            "or set [analysis] auto_windows = false" if few else "")
+    return (f"windows: placed per pathway from its first {w['settle_sweeps']} baseline test sweeps (auto windows), "
+            f"which do not count in its baseline: {n} sweeps counted{warn}")
 
 
 def _mmss(s: float) -> str:
@@ -136,4 +172,5 @@ def format_plan(s: dict) -> str:
                                len(p.get("trains", [])) <= 4 else []):
             lines.append(f"  {'':>10}  {'':>10}  {'':<12}   train {k + 1}: {_mmss(tr['start_s'])} – "
                          f"{_mmss(tr['end_s'])}, {tr['pulses']} pulses")
+    lines.append(_windows_line(s["windows"]))
     return "\n".join(lines)

@@ -221,6 +221,9 @@ def test_the_docs_reading_example_runs_on_a_recording(rec_path, monkeypatch):
     with open_recording(rec_path) as r:
         assert np.array_equal(ns["mV"], r.sweep_mV(5))
         assert len(ns["slopes"]) == r.n_sweeps and ns["windows"] == r.windows
+        assert len(r.analyses) > 1  # the auto windows made a version: the example reads the newest rows
+        m = r.measurements
+        np.testing.assert_array_equal(ns["slopes"], m[m["pulse"] == 0]["slope_mV_per_ms"])
         assert [k for _, k, _ in ns["events"]] == [e["kind"] for e in r.events]
 
 

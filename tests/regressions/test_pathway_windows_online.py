@@ -65,7 +65,8 @@ def _remeasure(rec, i: int, w: Windows) -> float:
 
 
 def test_protocol_gives_s2_its_own_windows_and_each_pathway_is_measured_with_its_own(tmp_path, capsys):
-    path = _run(tmp_path, "[analysis.pathways.S2.windows]\nslope = [2.6, 3.6]\n")
+    # the protocol's windows alone (auto windows off: they would replace S1's and S2's unpinned ones)
+    path = _run(tmp_path, "[analysis]\nauto_windows = false\n[analysis.pathways.S2.windows]\nslope = [2.6, 3.6]\n")
     capsys.readouterr()
     with open_recording(path) as rec:
         assert rec.format_version == "1.5"
@@ -239,7 +240,8 @@ def test_analyze_json_reports_landmarks_windows_confidence_and_flag_counts_per_p
 
 
 def test_summary_averaged_asks_for_the_result_from_the_averaged_rows(tmp_path, capsys):
-    avg = _run(tmp_path, "", "avg.h5", ("--average", "3"))
+    # auto windows off: on a 2-min baseline their 10 settling sweeps leave no complete block to average
+    avg = _run(tmp_path, "[analysis]\nauto_windows = false\n", "avg.h5", ("--average", "3"))
     capsys.readouterr()
     assert main(["summary", str(avg), "--json"]) == 0
     single = json.loads(capsys.readouterr().out)

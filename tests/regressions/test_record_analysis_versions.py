@@ -41,7 +41,8 @@ def changed(tmp_path_factory) -> Path:
     the window's Re-analyse with 2.8–3.8 ms at 4 min."""
     tmp = tmp_path_factory.mktemp("versions")
     proto = tmp / "tbs.toml"
-    proto.write_text(tbs_toml(2, 3, 10))
+    # the operator's versions alone (auto windows off: they would add a version before the first one)
+    proto.write_text(tbs_toml(2, 3, 10).replace("[stimulation]", "[analysis]\nauto_windows = false\n\n[stimulation]"))
     cmds: queue.Queue = queue.Queue()
     todo = [(60.0, {"cmd": "set_windows", "data": {"window": "slope", "new_ms": [3.0, 4.0]}}),
             (240.0, {"cmd": "reanalyse", "data": {"windows_ms": {"slope": [2.8, 3.8]}, "sweeps": 5}})]

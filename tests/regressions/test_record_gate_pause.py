@@ -27,6 +27,8 @@ def gated_tbs(tmp_path: Path, base_min: float = 2.0, max_min: float = 3.0) -> Pa
         "stability = { max_drift_percent_per_10min = 100.0, max_halves_diff_percent = 50.0, window_min = 1.0 }\n"
         'on_unstable = "abort"'), 1)
     assert "stability" in text
+    # auto windows off: their 10 settling sweeps would restart the gate on a 12-sweep baseline
+    text = text.replace("[stimulation]", "[analysis]\nauto_windows = false\n\n[stimulation]", 1)
     p = tmp_path / "gated_tbs.toml"
     p.write_text(text)
     return p
