@@ -66,6 +66,8 @@ class Operator:
                 w.activateWindow()
             QTest.keyClick(w, QtCore.Qt.Key_3)  # aim the keys at site C …
             QTest.keyClick(w, QtCore.Qt.Key_M)  # … and mark it
+            for p in w.panels:  # what each message line says right after the key (a frame may come later)
+                self.messages.setdefault(p.name, set()).add(p.message.text())
 
 
 @pytest.fixture(scope="module")

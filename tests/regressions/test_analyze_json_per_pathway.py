@@ -44,7 +44,8 @@ def _record(tmp: Path, name: str, analysis: str) -> Path:
 
 @pytest.fixture(scope="module")
 def own(tmp_path_factory) -> Path:
-    return _record(tmp_path_factory.mktemp("own"), "own", "[analysis.pathways.S2.windows]\nslope = [2.6, 3.6]\n")
+    return _record(tmp_path_factory.mktemp("own"), "own",  # the protocol's windows, not placed (auto off)
+                   "[analysis]\nauto_windows = false\n[analysis.pathways.S2.windows]\nslope = [2.6, 3.6]\n")
 
 
 @pytest.fixture(scope="module")

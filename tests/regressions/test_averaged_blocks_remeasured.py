@@ -22,7 +22,8 @@ from rig.storage import open_recording
 from tests.conftest import baseline_toml, tbs_toml
 from tests.window_run import record
 
-AVERAGE = "[analysis]\naverage = 3\n\n"
+# the operator's window change alone (auto windows off: they would add a version before it)
+AVERAGE = "[analysis]\naverage = 3\nauto_windows = false\n\n"
 NEW_SLOPE = [3.4, 4.2]  # ms: the slope window set during the run (default 3.0–4.5)
 FOLLOW = """
 [[phases]]

@@ -96,7 +96,9 @@ def test_reanalyse_remeasures_the_sweeps_the_window_holds(run, qtbot):
     win = _window(qtbot, _until(run.docs, 80.0))
     tc = win.model.time_course[0]
     before = tc["slope"].copy()
-    win.windows_ms["slope"] = (4.0, 5.5)  # a late slope window: different slopes
+    region = win.sweep_plots[0].regions["slope"]  # the operator drags S1's slope window late
+    region.setRegion((4.0, 5.5))
+    win._on_window_moved("slope", region, pathway=0)
     win.actions["reanalyse"].trigger()
     assert "re-analysed S1" in win.message.text()
     changed = (before != tc["slope"]).sum()

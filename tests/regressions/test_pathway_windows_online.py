@@ -150,7 +150,13 @@ def test_online_averages_are_rows_and_never_double_count(tmp_path, capsys):
         events = [e for e in b.typed_events if e.kind == "average_measured"]
         rows = b.averaged
         assert len(rows) == len(events) >= 6 and set(rows["averaged_n"]) == {3}
-        for e, r in zip(sorted(events, key=lambda e: (e.pathway, e.last_sweep)), rows, strict=True):
+        # each event is a block as measured live: its first row (the auto windows' versions re-measure
+        # the blocks of the settling sweeps; the newest rows are those, `b.averaged`)
+        allm = b.all_measurements[b.all_measurements["averaged_n"] > 0]
+        _, first = np.unique(allm["pathway"].astype(np.int64) * 10**9 + allm["sweep_index"], return_index=True)
+        live = allm[first]  # in pathway then sweep order
+        assert len(allm) > len(live) and len(live) == len(rows)
+        for e, r in zip(sorted(events, key=lambda e: (e.pathway, e.last_sweep)), live, strict=True):
             assert (int(r["pathway"]), int(r["first_sweep"]), int(r["sweep_index"])) == \
                 (e.pathway, e.first_sweep, e.last_sweep)
             assert float(r["slope_mV_per_ms"]) == pytest.approx(e.values["slope_mV_per_ms"], abs=1e-6)
