@@ -67,4 +67,5 @@ def __getattr__(name: str):
         raise AttributeError(name)  # a submodule (``from rig.detector import kernel``) loads itself
     from rig.detector import measurement
 
-    return getattr(measurement, name)
+    value = globals()[name] = getattr(measurement, name)  # the next look-up is a plain attribute
+    return value
