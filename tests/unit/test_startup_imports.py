@@ -1,7 +1,7 @@
 """Start-up: each everyday command loads only what it needs (a correctness property of the import
 graph, not a timing: the figures are in `rig bench --only startup`, startup_ms_*). `rig check`
 validates a protocol without numpy or numba, `rig summary` reads a recording without numba, Qt or
-scipy, `rig analyze` of an ABF file needs neither h5py nor scipy."""
+scipy, `rig analyze` of an ABF file needs neither h5py, scipy nor the event vocabulary."""
 
 from __future__ import annotations
 
@@ -44,11 +44,12 @@ def test_rig_summary_does_not_import_numba_qt_or_scipy():
     assert _loaded_after(["summary", "tests/fixtures/recording_format_1_3.h5"], names) == []
 
 
-def test_rig_analyze_of_an_abf_file_does_not_import_h5py_or_scipy(tmp_path):
+def test_rig_analyze_of_an_abf_file_does_not_import_h5py_scipy_or_the_event_vocabulary(tmp_path):
     from rig.bench.startup import write_abf240
 
     abf = write_abf240(tmp_path / "s.abf", n_sweeps=20)
-    assert _loaded_after(["analyze", str(abf), "--json"], ("h5py", "scipy", "PySide6", "matplotlib")) == []
+    names = ("h5py", "scipy", "PySide6", "matplotlib", "pydantic", "rig.core.events", "rig.storage")
+    assert _loaded_after(["analyze", str(abf), "--json"], names) == []
 
 
 def test_rig_help_still_lists_every_command():
