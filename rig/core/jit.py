@@ -68,10 +68,14 @@ def load_numba(cache_only: bool = False) -> None:
 def _defer_registries(ctx) -> None:
     """Until a compile, ``ctx.refresh()`` called by numba's cache load initialises only the runtime
     (all a cached kernel needs); any other call (the compiler's) loads the registries, as numba does."""
-    from numba.core.caching import Cache
-    from numba.core.runtime import rtsys
+    try:
+        from numba.core.caching import Cache
+        from numba.core.runtime import rtsys
 
-    cache_load = Cache.load_overload.__code__
+        cache_load = Cache.load_overload.__code__
+    except (ImportError, AttributeError):  # another numba (pinned in pyproject.toml): load as usual
+        ctx.refresh()
+        return
 
     def refresh() -> None:
         if sys._getframe(1).f_code is cache_load:
