@@ -4,17 +4,24 @@ Pulse k of a stimulus starts at absolute sample ``stim.sample + stim.pulse_offse
 isolator command is ``intensity_uA / uA_per_V`` volts for ``width_samples`` samples (a biphasic
 pulse adds an equal and opposite phase: zero net charge). Every block starts and ends from 0 V
 between pulses. Limits are checked here again, whatever the caller validated before.
+
+The limit checks are plain Python (``rig check`` uses them without loading numpy); only
+:func:`render_block` needs numpy.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-
-import numpy as np
+from itertools import pairwise
+from typing import TYPE_CHECKING
 
 from rig.core.errors import StimulusLimitError
 from rig.core.plan import Stimulus, ValveChange
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,7 @@ def stimulus_problems(stim: Stimulus, intensity_uA: float, fs: float, limits: St
     """Every rig limit ``stim`` at ``intensity_uA`` breaks (empty when it is safe)."""
     out = []
     width_us = stim.width_samples / fs * 1e6
-    if not np.isfinite(intensity_uA) or abs(intensity_uA) > limits.max_intensity_uA:
+    if not math.isfinite(intensity_uA) or abs(intensity_uA) > limits.max_intensity_uA:
         out.append(LimitExceeded(
             "intensity", f"intensity {intensity_uA:g} µA exceeds the rig limit of {limits.max_intensity_uA:g} µA"))
     if stim.width_samples < 1 or width_us > limits.max_width_us + 1e-9:
@@ -74,12 +81,13 @@ def stimulus_problems(stim: Stimulus, intensity_uA: float, fs: float, limits: St
         out.append(LimitExceeded("charge", f"charge {charge_uC:.4g} µC per pulse phase ({intensity_uA:g} µA × "
                                            f"{width_us:.0f} µs) exceeds the rig limit of {limits.max_charge_uC:g} µC"))
     if stim.n_pulses > 1:
-        isi = np.diff(np.asarray(stim.pulse_offsets))
-        if np.any(isi <= stim.width_samples * (2 if stim.biphasic else 1)):
+        isi = [b - a for a, b in pairwise(stim.pulse_offsets)]
+        pulse = stim.width_samples * (2 if stim.biphasic else 1)
+        if any(d <= pulse for d in isi):
             out.append(LimitExceeded("overlap", "pulses of a train overlap (interval not longer than the pulse)"))
-        pos = isi[isi > 0]
-        if pos.size and fs / pos.min() > limits.max_frequency_hz + 1e-9:
-            out.append(LimitExceeded("frequency", f"pulse frequency {fs / pos.min():.4g} Hz exceeds the rig limit of "
+        pos = [d for d in isi if d > 0]
+        if pos and fs / min(pos) > limits.max_frequency_hz + 1e-9:
+            out.append(LimitExceeded("frequency", f"pulse frequency {fs / min(pos):.4g} Hz exceeds the rig limit of "
                                                   f"{limits.max_frequency_hz:g} Hz"))
         train_s = stim.pulse_offsets[-1] / fs
         if train_s > limits.max_train_s + 1e-9:
@@ -95,19 +103,19 @@ def check_stimulus(stim: Stimulus, intensity_uA: float, fs: float, limits: StimL
         raise problems[0]
 
 
-def check_spacing(onsets: np.ndarray, pulse_samples: int, fs: float, limits: StimLimits) -> None:
+def check_spacing(onsets: Sequence[int], pulse_samples: int, fs: float, limits: StimLimits) -> None:
     """Pulses of *different* stimuli on one output: no overlap, no faster than the frequency limit.
 
     ``onsets`` are absolute pulse onsets (samples) on one output, ``pulse_samples`` the length of
     one pulse including a biphasic second phase.
     """
-    if onsets.size < 2:
+    if len(onsets) < 2:
         return
-    d = np.diff(np.sort(onsets))
-    if np.any(d <= pulse_samples):
+    d_min = min(b - a for a, b in pairwise(sorted(onsets)))
+    if d_min <= pulse_samples:
         raise LimitExceeded("overlap", "pulses of different stimuli overlap on one output")
-    if fs / d.min() > limits.max_frequency_hz + 1e-9:
-        raise LimitExceeded("frequency", f"pulse frequency {fs / d.min():.4g} Hz (pulses {d.min() / fs * 1e3:.4g} ms "
+    if fs / d_min > limits.max_frequency_hz + 1e-9:
+        raise LimitExceeded("frequency", f"pulse frequency {fs / d_min:.4g} Hz (pulses {d_min / fs * 1e3:.4g} ms "
                                          f"apart) exceeds the rig limit of {limits.max_frequency_hz:g} Hz")
 
 
@@ -129,6 +137,8 @@ def render_block(
     ``lazy``: a block that no stimulus and no valve change touches comes back as read-only
     broadcast views (0 V, DO held), the same samples without the memory.
     """
+    import numpy as np
+
     stimuli = list(stimuli)
     valve_changes = list(valve_changes)
     if lazy and not stimuli and all(vc.sample >= start + n for vc in valve_changes):
@@ -144,7 +154,7 @@ def render_block(
         onsets.setdefault(stim.pathway, []).extend(stim.sample + o for o in stim.pulse_offsets)
         widths[stim.pathway] = max(widths.get(stim.pathway, 0), stim.width_samples * (2 if stim.biphasic else 1))
     for pw, on in onsets.items():
-        check_spacing(np.asarray(on, dtype=np.int64), widths[pw], fs, limits)
+        check_spacing(on, widths[pw], fs, limits)
     for stim, intensity in stimuli:
         ch = wiring.ao_for_pathway[stim.pathway]
         volts = intensity / wiring.uA_per_V[stim.pathway]

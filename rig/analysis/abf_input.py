@@ -135,13 +135,19 @@ def check_abf_header(abf, path: Path) -> None:
 
 
 def _digital_stimulus(abf, n_points: int) -> np.ndarray | None:
-    """Rising edges of the first digital output that pulses during sweep 0, if the file says."""
+    """Rising edges of the first digital output that pulses during sweep 0, if the file says.
+
+    ``abf.sweepD(d)`` would build the epoch table of every sweep anew for each output ``d``; the
+    table of sweep 0 that ``setSweep(0)`` built (``abf.sweepEpochs``) gives the same waveforms once.
+    """
     try:
-        abf.setSweep(0)
+        if (abf.sweepNumber, abf.sweepChannel) != (0, 0):  # pyabf.ABF(path) sets sweep 0 of channel 0
+            abf.setSweep(0)
+        if abf.sweepChannel >= len(abf.holdingCommand):  # what sweepD returns None for
+            return None
+        epochs = abf.sweepEpochs
         for d in range(8):
-            dig = abf.sweepD(d)
-            if dig is None:
-                continue
+            dig = epochs.getDigitalWaveform(d)
             dig = np.asarray(dig)[:n_points]
             edges = np.flatnonzero((dig[1:] > 0) & (dig[:-1] <= 0)) + 1
             if edges.size:

@@ -39,7 +39,6 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from rig.core import events as ev
 from rig.detector.measurement import NO_STIMULUS, NONFINITE, NOT_FEPSP, SATURATED, SLOPE_FIELD, WINDOW_OUTSIDE
 
 #: A measurement with any of these flag bits set is invalid: it never enters a baseline, a time
@@ -250,6 +249,8 @@ def undelivered_reason(rec: RecordingLike) -> str:
     planned = [p for p in rec.phases if str(p["kind"]) == "induction"]
     if not planned:
         return ""
+    from rig.core import events as ev  # (here: `rig analyze` of an ABF file never loads the vocabulary)
+
     ind = [e for e in getattr(rec, "typed_events", ()) if isinstance(e, ev.Induction)]
     if any(e.delivered > 0 for e in ind):
         return ""
@@ -269,6 +270,8 @@ def last_windows_change_s(rec: RecordingLike, before_s: float | None, pathway: i
     (an event without a pathway changed every pathway's; ``pathway`` None: any event; None: none)."""
     if before_s is None:
         return None
+    from rig.core import events as ev
+
     fs = float(rec.sample_rate_hz)
     t = [e.sample / fs for e in getattr(rec, "typed_events", ()) if isinstance(e, ev.WindowsChanged)
          and (pathway is None or e.pathway is None or e.pathway == pathway)]

@@ -291,7 +291,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--average {args.average}: must be >= 1")
     from rig.core.jit import load_numba
 
-    load_numba()  # the detector's kernels, without the scipy numba would load to look for a BLAS
+    load_numba(cache_only=True)  # the detector's cached kernels: no scipy, registries only if one compiles
     if not 0.0 <= args.double_edge_ms <= 1000.0:
         raise UserError(f"--double-edge-ms {args.double_edge_ms}: must be 0 … 1000 ms")
     src = open_input(args.input, args.channel, args.stim_ms, args.double_edge_ms)

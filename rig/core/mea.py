@@ -18,8 +18,10 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 MAX_ELECTRODES = 64
 
@@ -94,6 +96,8 @@ class MEALayout:
 
     def grid(self, values: dict[int, float]) -> np.ndarray:
         """(rows, cols) array of ``values`` by electrode number; NaN where there is none."""
+        import numpy as np
+
         g = np.full((self.rows, self.cols), math.nan)
         for e, v in values.items():
             r, c = self.position(e)

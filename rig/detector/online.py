@@ -12,13 +12,16 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rig.core import events as ev
-from rig.core.documents import Measured
 from rig.detector.measurement import FLOAT_FIELDS, Windows, measure
 from rig.detector.proposal import AutoWindows, average_sweeps, propose_windows
+
+if TYPE_CHECKING:  # (imported where used: `rig analyze` of an ABF file never loads the event vocabulary)
+    from rig.core import events as ev
+    from rig.core.documents import Measured
 
 EVENT_DATA_BYTES = 1000  # a stored event's JSON data holds 1024 bytes
 # Online the slope window runs from the volley's rebound / 20 % of the rise to 80 % (offline `rig
@@ -37,6 +40,8 @@ _AVG_FIELDS = ("slope_mV_per_ms", "slope_max_mV_per_ms", "slope_2080_mV_per_ms",
 
 def proposal_event(pathway: int, prop: AutoWindows, sweeps: int, sample: int, name: str) -> ev.WindowsProposed:
     """The ``windows_proposed`` event of a proposal (landmarks trimmed to fit a stored event)."""
+    from rig.core import events as ev
+
     names = ("volley", "slope", "peak")
     text = ", ".join(f"{n} {getattr(prop.windows, n)[0]:.2f}–{getattr(prop.windows, n)[1]:.2f} ms" for n in names)
     said = text if prop.ok else prop.message
@@ -122,6 +127,9 @@ class OnlineSweeps:
         buf.clear()
         slope = vals["slope_mV_per_ms"]
         said = f"{slope:.4f} mV/ms" if slope is not None else "no slope"
+        from rig.core import events as ev
+        from rig.core.documents import Measured
+
         rows = Measured(last, pathway, phase, meas.sample, averaged_records(rec, self.average_n, first),
                         analysis=meas.analysis)
         return [rows, ev.AverageMeasured(sample=sample, text=f"{name}: average of sweeps {first}–{last}: {said}",

@@ -48,7 +48,7 @@ class Analysis(_Strict):
 
     @model_validator(mode="after")
     def _windows_valid(self) -> Analysis:
-        from rig.detector.measurement import Windows
+        from rig.detector.windows import Windows
 
         base = Windows.from_dict(dict(self.windows))  # raises ValueError naming the window
         for name, pa in self.pathways.items():

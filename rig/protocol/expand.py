@@ -10,9 +10,8 @@ intervals longer than a sweep, trains and bursts that do not overlap, drugs swit
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
-
-import numpy as np
 
 from rig.core.plan import Phase, Plan, Stimulus, ValveChange
 from rig.protocol.command_voltage import check_command_voltages
@@ -301,7 +300,7 @@ def _check_across_phases(ctx: _Ctx, phases: list[Phase]) -> None:
     """Pulses of neighbouring phases on one pathway (a last test pulse and the next phase's first
     stimulus) must not overlap or come faster than the rig's frequency limit."""
     lim = ctx.rig.stim_limits()
-    min_gap = max(ctx.pulse_samples, int(np.ceil(ctx.fs / lim.max_frequency_hz - 1e-9)))
+    min_gap = max(ctx.pulse_samples, math.ceil(ctx.fs / lim.max_frequency_hz - 1e-9))
     t = 0
     prev_last: dict[int, tuple[int, int]] = {}  # pathway → (absolute last pulse, phase index)
     for i, p in enumerate(phases):

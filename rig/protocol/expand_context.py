@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from rig.core.plan import Stimulus, TestSchedule
 from rig.protocol.models import Protocol
 from rig.protocol.problems import Loc, Problem
@@ -81,7 +79,7 @@ class _Ctx:
             by_pw.setdefault(s.pathway, []).extend(s.sample + o for o in s.pulse_offsets)
         for on in by_pw.values():
             try:
-                check_spacing(np.asarray(on, dtype=np.int64), self.pulse_samples, self.fs, self.rig.stim_limits())
+                check_spacing(on, self.pulse_samples, self.fs, self.rig.stim_limits())
             except LimitExceeded as exc:
                 self.add(loc, str(exc))
                 return

@@ -163,8 +163,45 @@ class Recording:
         """Row numbers of sweeps that fail :meth:`sweep_ok` (empty for a sound file; computed once
         per :meth:`refresh`)."""
         if self._damaged is None:
-            self._damaged = [i for i in range(self.n_sweeps) if not self.sweep_ok(i)]
+            self._damaged = self._find_damaged()
         return list(self._damaged)
+
+    def _find_damaged(self, span_bytes: int = 16 << 20) -> list[int]:
+        """:meth:`sweep_ok` of every sweep, the samples of consecutive sweeps read together (one
+        read of up to ``span_bytes`` instead of one per sweep: start-up of ``rig summary``); a sweep
+        in a span that cannot be read is checked alone by :meth:`sweep_ok`."""
+        t = self.sweep_table
+        if "crc32" not in t.dtype.names:
+            return [i for i in range(self.n_sweeps) if not self.sweep_ok(i)]
+        span_rows = max(1, span_bytes // (2 * max(1, int(np.prod(self.f["samples"].shape[1:])))))
+        bad: set[int] = set()
+        span: list[int] = []  # sweeps whose samples follow each other in /samples
+
+        def check(span: list[int]) -> None:
+            lo, hi = int(t[span[0]]["offset"]), int(t[span[-1]]["offset"] + t[span[-1]]["n_samples"])
+            try:
+                rows = self.f["samples"][lo:hi]
+            except (OSError, RuntimeError):
+                bad.update(i for i in span if not self.sweep_ok(i))
+                return
+            for i in span:
+                a = int(t[i]["offset"]) - lo
+                if counts_crc32(rows[a : a + int(t[i]["n_samples"])]) != int(t[i]["crc32"]):
+                    bad.add(i)
+
+        for i in range(self.n_sweeps):
+            if not self._row_in_bounds(t[i], i):
+                bad.add(i)
+                continue
+            start = int(t[i]["offset"])
+            if span and (start != int(t[span[-1]]["offset"] + t[span[-1]]["n_samples"])
+                         or start + int(t[i]["n_samples"]) - int(t[span[0]]["offset"]) > span_rows):
+                check(span)
+                span = []
+            span.append(i)
+        if span:
+            check(span)
+        return sorted(bad)
 
     @property
     def duration_s(self) -> float:

@@ -52,3 +52,18 @@ def test_sustained_sites_bench_reports_every_site():
     assert r["sustained_sites_completed"] == 2 and r["sustained_sites_experiment_s"] >= 3.0
     assert r["sustained_sites_lost_samples"] == sum(p["lost_samples"] for p in r["sustained_sites_per_site"].values())
     assert 0.5 < r["sustained_sites_pacing_ratio"] < 1.5 and r["sustained_sites_cpu_percent"] > 0
+
+
+def test_bench_only_startup_reports_each_command_beside_python(tmp_path, monkeypatch):
+    import rig.bench.startup as st
+    import rig.bench.suite as b
+
+    monkeypatch.setitem(b.BENCHES, "startup", lambda: st.bench_startup_alone(write_short_tbs(tmp_path, 0.5, 0.5), 1))
+    monkeypatch.setitem(b.BENCHES, "pipeline", lambda: {"pipeline_ran": 1})
+    r = b.run_benches(["startup"])
+    for k in ("python", "check", "summary", "analyze", "analyze_h5"):
+        assert 0 < r[f"startup_min_ms_{k}"] <= r[f"startup_ms_{k}"]
+    assert r["startup_vs_python_check"] == r["startup_ms_check"] / r["startup_ms_python"]
+    assert "pipeline_ran" not in r
+    assert "startup_ms_check" not in b.run_benches(["pipeline"])  # (the stub) and not run by default:
+    assert "startup" in b.ONLY_WHEN_NAMED
