@@ -181,7 +181,7 @@ class SimDevice(Device):
         warm = getattr(self.slice, "warm_up", None)
         if warm is not None:  # compiled kernels loaded before the clock starts (a paced board never waits)
             warm()
-        quantize(np.zeros((1, 1)), self.lsb_V, np.empty((1, 1), dtype=np.int16), np.empty((1, 1)))
+        quantize(np.zeros((1, 1)), 1.0, self.lsb_V, np.empty((1, 1), dtype=np.int16), np.empty((1, 1)))
         self.running = True
         self._t0 = time.perf_counter()
         ahead = getattr(self.slice, "compute_ahead", None)
@@ -245,8 +245,13 @@ class SimDevice(Device):
         else:
             self.last_ao_V = ao[:, -1].copy()
             stim_uA = np.multiply(ao, self.ao_uA_per_V[:, None], out=self._scratch("stim", ao.shape, np.float64))
+        scale = 1.0  # volts × scale: the amplifier's gain, applied in the ADC pass when the slice leaves it out
         if self._respond_into:  # the slice writes into a buffer kept across reads
-            volts = self.slice.respond(start, stim_uA, do, out=self._scratch("volts", (self.slice.n_ai, n), np.float64))
+            buf = self._scratch("volts", (self.slice.n_ai, n), np.float64)
+            if self.loopback:
+                volts = self.slice.respond(start, stim_uA, do, out=buf)
+            else:  # electrode mV: the gain is applied in the ADC pass (one pass over the samples fewer)
+                volts, scale = self.slice.respond(start, stim_uA, do, out=buf, scaled=False), self.slice.output_scale
         else:
             volts = self.slice.respond(start, stim_uA, do)
         for ao_i, ai_i in self.loopback.items():
@@ -258,7 +263,7 @@ class SimDevice(Device):
         else:
             codes = np.empty(volts.shape, dtype=np.int16)
             out_V = np.empty(volts.shape)
-        quantize(np.ascontiguousarray(volts, dtype=np.float64), self.lsb_V, codes, out_V)
+        quantize(np.ascontiguousarray(volts, dtype=np.float64), scale, self.lsb_V, codes, out_V)
         self._pos = start + n
         return codes, out_V
 

@@ -204,9 +204,17 @@ class RealisticSlice:
         return p.ps_max_mV * max(0.0, sigmoid(rel / p.ps_slope_frac + x0) - sigmoid(x0))
 
     # --- the SliceModel contract -------------------------------------------------------------------
-    def respond(self, start: int, stim_uA: np.ndarray, ttl: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    @property
+    def output_scale(self) -> float:
+        """Volts at the amplifier output per electrode mV (the gain): ``respond(..., scaled=False)`` × this."""
+        return self.params.gain * 1e-3
+
+    def respond(self, start: int, stim_uA: np.ndarray, ttl: np.ndarray, out: np.ndarray | None = None,
+                scaled: bool = True) -> np.ndarray:
         """Field potential (n_ai, n) in volts at the amplifier output for samples [start, start+n)
-        (into ``out``, a C-contiguous float64 (n_ai, n) array, when given)."""
+        (into ``out``, a C-contiguous float64 (n_ai, n) array, when given). ``scaled=False``: in
+        electrode mV, not yet × :attr:`output_scale` (the simulated ADC applies it in its own pass;
+        the product is the same float64)."""
         if start < self._next:
             raise ValueError(f"respond: start {start} overlaps samples already produced "
                              f"(next is {self._next})")
@@ -262,7 +270,8 @@ class RealisticSlice:
                 keep.append((onset, wave))
         self._active = keep
         self._next = end
-        out *= self.params.gain * 1e-3
+        if scaled:
+            out *= self.output_scale
         return out
 
     # --- introspection for tests and docs (never used by the measurement pipeline) -----------------
