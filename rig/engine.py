@@ -116,7 +116,7 @@ class Engine(ReadAhead):
         self.stimulation_off = False  # set after an output underflow: record on, stimulate never again
         an = (plan.closed_loop or {}).get("analysis", {})
         self.online = OnlineSweeps(self.fs, int(an.get("settle_sweeps", 10)), int(an.get("average", 1)))
-        self._mV_per_count = scaling.mV_per_count
+        self._mV_per_count, self._lsb_V1 = scaling.mV_per_count, scaling.common_lsb_V()
         self._t_block = time.perf_counter()  # arrival of the last block read
         self.hw = WiringCheck(wiring_checks or WiringChecks(), scaling.lsb_V, self.fs,
                               float(scaling.gain[field_channel]))
@@ -158,7 +158,7 @@ class Engine(ReadAhead):
             self._valves.extend(valves)
             active = [(s, i) for s, i in self._stims if s.sample < w + n and s.sample + s.last_pulse_end > w]
             ao, do = render_block(w, n, active, self._valves, self._do_state, self.wiring, self.fs, self.limits,
-                                  lazy=bool(span) or w + n <= self.acquired_until)
+                                  lazy=bool(span) or w + n <= self.acquired_until or self.read_ahead_blocks > 1)
             if self.stimulation_off:
                 ao, do = np.zeros(ao.shape), np.zeros(do.shape, dtype=np.uint8)
             try:
@@ -189,7 +189,7 @@ class Engine(ReadAhead):
 
     # -- inputs ------------------------------------------------------------------------------
     def _store_block(self, start: int, data_V: np.ndarray, codes: np.ndarray | None = None, lsb_V: float = 0.0) -> None:
-        counts = to_counts(data_V, self.scaling.lsb_V, codes, lsb_V)
+        counts = codes if codes is not None and lsb_V == self._lsb_V1 else to_counts(data_V, self.scaling.lsb_V)
         n = counts.shape[1]
         i0 = start % self.ring_len
         k = min(n, self.ring_len - i0)

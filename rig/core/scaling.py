@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,11 @@ class ChannelScaling:
     @property
     def lsb_V(self) -> np.ndarray:
         return np.asarray(self.adc_range_V) / 32768.0
+
+    def common_lsb_V(self) -> float:
+        """The LSB (V per count) every channel shares; NaN when they differ (or there is no channel)."""
+        lsb = self.lsb_V
+        return float(lsb[0]) if lsb.size and np.all(lsb == lsb[0]) else math.nan
 
     @property
     def mV_per_count(self) -> np.ndarray:
