@@ -104,8 +104,7 @@ class Engine(ReadAhead):
         self.stats = EngineStats()
         ring = ring_samples(device, self.fs, plan.max_sweep_samples() + self.horizon + 2 * device.block_samples)
         self.ring = np.zeros((len(device.ai_channels), ring), dtype=np.int16)
-        self.ring_len = ring
-        self.acquired_until = 0
+        self.ring_len, self.acquired_until = ring, 0
         self._do_state = np.zeros(wiring.n_do, dtype=np.uint8)
         self._pending: list[_Pending] = []
         self._valves: list[ValveChange] = []
@@ -116,7 +115,7 @@ class Engine(ReadAhead):
         self.stimulation_off = False  # set after an output underflow: record on, stimulate never again
         an = (plan.closed_loop or {}).get("analysis", {})
         self.online = OnlineSweeps(self.fs, int(an.get("settle_sweeps", 10)), int(an.get("average", 1)))
-        self._mV_per_count, self._lsb_V1 = scaling.mV_per_count, scaling.common_lsb_V()
+        self._mV_per_count = scaling.mV_per_count
         self._t_block = time.perf_counter()  # arrival of the last block read
         self.hw = WiringCheck(wiring_checks or WiringChecks(), scaling.lsb_V, self.fs,
                               float(scaling.gain[field_channel]))
@@ -188,8 +187,9 @@ class Engine(ReadAhead):
                 self.emit(d)
 
     # -- inputs ------------------------------------------------------------------------------
-    def _store_block(self, start: int, data_V: np.ndarray, codes: np.ndarray | None = None, lsb_V: float = 0.0) -> None:
-        counts = codes if codes is not None and lsb_V == self._lsb_V1 else to_counts(data_V, self.scaling.lsb_V)
+    def _store_block(self, start: int, data_V: np.ndarray | None, codes: np.ndarray | None = None,
+                     lsb_V: float = 0.0) -> None:
+        counts = to_counts(data_V, self.scaling.lsb_V, codes, lsb_V)  # data_V None: the codes' volts, made if needed
         n = counts.shape[1]
         i0 = start % self.ring_len
         k = min(n, self.ring_len - i0)
@@ -359,7 +359,7 @@ class Engine(ReadAhead):
                     self._fill_gap(self.acquired_until, lost)
                     for d in self.ctl.on_gap(blk.start, lost):
                         self.emit(d)
-                self._store_block(blk.start, blk.data, blk.counts, blk.lsb_V)
+                self._store_block(blk.start, None if blk.counts is not None else blk.data, blk.counts, blk.lsb_V)
                 self.stats.samples = self.acquired_until
                 self._cut_ready()
                 for d in self.delivery.close_ready(self.acquired_until):  # inductions as delivered

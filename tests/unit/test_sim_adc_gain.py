@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from drivers.sim.adc import quantize
+from drivers.sim.adc import CodedBlock, quantize_codes
 from drivers.sim.device import SimDevice
 from drivers.sim.slice import make_slice
 
@@ -31,14 +31,16 @@ def test_unscaled_response_times_output_scale_is_the_scaled_response():
 
 def test_quantize_with_the_gain_equals_scaling_first():
     rng = np.random.default_rng(5)
-    mV = rng.normal(0.0, 4.0, (2, 50_000))  # × 1000 gain: beyond ±10 V too (clipped)
+    mV = rng.normal(0.0, 4.0, (2, 50_000))  # × 2000 gain: beyond ±10 V too (clipped)
     lsb, scale = 10.0 / 32768.0, 2000.0 * 1e-3
-    codes, out_V = np.empty(mV.shape, np.int16), np.empty(mV.shape)
-    quantize(mV, scale, lsb, codes, out_V)
+    codes = np.empty(mV.shape, np.int16)
+    quantize_codes(mV, scale, lsb, codes)
     want = np.clip(np.round(mV * scale / lsb), -32768, 32767)
     assert np.array_equal(codes, want.astype(np.int16))
-    assert np.array_equal(out_V, want * lsb)
     assert (codes == 32767).any() and (codes == -32768).any()
+    blk = CodedBlock(0, None, 0, codes, lsb)  # the volts, made from the codes when asked for
+    assert blk.data.dtype == np.float64 and np.array_equal(blk.data, want * lsb)
+    assert blk.data is blk.data  # made once
 
 
 def _device(loopback: dict[int, int] | None) -> SimDevice:  # gain 2000: 2 V per electrode mV
