@@ -15,7 +15,8 @@ costs bounded memory and time — instead of one read that computes hours of los
 As fast as possible (``speed`` None) :meth:`read_blocks` hands out many consecutive blocks in one
 :class:`~drivers.base.Block`, computed by one call of the slice (which restarts its per-block
 state at every block boundary, so the samples are those of one read per block). Every block
-carries its int16 ADC codes (``Block.counts``) beside the volts.
+carries its int16 ADC codes (``Block.counts``); its volts are made from them when asked for
+(:class:`drivers.sim.adc.CodedBlock`: the engine keeps the codes and never asks).
 """
 
 from __future__ import annotations
