@@ -104,8 +104,7 @@ class Engine(ReadAhead):
         self.stats = EngineStats()
         ring = ring_samples(device, self.fs, plan.max_sweep_samples() + self.horizon + 2 * device.block_samples)
         self.ring = np.zeros((len(device.ai_channels), ring), dtype=np.int16)
-        self.ring_len = ring
-        self.acquired_until = 0
+        self.ring_len, self.acquired_until = ring, 0
         self._do_state = np.zeros(wiring.n_do, dtype=np.uint8)
         self._pending: list[_Pending] = []
         self._valves: list[ValveChange] = []
@@ -158,7 +157,7 @@ class Engine(ReadAhead):
             self._valves.extend(valves)
             active = [(s, i) for s, i in self._stims if s.sample < w + n and s.sample + s.last_pulse_end > w]
             ao, do = render_block(w, n, active, self._valves, self._do_state, self.wiring, self.fs, self.limits,
-                                  lazy=bool(span) or w + n <= self.acquired_until)
+                                  lazy=bool(span) or w + n <= self.acquired_until or self.read_ahead_blocks > 1)
             if self.stimulation_off:
                 ao, do = np.zeros(ao.shape), np.zeros(do.shape, dtype=np.uint8)
             try:
@@ -188,8 +187,9 @@ class Engine(ReadAhead):
                 self.emit(d)
 
     # -- inputs ------------------------------------------------------------------------------
-    def _store_block(self, start: int, data_V: np.ndarray, codes: np.ndarray | None = None, lsb_V: float = 0.0) -> None:
-        counts = to_counts(data_V, self.scaling.lsb_V, codes, lsb_V)
+    def _store_block(self, start: int, data_V: np.ndarray | None, codes: np.ndarray | None = None,
+                     lsb_V: float = 0.0) -> None:
+        counts = to_counts(data_V, self.scaling.lsb_V, codes, lsb_V)  # data_V None: the codes' volts, made if needed
         n = counts.shape[1]
         i0 = start % self.ring_len
         k = min(n, self.ring_len - i0)
@@ -359,7 +359,7 @@ class Engine(ReadAhead):
                     self._fill_gap(self.acquired_until, lost)
                     for d in self.ctl.on_gap(blk.start, lost):
                         self.emit(d)
-                self._store_block(blk.start, blk.data, blk.counts, blk.lsb_V)
+                self._store_block(blk.start, None if blk.counts is not None else blk.data, blk.counts, blk.lsb_V)
                 self.stats.samples = self.acquired_until
                 self._cut_ready()
                 for d in self.delivery.close_ready(self.acquired_until):  # inductions as delivered

@@ -45,6 +45,7 @@ class BackgroundAhead:
         self._max = max(resync, MAX_CHUNK // resync * resync)
         self._ready: deque[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = deque()
         self._free: list[np.ndarray] = []
+        self._held: np.ndarray | None = None  # a used-up chunk the reader still holds a view of
         self._cv = threading.Condition()
         self._stop = False
         self._error: BaseException | None = None
@@ -79,11 +80,46 @@ class BackgroundAhead:
                 self._error = exc
                 self._cv.notify_all()
 
+    def view(self, start: int, n: int, lp_state: np.ndarray) -> np.ndarray | None:
+        """The background of [start, start + n) as a writable view of the worker's chunk, without a
+        copy, when it lies in one chunk (else None: :meth:`take` it). Valid, and the reader's to
+        change in place, until its next :meth:`view` or :meth:`take`; ``lp_state`` as for :meth:`take`."""
+        if start != self.position:
+            raise ValueError(f"background ahead: read at {start}, expected {self.position}")
+        self._release()
+        with self._cv:
+            while not self._ready and self._error is None:
+                self._cv.wait()
+            if self._error is not None:
+                raise RuntimeError("the simulated slice's background thread failed") from self._error
+            s, buf, ys, y_end = self._ready[0]
+            a, b = start - s, start - s + n
+            if b > buf.shape[1]:
+                return None
+            if b == buf.shape[1]:  # the chunk is used up: the worker may refill it after the next call
+                lp_state[:] = y_end
+                self._ready.popleft()
+                self._held = buf
+                self._cv.notify_all()
+            else:
+                lp_state[:] = ys[:, b // self.resync]
+        self.position = start + n
+        return buf[:, a:b]
+
+    def _release(self) -> None:
+        """The chunk a :meth:`view` handed out last goes back to the worker."""
+        if self._held is not None:
+            with self._cv:
+                self._free.append(self._held)
+                self._held = None
+                self._cv.notify_all()
+
     def take(self, start: int, out: np.ndarray, lp_state: np.ndarray) -> None:
         """Copy the background of [start, start + n) into ``out`` (n_ai, n); ``start`` must be
         :attr:`position` and end on the grid. ``lp_state`` becomes the filter state after it."""
         if start != self.position:
             raise ValueError(f"background ahead: read at {start}, expected {self.position}")
+        self._release()
         end = start + out.shape[1]
         pos = start
         while pos < end:

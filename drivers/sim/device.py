@@ -15,7 +15,8 @@ costs bounded memory and time — instead of one read that computes hours of los
 As fast as possible (``speed`` None) :meth:`read_blocks` hands out many consecutive blocks in one
 :class:`~drivers.base.Block`, computed by one call of the slice (which restarts its per-block
 state at every block boundary, so the samples are those of one read per block). Every block
-carries its int16 ADC codes (``Block.counts``) beside the volts.
+carries its int16 ADC codes (``Block.counts``); its volts are made from them when asked for
+(:class:`drivers.sim.adc.CodedBlock`: the engine keeps the codes and never asks).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from collections import deque
 import numpy as np
 
 from drivers.base import Block, Device, DeviceError
-from drivers.sim.adc import quantize
+from drivers.sim.adc import CodedBlock, quantize_codes
 from drivers.sim.model import SliceModel
 from drivers.sim.slice import RealisticSlice
 
@@ -181,7 +182,7 @@ class SimDevice(Device):
         warm = getattr(self.slice, "warm_up", None)
         if warm is not None:  # compiled kernels loaded before the clock starts (a paced board never waits)
             warm()
-        quantize(np.zeros((1, 1)), self.lsb_V, np.empty((1, 1), dtype=np.int16), np.empty((1, 1)))
+        quantize_codes(np.zeros((1, 1)), 1.0, self.lsb_V, np.empty((1, 1), dtype=np.int16))
         self.running = True
         self._t0 = time.perf_counter()
         ahead = getattr(self.slice, "compute_ahead", None)
@@ -207,8 +208,7 @@ class SimDevice(Device):
                 self._lose(start, gap)  # the slice lives on; those samples are gone
                 self.overflows += 1
                 start += gap
-        codes, volts = self._acquire(start, n)
-        return Block(start, volts, gap, codes, self.lsb_V)
+        return CodedBlock(start, None, gap, self._acquire(start, n), self.lsb_V)
 
     def read_blocks(self, n_blocks: int) -> Block:
         """``n_blocks`` consecutive blocks in one (1 ≤ n_blocks ≤ :attr:`max_read_blocks`). With
@@ -221,8 +221,7 @@ class SimDevice(Device):
         if not self.running:
             raise DeviceError("read on a stopped device")
         start = self._pos
-        codes, volts = self._acquire(start, n_blocks * self.block_samples, scratch=True)
-        return Block(start, volts, 0, codes, self.lsb_V)
+        return CodedBlock(start, None, 0, self._acquire(start, n_blocks * self.block_samples, scratch=True), self.lsb_V)
 
     def _lose(self, start: int, n: int) -> None:
         """Run the slice over [start, start + n) and drop the samples, one host buffer (whole
@@ -234,9 +233,10 @@ class SimDevice(Device):
             self._acquire(start, k, scratch=True)
             start += k
 
-    def _acquire(self, start: int, n: int, scratch: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Run the slice over [start, start + n) with the outputs written for it; ADC codes and volts
-        (``scratch``: on the device's buffers, valid until the next read)."""
+    def _acquire(self, start: int, n: int, scratch: bool = False) -> np.ndarray:
+        """Run the slice over [start, start + n) with the outputs written for it; the ADC codes
+        (``scratch``: on the device's buffer, valid until the next read; the Block makes the volts
+        from them when asked)."""
         ao, do = self._take_outputs(start, n)
         self.last_do = do[:, -1].copy() if do.shape[0] else self.last_do
         if ao is None:  # no current: a read-only broadcast 0 (the slice never writes its input)
@@ -245,22 +245,22 @@ class SimDevice(Device):
         else:
             self.last_ao_V = ao[:, -1].copy()
             stim_uA = np.multiply(ao, self.ao_uA_per_V[:, None], out=self._scratch("stim", ao.shape, np.float64))
+        scale = 1.0  # volts × scale: the amplifier's gain, applied in the ADC pass when the slice leaves it out
         if self._respond_into:  # the slice writes into a buffer kept across reads
-            volts = self.slice.respond(start, stim_uA, do, out=self._scratch("volts", (self.slice.n_ai, n), np.float64))
+            buf = self._scratch("volts", (self.slice.n_ai, n), np.float64)
+            if self.loopback:
+                volts = self.slice.respond(start, stim_uA, do, out=buf)
+            else:  # electrode mV: the gain is applied in the ADC pass (one pass over the samples fewer)
+                volts, scale = self.slice.respond(start, stim_uA, do, out=buf, scaled=False), self.slice.output_scale
         else:
             volts = self.slice.respond(start, stim_uA, do)
         for ao_i, ai_i in self.loopback.items():
             if ao is not None:
                 volts[ai_i] = volts[ai_i] + ao[ao_i]
-        if scratch:
-            codes = self._scratch("codes", volts.shape, np.int16)
-            out_V = self._scratch("out_V", volts.shape, np.float64)
-        else:
-            codes = np.empty(volts.shape, dtype=np.int16)
-            out_V = np.empty(volts.shape)
-        quantize(np.ascontiguousarray(volts, dtype=np.float64), self.lsb_V, codes, out_V)
+        codes = self._scratch("codes", volts.shape, np.int16) if scratch else np.empty(volts.shape, dtype=np.int16)
+        quantize_codes(np.ascontiguousarray(volts, dtype=np.float64), scale, self.lsb_V, codes)
         self._pos = start + n
-        return codes, out_V
+        return codes
 
     def stop(self) -> None:
         self.zero_outputs()

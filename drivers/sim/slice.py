@@ -113,8 +113,9 @@ class RealisticSlice:
             self._ahead.stop()
             self._ahead = None
 
-    def _background(self, start: int, out: np.ndarray) -> None:
-        """Noise + pickup + drift of [start, start + n) into ``out``, from the worker when it runs."""
+    def _background(self, start: int, out: np.ndarray) -> np.ndarray:
+        """Noise + pickup + drift of [start, start + n) into ``out``, from the worker when it runs;
+        returns ``out`` or, from the worker on one channel, a view of its chunk (no copy)."""
         n, grid = out.shape[1], self.resync_samples
         ahead = self._ahead
         if ahead is not None and (start != ahead.position or grid <= 0 or n % grid):
@@ -127,11 +128,15 @@ class RealisticSlice:
             ahead = self._ahead = BackgroundAhead(fill, self.n_ai, start, grid, self._lp_state)
             weakref.finalize(self, ahead.stop)
         if ahead is not None:
+            view = ahead.view(start, n, self._lp_state) if self.n_ai == 1 else None  # one row: C-contiguous
+            if view is not None:
+                return view
             ahead.take(start, out, self._lp_state)
         else:
             synth_noise(start, out, self._keys, self._table, self._noise_sd, self._lp_alpha, self._lp_state,
                         self._hum_amp, self._hum_w, self._hum_phase, self._drift_f, self._drift_a, self._drift_ph,
                         _DRIFT_STEP, self.fs, grid, _NO_YS)
+        return out
 
     @staticmethod
     def _fill_noise(keys, table, noise_sd, lp_alpha, hum_amp, hum_w, hum_phase, drift_f, drift_a, drift_ph, fs,
@@ -204,9 +209,19 @@ class RealisticSlice:
         return p.ps_max_mV * max(0.0, sigmoid(rel / p.ps_slope_frac + x0) - sigmoid(x0))
 
     # --- the SliceModel contract -------------------------------------------------------------------
-    def respond(self, start: int, stim_uA: np.ndarray, ttl: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    @property
+    def output_scale(self) -> float:
+        """Volts at the amplifier output per electrode mV (the gain): ``respond(..., scaled=False)`` × this."""
+        return self.params.gain * 1e-3
+
+    def respond(self, start: int, stim_uA: np.ndarray, ttl: np.ndarray, out: np.ndarray | None = None,
+                scaled: bool = True) -> np.ndarray:
         """Field potential (n_ai, n) in volts at the amplifier output for samples [start, start+n)
-        (into ``out``, a C-contiguous float64 (n_ai, n) array, when given)."""
+        (into ``out``, a C-contiguous float64 (n_ai, n) array, when given; with the background
+        computed ahead on one channel, the array returned may instead be a view of the worker's
+        buffer, valid until the next call). ``scaled=False``: in
+        electrode mV, not yet × :attr:`output_scale` (the simulated ADC applies it in its own pass;
+        the product is the same float64)."""
         if start < self._next:
             raise ValueError(f"respond: start {start} overlaps samples already produced "
                              f"(next is {self._next})")
@@ -225,7 +240,7 @@ class RealisticSlice:
         if self._pulse_buf.shape[0] < n + self.n_el:  # kept across calls: no fresh pages per call
             self._pulse_buf = np.empty((max(n + self.n_el, 2 * self._pulse_buf.shape[0]), 3))
         pulses = self._pulse_buf
-        self._background(start, out)  # noise, pickup, drift (synth_background = synth_noise + synth_artifact)
+        out = self._background(start, out)  # noise, pickup, drift (synth_background = synth_noise + synth_artifact)
         n_found = 0 if rest else synth_artifact(start, stim, out, self._art_gain, self._art_decay, self._art_state,
                                                 self._pulse_state, pulses)
         events: list[tuple[int, int, int, float]] = []  # (sample, kind 0 valve / 1 pulse, idx, val)
@@ -262,7 +277,8 @@ class RealisticSlice:
                 keep.append((onset, wave))
         self._active = keep
         self._next = end
-        out *= self.params.gain * 1e-3
+        if scaled:
+            out *= self.output_scale
         return out
 
     # --- introspection for tests and docs (never used by the measurement pipeline) -----------------
