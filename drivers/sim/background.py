@@ -88,11 +88,7 @@ class BackgroundAhead:
             raise ValueError(f"background ahead: read at {start}, expected {self.position}")
         self._release()
         with self._cv:
-            while not self._ready and self._error is None:
-                self._cv.wait()
-            if self._error is not None:
-                raise RuntimeError("the simulated slice's background thread failed") from self._error
-            s, buf, ys, y_end = self._ready[0]
+            s, buf, ys, y_end = self._first_ready()
             a, b = start - s, start - s + n
             if b > buf.shape[1]:
                 return None
@@ -105,6 +101,15 @@ class BackgroundAhead:
                 lp_state[:] = ys[:, b // self.resync]
         self.position = start + n
         return buf[:, a:b]
+
+    def _first_ready(self) -> tuple:
+        """The oldest computed chunk (start, buffer, filter states, end state); waits for it. Called
+        with ``self._cv`` held."""
+        while not self._ready and self._error is None:
+            self._cv.wait()
+        if self._error is not None:
+            raise RuntimeError("the simulated slice's background thread failed") from self._error
+        return self._ready[0]
 
     def _release(self) -> None:
         """The chunk a :meth:`view` handed out last goes back to the worker."""
@@ -124,11 +129,7 @@ class BackgroundAhead:
         pos = start
         while pos < end:
             with self._cv:
-                while not self._ready and self._error is None:
-                    self._cv.wait()
-                if self._error is not None:
-                    raise RuntimeError("the simulated slice's background thread failed") from self._error
-                s, buf, ys, y_end = self._ready[0]
+                s, buf, ys, y_end = self._first_ready()
             n = buf.shape[1]
             a, b = pos - s, min(n, end - s)
             out[:, pos - start : pos - start + b - a] = buf[:, a:b]
