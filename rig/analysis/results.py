@@ -210,7 +210,9 @@ def pathway_result(pathway: int, t_s: np.ndarray, values: np.ndarray, flags: np.
         in_base &= t >= b_end - settings.baseline_min * 60.0
     nb, nbx = int(np.sum(in_base & ok)), int(np.sum(in_base & ~ok))
     if nb == 0:
-        return none(f"no valid baseline sweeps ({nbx} invalid)", None, nb, nbx)
+        why = (f"; the {n_settle} baseline points before the windows change are left out (auto windows: "
+               "lengthen the baseline or set [analysis] auto_windows = false)" if n_settle and not nbx else "")
+        return none(f"no valid baseline sweeps ({nbx} invalid){why}", None, nb, nbx)
     base = float(np.mean(y[in_base & ok]))
     sd = float(np.std(y[in_base & ok], ddof=1)) if nb > 1 else None
     if base == 0.0 or not math.isfinite(base):

@@ -50,3 +50,19 @@ def test_a_protocol_without_analysis_places_its_windows_before_the_baseline_coun
     s = json.loads(capsys.readouterr().out)
     assert s["per_pathway"]["0"]["baseline_settling_sweeps"] == 10
     assert s["per_pathway"]["0"]["baseline_sweeps"] == 20
+
+
+def test_a_baseline_the_settling_sweeps_use_up_says_why_it_has_no_result(tmp_path, capsys):
+    """1 min of baseline at 5 s: the 12 sweeps hold 3 averages of 3 before S1's windows are placed
+    and none after, so `rig summary --averaged` has no baseline; it says why and what to change."""
+    proto = tmp_path / "short.toml"
+    proto.write_text(tbs_toml(1, 3, 5))
+    out = tmp_path / "short.h5"
+    assert main(["run", str(proto), "--sim", "--speed", "max", "--seed", "4", "--no-gui", "--average", "3",
+                 "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["summary", str(out), "--averaged", "--json"]) == 0
+    s = json.loads(capsys.readouterr().out)
+    reason = s["per_pathway"]["0"]["reason"]
+    assert s["ltp_percent"] is None and "before the windows change are left out" in reason
+    assert "auto_windows = false" in reason
