@@ -13,24 +13,9 @@ import pytest
 from rig.experiment.assemble import assemble_run
 from rig.protocol.load import expand, load_protocol
 from rig.protocol.rigfile import load_rig
+from tests.conftest import baseline_toml
 
-PROTOCOL = """
-[experiment]
-name = "quiet writes"
-
-[stimulation]
-pathways = ["S1"]
-intensity_uA = [150.0]
-width_us = 100.0
-sweep_pre_ms = 20.0
-sweep_post_ms = 80.0
-
-[[phases]]
-kind = "baseline"
-name = "baseline"
-duration_min = 0.1
-interval_s = 1.0
-"""
+PROTOCOL = baseline_toml(0.1, 1.0, name="quiet writes", intensity_uA=150.0)
 
 
 def _writes(tmp_path: Path, speed: float | None) -> list[tuple[bool, bool]]:
